@@ -1,0 +1,566 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libp2psig: WebRTC data channels between two programs, with the HTTP
+ * signaling of pion's pion-to-pion example.
+ *
+ * Threads and callbacks
+ * ---------------------
+ * The library runs its network work on one thread of its own, started with
+ * the first peer and shared by every peer of the process.  All callbacks run
+ * on that thread.  The callbacks of one peer never run concurrently and run
+ * in the order their events happened.
+ *
+ * Every function may be called from any thread, including from inside a
+ * callback.  No callback runs inside the public call that caused it: it is
+ * queued and runs after that call has returned.  Callbacks must not block;
+ * while one runs, the library's thread waits for it.
+ *
+ * Memory given to a callback is lent for the duration of the callback only:
+ * copy what you keep.  Strings are NUL-terminated; message data is not.
+ * Everything passed into the library (configurations and their strings) is
+ * copied before the call returns.
+ *
+ * Errors
+ * ------
+ * Functions returning int return 0 (or a count) on success and a negative
+ * p2psig_error on failure.  Constructors return NULL on failure and store
+ * the code in *error when error is not NULL.  A call that fails schedules no
+ * callback.  Failures that happen later arrive through on_state with
+ * P2PSIG_STATE_FAILED and an error code.
+ *
+ * Objects
+ * -------
+ * A p2psig_peer is one WebRTC peer connection.  A p2psig_channel belongs to
+ * its peer: it is valid from its creation (p2psig_peer_create_channel() or
+ * on_channel) until its on_close callback has returned, or until the peer is
+ * freed.  A p2psig_signaling runs the pion-to-pion HTTP signaling for one
+ * peer.  The library never frees an object by itself.
+ */
+#ifndef P2PSIG_H
+#define P2PSIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <p2psig/p2psig-version.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define P2PSIG_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#define P2PSIG_API __attribute__((visibility("default")))
+#else
+#define P2PSIG_API
+#endif
+
+/**
+ * p2psig_error:
+ *
+ * Error codes: zero for success, negative for failure.  Values are never
+ * renumbered or reused.
+ *
+ * Since: 0.1
+ */
+typedef enum p2psig_error {
+  P2PSIG_OK = 0,
+  P2PSIG_EINVAL = -1,       /* an argument is NULL or out of range */
+  P2PSIG_ESTATE = -2,       /* not possible in the current state */
+  P2PSIG_ENOMEM = -3,       /* out of memory */
+  P2PSIG_ESDP = -4,         /* malformed or unusable SDP */
+  P2PSIG_ECANDIDATE = -5,   /* malformed or unusable ICE candidate */
+  P2PSIG_EJSON = -6,        /* malformed signaling message */
+  P2PSIG_EFINGERPRINT = -7, /* remote certificate does not match the SDP */
+  P2PSIG_ETOOBIG = -8,      /* message larger than the remote accepts */
+  P2PSIG_EAGAIN = -9,       /* send buffer full: wait and retry */
+  P2PSIG_ECLOSED = -10,     /* channel or peer closed */
+  P2PSIG_ENETWORK = -11,    /* network error (bind, send, connect) */
+  P2PSIG_ETIMEDOUT = -12,   /* timed out */
+  P2PSIG_EDTLS = -13,       /* DTLS handshake or record failure */
+  P2PSIG_ESCTP = -14,       /* SCTP association failure */
+  P2PSIG_EICE = -15,        /* ICE failed: no working candidate pair */
+  P2PSIG_EADDRESS = -16,    /* malformed address or URL */
+  P2PSIG_EINTERNAL = -17,   /* internal error (a bug: please report) */
+  P2PSIG_EHTTP = -18        /* the signaling peer answered with an error */
+} p2psig_error;
+
+/**
+ * p2psig_strerror:
+ * @error: a p2psig_error
+ *
+ * Returns: a static English description; never NULL (unknown codes get a
+ * generic text).
+ * Since: 0.1
+ */
+P2PSIG_API const char *p2psig_strerror(int error);
+
+/**
+ * p2psig_error_name:
+ * @error: a p2psig_error
+ *
+ * Returns: the symbol name ("P2PSIG_EINVAL"), static; never NULL.
+ * Since: 0.1
+ */
+P2PSIG_API const char *p2psig_error_name(int error);
+
+/**
+ * p2psig_version:
+ *
+ * Returns: the run-time library version as P2PSIG_VERSION_HEX encodes it.
+ * Since: 0.1
+ */
+P2PSIG_API unsigned int p2psig_version(void);
+
+/**
+ * p2psig_version_string:
+ *
+ * Returns: the run-time library version as "MAJOR.MINOR.MICRO", static.
+ * Since: 0.1
+ */
+P2PSIG_API const char *p2psig_version_string(void);
+
+/**
+ * p2psig_free:
+ * @ptr: memory returned by the library (SDP strings), or NULL
+ *
+ * Frees memory the library handed to the caller.
+ * Since: 0.1
+ */
+P2PSIG_API void p2psig_free(void *ptr);
+
+typedef struct p2psig_peer p2psig_peer;
+typedef struct p2psig_channel p2psig_channel;
+typedef struct p2psig_signaling p2psig_signaling;
+
+/**
+ * p2psig_state:
+ *
+ * Peer connection states, as the W3C RTCPeerConnectionState (and pion)
+ * name them.  They are reported in order, without repeats.
+ *
+ * Since: 0.1
+ */
+typedef enum p2psig_state {
+  P2PSIG_STATE_NEW = 0,
+  P2PSIG_STATE_CONNECTING,
+  P2PSIG_STATE_CONNECTED,
+  P2PSIG_STATE_DISCONNECTED,
+  P2PSIG_STATE_FAILED,
+  P2PSIG_STATE_CLOSED
+} p2psig_state;
+
+/**
+ * p2psig_state_name:
+ *
+ * Returns: pion's name of the state ("new", "connecting", "connected",
+ * "disconnected", "failed", "closed"), static; "unknown" for other values.
+ * Since: 0.1
+ */
+P2PSIG_API const char *p2psig_state_name(p2psig_state state);
+
+/**
+ * p2psig_kind:
+ *
+ * Whether a message is text (UTF-8, WebRTC string) or binary.
+ *
+ * Since: 0.1
+ */
+typedef enum p2psig_kind {
+  P2PSIG_KIND_TEXT = 0,
+  P2PSIG_KIND_BINARY = 1
+} p2psig_kind;
+
+/**
+ * p2psig_sdp_type:
+ *
+ * Since: 0.1
+ */
+typedef enum p2psig_sdp_type {
+  P2PSIG_SDP_OFFER = 0,
+  P2PSIG_SDP_ANSWER = 1
+} p2psig_sdp_type;
+
+/* Callback types.  Each gets the peer's user_data as its last argument. */
+
+/* A local ICE candidate in the pion string form ("candidate:... typ host"),
+ * to send to the remote peer; NULL once gathering is complete. */
+typedef void (*p2psig_candidate_cb)(p2psig_peer *peer, const char *candidate,
+                                    void *user_data);
+/* The connection state changed.  error is 0, or a p2psig_error telling why
+ * the peer went to P2PSIG_STATE_FAILED. */
+typedef void (*p2psig_state_cb)(p2psig_peer *peer, p2psig_state state,
+                                int error, void *user_data);
+/* The remote peer opened a channel.  on_open follows once it is usable. */
+typedef void (*p2psig_channel_cb)(p2psig_peer *peer, p2psig_channel *channel,
+                                  void *user_data);
+/* A channel opened, or closed (exactly once per channel; the channel is
+ * freed when on_close returns). */
+typedef void (*p2psig_channel_event_cb)(p2psig_channel *channel,
+                                        void *user_data);
+/* A whole message arrived.  data is not NUL-terminated; len may be 0. */
+typedef void (*p2psig_message_cb)(p2psig_channel *channel, const void *data,
+                                  size_t len, p2psig_kind kind,
+                                  void *user_data);
+
+/**
+ * p2psig_peer_config:
+ *
+ * Configuration of a peer.  All zeros means all defaults; initialise with
+ * P2PSIG_PEER_CONFIG_INIT so that the library knows which fields exist
+ * (fields are only ever appended).
+ *
+ * Since: 0.1
+ */
+typedef struct p2psig_peer_config {
+  size_t size;                    /* sizeof, set by P2PSIG_PEER_CONFIG_INIT */
+  const char *const *ice_servers; /* NULL-terminated "stun:host:port" URLs;
+                                     NULL: none */
+  const char *const *local_addresses; /* NULL-terminated IP addresses to
+                                         gather host candidates on; NULL:
+                                         every interface, loopback too */
+  uint16_t port_min;              /* lowest local UDP port; 0: any */
+  uint16_t port_max;              /* highest local UDP port; 0: any */
+
+  p2psig_candidate_cb on_candidate;  /* may be NULL, as may all callbacks */
+  p2psig_state_cb on_state;
+  p2psig_channel_cb on_channel;
+  p2psig_channel_event_cb on_open;
+  p2psig_channel_event_cb on_close;
+  p2psig_message_cb on_message;
+  void *user_data;                /* passed to every callback */
+} p2psig_peer_config;
+
+#define P2PSIG_PEER_CONFIG_INIT .size = sizeof(p2psig_peer_config)
+
+/**
+ * p2psig_peer_new:
+ * @config: the configuration, copied
+ * @error: (optional): where to store the error code on failure
+ *
+ * Creates a peer in state P2PSIG_STATE_NEW, with a fresh DTLS certificate.
+ *
+ * Returns: the peer, to free with p2psig_peer_free(), or NULL.
+ * Since: 0.1
+ */
+P2PSIG_API p2psig_peer *p2psig_peer_new(const p2psig_peer_config *config,
+                                        int *error);
+
+/**
+ * p2psig_peer_create_offer:
+ * @sdp: (out): the offer SDP, to free with p2psig_free()
+ *
+ * Creates the offer, sets it as the local description and starts gathering
+ * candidates (reported through on_candidate).  The offerer is the ICE
+ * controlling agent.  Channels created before the offer are announced once
+ * the connection is up.
+ *
+ * Returns: 0 or a negative p2psig_error.
+ * Since: 0.1
+ */
+P2PSIG_API int p2psig_peer_create_offer(p2psig_peer *peer, char **sdp);
+
+/**
+ * p2psig_peer_create_answer:
+ * @sdp: (out): the answer SDP, to free with p2psig_free()
+ *
+ * Creates the answer to the remote offer set before, sets it as the local
+ * description and starts gathering candidates.
+ *
+ * Returns: 0 or a negative p2psig_error (P2PSIG_ESTATE without a remote
+ * offer).
+ * Since: 0.1
+ */
+P2PSIG_API int p2psig_peer_create_answer(p2psig_peer *peer, char **sdp);
+
+/**
+ * p2psig_peer_set_remote_description:
+ * @type: offer or answer
+ * @sdp: the remote SDP (CRLF or LF line ends)
+ *
+ * Applies the remote description.  Candidates added before it are applied
+ * now.  An SDP without a data-channel section, ICE credentials or a
+ * sha-256 fingerprint is refused with P2PSIG_ESDP.
+ *
+ * Returns: 0 or a negative p2psig_error.
+ * Since: 0.1
+ */
+P2PSIG_API int p2psig_peer_set_remote_description(p2psig_peer *peer,
+                                                  p2psig_sdp_type type,
+                                                  const char *sdp);
+
+/**
+ * p2psig_peer_add_candidate:
+ * @candidate: a remote candidate, "candidate:..." (an "a=" prefix is
+ *   accepted); an empty string means end of candidates
+ *
+ * Adds a remote ICE candidate.  Candidates that arrive before the remote
+ * description are held and applied once it is set.
+ *
+ * Returns: 0 or a negative p2psig_error (P2PSIG_ECANDIDATE when it does not
+ * parse).
+ * Since: 0.1
+ */
+P2PSIG_API int p2psig_peer_add_candidate(p2psig_peer *peer,
+                                         const char *candidate);
+
+/**
+ * p2psig_peer_get_state:
+ *
+ * Returns: the state last reported through on_state (or about to be).
+ * Since: 0.1
+ */
+P2PSIG_API p2psig_state p2psig_peer_get_state(const p2psig_peer *peer);
+
+/**
+ * p2psig_peer_get_user_data:
+ *
+ * Returns: the user_data given in the configuration.
+ * Since: 0.1
+ */
+P2PSIG_API void *p2psig_peer_get_user_data(const p2psig_peer *peer);
+
+/**
+ * p2psig_peer_close:
+ *
+ * Closes the connection gracefully and asynchronously: each channel gets
+ * on_close, then the peer gets on_state(P2PSIG_STATE_CLOSED).  The peer must
+ * still be freed.  Closing twice is harmless.
+ *
+ * Since: 0.1
+ */
+P2PSIG_API void p2psig_peer_close(p2psig_peer *peer);
+
+/**
+ * p2psig_peer_free:
+ * @peer: (nullable): the peer
+ *
+ * Frees the peer and its channels at once and silently: no callback runs
+ * after this returns.  Called from inside one of the peer's callbacks, the
+ * release is deferred until that callback returns.  A signaling object
+ * attached to the peer must be freed first.
+ *
+ * Since: 0.1
+ */
+P2PSIG_API void p2psig_peer_free(p2psig_peer *peer);
+
+/**
+ * p2psig_channel_config:
+ *
+ * Options of a new channel; all zeros means a reliable ordered channel.
+ *
+ * Since: 0.1
+ */
+typedef struct p2psig_channel_config {
+  size_t size;             /* sizeof, set by P2PSIG_CHANNEL_CONFIG_INIT */
+  const char *protocol;    /* sub-protocol name; NULL: "" */
+} p2psig_channel_config;
+
+#define P2PSIG_CHANNEL_CONFIG_INIT .size = sizeof(p2psig_channel_config)
+
+/**
+ * p2psig_peer_create_channel:
+ * @label: the channel's label (may be "")
+ * @config: (nullable): options, copied; NULL for defaults
+ * @error: (optional): where to store the error code on failure
+ *
+ * Creates a data channel.  It opens (on_open) once the connection is up and
+ * the remote peer has acknowledged it; the remote peer sees on_channel.
+ *
+ * Returns: the channel, owned by the peer, or NULL.
+ * Since: 0.1
+ */
+P2PSIG_API p2psig_channel *
+p2psig_peer_create_channel(p2psig_peer *peer, const char *label,
+                           const p2psig_channel_config *config, int *error);
+
+/**
+ * p2psig_channel_send:
+ * @data: the message (may be NULL when len is 0)
+ * @len: its length in bytes; 0 sends an empty message
+ * @kind: text or binary
+ *
+ * Queues a message.  Never blocks.
+ *
+ * Returns: 0 or a negative p2psig_error: P2PSIG_ESTATE before the channel
+ * is open, P2PSIG_ECLOSED after it closed, P2PSIG_ETOOBIG over the remote's
+ * maximum message size, P2PSIG_EAGAIN when the send buffer is full.
+ * Since: 0.1
+ */
+P2PSIG_API int p2psig_channel_send(p2psig_channel *channel, const void *data,
+                                   size_t len, p2psig_kind kind);
+
+/**
+ * p2psig_channel_send_text:
+ * @text: a NUL-terminated UTF-8 string
+ *
+ * Same as p2psig_channel_send() with strlen(text) and P2PSIG_KIND_TEXT.
+ * Since: 0.1
+ */
+P2PSIG_API int p2psig_channel_send_text(p2psig_channel *channel,
+                                        const char *text);
+
+/**
+ * p2psig_channel_close:
+ *
+ * Closes the channel on both sides; on_close follows on each.
+ *
+ * Returns: 0 or a negative p2psig_error.
+ * Since: 0.1
+ */
+P2PSIG_API int p2psig_channel_close(p2psig_channel *channel);
+
+/**
+ * p2psig_channel_get_label:
+ *
+ * Returns: the label, valid as long as the channel.
+ * Since: 0.1
+ */
+P2PSIG_API const char *p2psig_channel_get_label(const p2psig_channel *channel);
+
+/**
+ * p2psig_channel_get_protocol:
+ *
+ * Returns: the sub-protocol ("" if none), valid as long as the channel.
+ * Since: 0.1
+ */
+P2PSIG_API const char *
+p2psig_channel_get_protocol(const p2psig_channel *channel);
+
+/**
+ * p2psig_channel_get_id:
+ *
+ * Returns: the SCTP stream id (0..65534), or -1 while not yet assigned
+ * (before the DTLS role is known).
+ * Since: 0.1
+ */
+P2PSIG_API int p2psig_channel_get_id(const p2psig_channel *channel);
+
+/**
+ * p2psig_channel_is_open:
+ *
+ * Returns: whether messages can be sent on the channel now.
+ * Since: 0.1
+ */
+P2PSIG_API bool p2psig_channel_is_open(const p2psig_channel *channel);
+
+/**
+ * p2psig_channel_get_peer:
+ *
+ * Returns: the peer the channel belongs to.
+ * Since: 0.1
+ */
+P2PSIG_API p2psig_peer *p2psig_channel_get_peer(const p2psig_channel *channel);
+
+/**
+ * p2psig_channel_set_user_data:
+ *
+ * Attaches a pointer of the application's to the channel.
+ * Since: 0.1
+ */
+P2PSIG_API void p2psig_channel_set_user_data(p2psig_channel *channel,
+                                             void *user_data);
+
+/**
+ * p2psig_channel_get_user_data:
+ *
+ * Returns: the pointer set with p2psig_channel_set_user_data(), or NULL.
+ * Since: 0.1
+ */
+P2PSIG_API void *p2psig_channel_get_user_data(const p2psig_channel *channel);
+
+/**
+ * p2psig_role:
+ *
+ * Which side of the pion-to-pion exchange a signaling object plays.
+ *
+ * Since: 0.1
+ */
+typedef enum p2psig_role {
+  P2PSIG_ROLE_OFFER = 0,
+  P2PSIG_ROLE_ANSWER = 1
+} p2psig_role;
+
+/* Something went wrong in signaling that the application may want to log
+ * (a request refused, a POST that failed); message is one line. */
+typedef void (*p2psig_signaling_error_cb)(p2psig_signaling *signaling,
+                                          int error, const char *message,
+                                          void *user_data);
+
+/**
+ * p2psig_signaling_config:
+ *
+ * Since: 0.1
+ */
+typedef struct p2psig_signaling_config {
+  size_t size;               /* sizeof, set by P2PSIG_SIGNALING_CONFIG_INIT */
+  p2psig_role role;          /* offer or answer */
+  const char *listen_address; /* "[host]:port" to serve /sdp and
+                                 /candidate on; NULL: pion's default for the
+                                 role (":50000" offer, ":60000" answer);
+                                 port 0 picks a free port */
+  const char *remote_address; /* "host:port" of the other side; NULL: pion's
+                                 default ("127.0.0.1:60000" for the offer,
+                                 "localhost:50000" for the answer) */
+  p2psig_signaling_error_cb on_error; /* may be NULL */
+  void *user_data;
+} p2psig_signaling_config;
+
+#define P2PSIG_SIGNALING_CONFIG_INIT .size = sizeof(p2psig_signaling_config)
+
+/**
+ * p2psig_signaling_new:
+ * @peer: the peer to signal for; must outlive the signaling object
+ * @config: the configuration, copied
+ * @error: (optional): where to store the error code on failure
+ *
+ * Starts the HTTP server of the pion-to-pion protocol for @peer.  Remote
+ * descriptions and candidates it receives are applied to the peer; the
+ * peer's local candidates are sent to the remote side once the remote
+ * description is known.  The answer role answers offers by itself.
+ *
+ * Returns: the signaling object, or NULL (P2PSIG_ENETWORK when the address
+ * cannot be listened on, P2PSIG_EADDRESS when it does not parse).
+ * Since: 0.1
+ */
+P2PSIG_API p2psig_signaling *
+p2psig_signaling_new(p2psig_peer *peer, const p2psig_signaling_config *config,
+                     int *error);
+
+/**
+ * p2psig_signaling_start:
+ *
+ * For the offer role: creates the offer and POSTs it to the answer's /sdp,
+ * retrying with backoff until the answer is reachable.  Create channels
+ * before.  For the answer role it does nothing.
+ *
+ * Returns: 0 or a negative p2psig_error.
+ * Since: 0.1
+ */
+P2PSIG_API int p2psig_signaling_start(p2psig_signaling *signaling);
+
+/**
+ * p2psig_signaling_get_port:
+ *
+ * Returns: the TCP port the server listens on (useful with port 0).
+ * Since: 0.1
+ */
+P2PSIG_API uint16_t
+p2psig_signaling_get_port(const p2psig_signaling *signaling);
+
+/**
+ * p2psig_signaling_free:
+ * @signaling: (nullable)
+ *
+ * Stops the server and drops pending requests.
+ * Since: 0.1
+ */
+P2PSIG_API void p2psig_signaling_free(p2psig_signaling *signaling);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* P2PSIG_H */

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * DTLS 1.2 with OpenSSL over the ICE transport: a self-signed ECDSA P-256
+ * certificate per peer, the remote certificate checked against the SDP's
+ * sha-256 fingerprint.
+ */
+#ifndef P2PSIG_DTLS_H
+#define P2PSIG_DTLS_H
+
+#include "internal.h"
+#include "sdp.h"
+
+struct p2psig_dtls_cert;
+
+int p2psig__dtls_cert_new(struct p2psig_dtls_cert **out);
+void p2psig__dtls_cert_free(struct p2psig_dtls_cert *cert);
+const uint8_t *p2psig__dtls_cert_fingerprint(const struct p2psig_dtls_cert *c);
+
+/* Upcalls on the library thread with the lock held. */
+struct p2psig_dtls_callbacks {
+  void (*send)(void *data, const uint8_t *buf, size_t len);
+  void (*on_connected)(void *data);
+  void (*on_failed)(void *data, int error);
+  void (*on_data)(void *data, const uint8_t *buf, size_t len);
+  void (*on_closed)(void *data); /* close_notify received */
+};
+
+struct p2psig_dtls *
+p2psig__dtls_new(const struct p2psig_dtls_cert *cert, bool client,
+                 const uint8_t remote_fingerprint[P2PSIG_FINGERPRINT_LEN],
+                 const struct p2psig_dtls_callbacks *cbs, void *data);
+void p2psig__dtls_free(struct p2psig_dtls *dtls);
+/* Sends the first flight (client) or waits for it (server). */
+void p2psig__dtls_start(struct p2psig_dtls *dtls);
+/* Feeds one received datagram. */
+void p2psig__dtls_feed(struct p2psig_dtls *dtls, const uint8_t *buf,
+                       size_t len);
+int p2psig__dtls_send(struct p2psig_dtls *dtls, const uint8_t *buf,
+                      size_t len);
+/* Sends close_notify. */
+void p2psig__dtls_shutdown(struct p2psig_dtls *dtls);
+
+#endif

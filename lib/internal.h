@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared internals: the library thread and its main context, the library
+ * lock, and the error helpers every layer uses.
+ *
+ * Locking: one recursive lock guards all library state.  Public functions
+ * take it on entry; the library thread takes it around every event it
+ * handles and keeps it while it runs a callback, so that a callback may call
+ * any public function (the lock is recursive) and callbacks of a peer never
+ * run concurrently.  Never wait for the library thread while holding it.
+ */
+#ifndef P2PSIG_INTERNAL_H
+#define P2PSIG_INTERNAL_H
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <p2psig/p2psig.h>
+
+#define P2PSIG_SCTP_PORT 5000
+/* What we accept and advertise in a=max-message-size. */
+#define P2PSIG_MAX_MESSAGE_SIZE (256 * 1024)
+/* RFC 8841 section 6: a remote SDP without a=max-message-size means this. */
+#define P2PSIG_DEFAULT_REMOTE_MAX_MESSAGE_SIZE 65536
+
+/* loop.c */
+GMainContext *p2psig__loop_context(void);
+bool p2psig__loop_is_current(void);
+void p2psig__lock(void);
+void p2psig__unlock(void);
+/* Runs fn(data) on the library thread and waits for it; runs it at once when
+ * already there.  The caller must not hold the lock. */
+void p2psig__loop_run_sync(void (*fn)(void *data), void *data);
+/* Attaches a source to the library context that calls fn with the lock held;
+ * returns the source (one reference, owned by the caller). */
+GSource *p2psig__loop_timeout(unsigned interval_ms, GSourceFunc fn,
+                              void *data, GDestroyNotify destroy);
+GSource *p2psig__loop_idle(GSourceFunc fn, void *data, GDestroyNotify destroy);
+/* Public entry points mark themselves so that callbacks caused by the call
+ * are queued instead of run inside it. */
+void p2psig__api_enter(void);
+void p2psig__api_leave(void);
+bool p2psig__in_api(void);
+
+#endif

@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The library thread: one GMainContext, run by a thread started with the
+ * first peer and shared by every peer of the process, and the recursive lock
+ * that guards all library state (see internal.h for the rules).
+ */
+#define G_LOG_DOMAIN "p2psig"
+
+#include "internal.h"
+
+static GRecMutex library_lock;
+static GMainContext *library_context;
+static GThread *library_thread;
+static GPrivate api_depth; /* per thread: nested public calls */
+
+static gpointer
+library_thread_main(gpointer data)
+{
+  GMainContext *context = data;
+
+  g_main_context_push_thread_default(context);
+  for (;;)
+    g_main_context_iteration(context, TRUE);
+  return NULL;
+}
+
+static gpointer
+start_library_thread(gpointer unused)
+{
+  library_context = g_main_context_new();
+  library_thread = g_thread_new("p2psig", library_thread_main,
+                                library_context);
+  return library_context;
+}
+
+GMainContext *
+p2psig__loop_context(void)
+{
+  static GOnce once = G_ONCE_INIT;
+
+  return g_once(&once, start_library_thread, NULL);
+}
+
+bool
+p2psig__loop_is_current(void)
+{
+  p2psig__loop_context();
+  return g_thread_self() == library_thread;
+}
+
+void
+p2psig__lock(void)
+{
+  g_rec_mutex_lock(&library_lock);
+}
+
+void
+p2psig__unlock(void)
+{
+  g_rec_mutex_unlock(&library_lock);
+}
+
+struct sync_call {
+  void (*fn)(void *data);
+  void *data;
+  GMutex mutex;
+  GCond cond;
+  bool done;
+};
+
+static gboolean
+run_sync_on_loop(gpointer user_data)
+{
+  struct sync_call *call = user_data;
+
+  call->fn(call->data);
+  g_mutex_lock(&call->mutex);
+  call->done = true;
+  g_cond_signal(&call->cond);
+  g_mutex_unlock(&call->mutex);
+  return G_SOURCE_REMOVE;
+}
+
+void
+p2psig__loop_run_sync(void (*fn)(void *data), void *data)
+{
+  struct sync_call call = { .fn = fn, .data = data };
+
+  if (p2psig__loop_is_current()) {
+    fn(data);
+    return;
+  }
+  g_mutex_init(&call.mutex);
+  g_cond_init(&call.cond);
+  g_main_context_invoke(p2psig__loop_context(), run_sync_on_loop, &call);
+  g_mutex_lock(&call.mutex);
+  while (!call.done)
+    g_cond_wait(&call.cond, &call.mutex);
+  g_mutex_unlock(&call.mutex);
+  g_mutex_clear(&call.mutex);
+  g_cond_clear(&call.cond);
+}
+
+struct locked_call {
+  GSourceFunc fn;
+  void *data;
+  GDestroyNotify destroy;
+};
+
+static gboolean
+locked_dispatch(gpointer user_data)
+{
+  struct locked_call *call = user_data;
+  gboolean again = G_SOURCE_REMOVE;
+
+  p2psig__lock();
+  /* Another thread may have destroyed the source while we waited for the
+   * lock; its data may be gone. */
+  if (!g_source_is_destroyed(g_main_current_source()))
+    again = call->fn(call->data);
+  p2psig__unlock();
+  return again;
+}
+
+static void
+locked_call_free(gpointer user_data)
+{
+  struct locked_call *call = user_data;
+
+  if (call->destroy)
+    call->destroy(call->data);
+  g_free(call);
+}
+
+static GSource *
+attach_locked(GSource *source, GSourceFunc fn, void *data,
+              GDestroyNotify destroy)
+{
+  struct locked_call *call = g_new(struct locked_call, 1);
+
+  call->fn = fn;
+  call->data = data;
+  call->destroy = destroy;
+  g_source_set_callback(source, locked_dispatch, call, locked_call_free);
+  g_source_attach(source, p2psig__loop_context());
+  return source;
+}
+
+GSource *
+p2psig__loop_timeout(unsigned interval_ms, GSourceFunc fn, void *data,
+                     GDestroyNotify destroy)
+{
+  return attach_locked(g_timeout_source_new(interval_ms), fn, data, destroy);
+}
+
+GSource *
+p2psig__loop_idle(GSourceFunc fn, void *data, GDestroyNotify destroy)
+{
+  GSource *source = g_idle_source_new();
+
+  g_source_set_priority(source, G_PRIORITY_DEFAULT);
+  return attach_locked(source, fn, data, destroy);
+}
+
+void
+p2psig__api_enter(void)
+{
+  g_private_set(&api_depth,
+                GINT_TO_POINTER(GPOINTER_TO_INT(g_private_get(&api_depth)) + 1));
+}
+
+void
+p2psig__api_leave(void)
+{
+  g_private_set(&api_depth,
+                GINT_TO_POINTER(GPOINTER_TO_INT(g_private_get(&api_depth)) - 1));
+}
+
+bool
+p2psig__in_api(void)
+{
+  return GPOINTER_TO_INT(g_private_get(&api_depth)) > 0;
+}

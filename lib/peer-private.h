@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The peer and channel structures, shared by peer.c (connection, events)
+ * and channel.c (data channels, DCEP).  Nothing else includes this.
+ */
+#ifndef P2PSIG_PEER_PRIVATE_H
+#define P2PSIG_PEER_PRIVATE_H
+
+#include <gio/gio.h>
+
+#include "dtls.h"
+#include "ice.h"
+#include "internal.h"
+#include "peer.h"
+#include "sctp.h"
+#include "sdp.h"
+
+#define PEER_MAGIC 0x50325045u    /* "P2PE" */
+#define CHANNEL_MAGIC 0x50324348u /* "P2CH" */
+
+/* DTLS records that arrive before the remote description, held so that the
+ * handshake need not wait for a retransmission (bounded). */
+#define EARLY_DATAGRAMS_MAX 16
+
+enum channel_state {
+  CHANNEL_CONNECTING = 0, /* waiting for SCTP, or sent nothing yet */
+  CHANNEL_OPEN,
+  CHANNEL_CLOSING,        /* our outgoing stream reset sent */
+  CHANNEL_CLOSED,         /* on_close queued */
+};
+
+struct p2psig_channel {
+  uint32_t magic;
+  p2psig_peer *peer;
+  char *label;
+  char *protocol;
+  int sid;                /* -1 until assigned */
+  enum channel_state state;
+  bool remote_opened;
+  uint8_t channel_type;   /* DCEP channel type */
+  uint32_t reliability;
+  uint16_t priority;
+  void *user_data;
+};
+
+enum event_type {
+  EVENT_CANDIDATE,
+  EVENT_STATE,
+  EVENT_CHANNEL,
+  EVENT_OPEN,
+  EVENT_CLOSE,
+  EVENT_MESSAGE,
+};
+
+struct event {
+  enum event_type type;
+  p2psig_channel *channel;
+  char *candidate;        /* EVENT_CANDIDATE; NULL: gathering done */
+  p2psig_state state;
+  int error;
+  GBytes *message;
+  p2psig_kind kind;
+};
+
+struct p2psig_peer {
+  uint32_t magic;
+  p2psig_peer_config config;   /* callbacks and user_data */
+  char **local_addresses;
+  char *stun_host;
+  uint16_t stun_port;
+  GCancellable *resolve_cancellable;
+
+  p2psig_state state;
+  bool freed;                  /* no callback may run any more */
+  bool closed;
+  bool offerer;
+  bool local_set;
+  bool remote_set;
+  bool dtls_client;
+  enum p2psig_ice_state ice_state;
+
+  struct p2psig_dtls_cert *cert;
+  struct p2psig_ice *ice;
+  struct p2psig_dtls *dtls;
+  struct p2psig_sctp *sctp;
+  bool dtls_started;
+  bool sctp_connected;
+  struct p2psig_sdp_remote remote;
+  uint64_t remote_max_message_size;
+  GPtrArray *pending_candidates; /* remote, before the remote description */
+  GPtrArray *early_datagrams;    /* GBytes */
+
+  GPtrArray *channels;           /* every live channel */
+  GHashTable *channels_by_sid;   /* sid -> channel */
+
+  GQueue events;                 /* struct event, waiting to be run */
+  GSource *dispatch_source;
+  GSource *release_source;       /* after p2psig_peer_close */
+  bool dispatching;
+
+  const struct p2psig_peer_observer *observer;
+  void *observer_data;
+};
+
+/* peer.c */
+void p2psig__peer_emit(p2psig_peer *peer, struct event *event);
+void p2psig__peer_fail(p2psig_peer *peer, int error);
+
+/* channel.c */
+p2psig_channel *p2psig__channel_new(p2psig_peer *peer, const char *label,
+                                    size_t label_len, const char *protocol,
+                                    size_t protocol_len);
+void p2psig__channel_free(p2psig_channel *channel);
+/* SCTP is up: give ids to channels that have none and announce ours. */
+void p2psig__channels_connected(p2psig_peer *peer);
+void p2psig__channel_receive(p2psig_peer *peer, uint16_t sid, uint32_t ppid,
+                             const uint8_t *buf, size_t len);
+void p2psig__channel_remote_reset(p2psig_peer *peer, uint16_t sid);
+/* Marks every channel closed and queues its on_close. */
+void p2psig__channels_close_all(p2psig_peer *peer);
+
+#endif

@@ -1,0 +1,852 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The peer connection: offer and answer, the state machine, the glue
+ * between ICE, DTLS and SCTP, and the event queue that runs the
+ * application's callbacks.
+ *
+ * Events run at once when they happen on the library thread outside any
+ * public call and nothing is queued before them; otherwise they wait in the
+ * peer's queue, which an idle source on the library context drains.  This
+ * keeps them in order, keeps callbacks out of the public calls that cause
+ * them, and costs no copy on the usual receive path.
+ */
+#define G_LOG_DOMAIN "p2psig"
+
+#include "peer-private.h"
+
+#include <gio/gio.h>
+#include <string.h>
+
+#include "dcep.h"
+
+static bool
+peer_valid(const p2psig_peer *peer)
+{
+  return peer && peer->magic == PEER_MAGIC;
+}
+
+/* ---- events ---- */
+
+static void
+event_free(struct event *event)
+{
+  g_free(event->candidate);
+  if (event->message)
+    g_bytes_unref(event->message);
+  g_free(event);
+}
+
+static void
+run_event(p2psig_peer *peer, struct event *event)
+{
+  const p2psig_peer_config *cfg = &peer->config;
+  void *ud = cfg->user_data;
+
+  switch (event->type) {
+  case EVENT_CANDIDATE:
+    if (peer->observer && peer->observer->on_local_candidate)
+      peer->observer->on_local_candidate(peer->observer_data,
+                                         event->candidate);
+    if (cfg->on_candidate && !peer->freed)
+      cfg->on_candidate(peer, event->candidate, ud);
+    break;
+  case EVENT_STATE:
+    g_info("peer %p: %s", (void *)peer, p2psig_state_name(event->state));
+    if (cfg->on_state)
+      cfg->on_state(peer, event->state, event->error, ud);
+    break;
+  case EVENT_CHANNEL:
+    if (cfg->on_channel)
+      cfg->on_channel(peer, event->channel, ud);
+    break;
+  case EVENT_OPEN:
+    if (cfg->on_open)
+      cfg->on_open(event->channel, ud);
+    break;
+  case EVENT_CLOSE:
+    if (cfg->on_close)
+      cfg->on_close(event->channel, ud);
+    /* A channel lives until its on_close has returned. */
+    if (!peer->freed)
+      p2psig__channel_free(event->channel);
+    break;
+  case EVENT_MESSAGE:
+    if (cfg->on_message) {
+      gsize len;
+      const void *data = g_bytes_get_data(event->message, &len);
+
+      cfg->on_message(event->channel, data, len, event->kind, ud);
+    }
+    break;
+  }
+}
+
+static gboolean
+dispatch_queue(gpointer user_data)
+{
+  p2psig_peer *peer = user_data;
+  struct event *event;
+
+  g_clear_pointer(&peer->dispatch_source, g_source_unref);
+  peer->dispatching = true;
+  while (!peer->freed && (event = g_queue_pop_head(&peer->events))) {
+    run_event(peer, event);
+    event_free(event);
+  }
+  peer->dispatching = false;
+  return G_SOURCE_REMOVE;
+}
+
+void
+p2psig__peer_emit(p2psig_peer *peer, struct event *event)
+{
+  struct event *copy;
+
+  if (peer->freed)
+    return;
+  if (g_queue_is_empty(&peer->events) && !peer->dispatching &&
+      !p2psig__in_api() && p2psig__loop_is_current()) {
+    peer->dispatching = true;
+    run_event(peer, event);
+    peer->dispatching = false;
+    return;
+  }
+  copy = g_new(struct event, 1);
+  *copy = *event;
+  copy->candidate = g_strdup(event->candidate);
+  if (event->message) {
+    gsize len;
+    const void *data = g_bytes_get_data(event->message, &len);
+
+    copy->message = g_bytes_new(data, len);
+  }
+  g_queue_push_tail(&peer->events, copy);
+  if (!peer->dispatch_source)
+    peer->dispatch_source = p2psig__loop_idle(dispatch_queue, peer, NULL);
+}
+
+static void
+set_state(p2psig_peer *peer, p2psig_state state, int error)
+{
+  struct event event = { .type = EVENT_STATE, .state = state,
+                         .error = error };
+
+  if (peer->state == state || peer->state == P2PSIG_STATE_CLOSED)
+    return;
+  /* failed is final until closed */
+  if (peer->state == P2PSIG_STATE_FAILED && state != P2PSIG_STATE_CLOSED)
+    return;
+  peer->state = state;
+  p2psig__peer_emit(peer, &event);
+}
+
+void
+p2psig__peer_fail(p2psig_peer *peer, int error)
+{
+  g_debug("peer %p failed: %s", (void *)peer, p2psig_strerror(error));
+  p2psig__channels_close_all(peer);
+  set_state(peer, P2PSIG_STATE_FAILED, error);
+}
+
+/* ---- SCTP upcalls ---- */
+
+static void
+sctp_send(void *data, const uint8_t *buf, size_t len)
+{
+  p2psig_peer *peer = data;
+
+  if (peer->dtls)
+    p2psig__dtls_send(peer->dtls, buf, len);
+}
+
+static void
+sctp_connected(void *data)
+{
+  p2psig_peer *peer = data;
+
+  g_debug("SCTP association up");
+  peer->sctp_connected = true;
+  p2psig__channels_connected(peer);
+}
+
+static void
+sctp_closed(void *data, int error)
+{
+  p2psig_peer *peer = data;
+
+  g_debug("SCTP association closed");
+  peer->sctp_connected = false;
+  p2psig__channels_close_all(peer);
+}
+
+static void
+sctp_message(void *data, uint16_t sid, uint32_t ppid, const uint8_t *buf,
+             size_t len)
+{
+  p2psig__channel_receive(data, sid, ppid, buf, len);
+}
+
+static void
+sctp_stream_reset(void *data, uint16_t sid)
+{
+  p2psig__channel_remote_reset(data, sid);
+}
+
+static const struct p2psig_sctp_callbacks sctp_callbacks = {
+  .send = sctp_send,
+  .on_connected = sctp_connected,
+  .on_closed = sctp_closed,
+  .on_message = sctp_message,
+  .on_stream_reset = sctp_stream_reset,
+};
+
+/* ---- DTLS upcalls ---- */
+
+static void
+dtls_send(void *data, const uint8_t *buf, size_t len)
+{
+  p2psig_peer *peer = data;
+
+  if (peer->ice)
+    p2psig__ice_send(peer->ice, buf, len);
+}
+
+static void
+dtls_connected(void *data)
+{
+  p2psig_peer *peer = data;
+  int error = 0;
+
+  set_state(peer, P2PSIG_STATE_CONNECTED, 0);
+  peer->sctp = p2psig__sctp_new(P2PSIG_SCTP_PORT, peer->remote.sctp_port,
+                                &sctp_callbacks, peer, &error);
+  if (!peer->sctp || p2psig__sctp_connect(peer->sctp) < 0)
+    p2psig__peer_fail(peer, error ? error : P2PSIG_ESCTP);
+}
+
+static void
+dtls_failed(void *data, int error)
+{
+  p2psig__peer_fail(data, error);
+}
+
+static void
+dtls_data(void *data, const uint8_t *buf, size_t len)
+{
+  p2psig_peer *peer = data;
+
+  if (peer->sctp)
+    p2psig__sctp_feed(peer->sctp, buf, len);
+}
+
+static void
+dtls_closed(void *data)
+{
+  p2psig_peer *peer = data;
+
+  /* The remote closed cleanly: its channels are gone. */
+  p2psig__channels_close_all(peer);
+}
+
+static const struct p2psig_dtls_callbacks dtls_callbacks = {
+  .send = dtls_send,
+  .on_connected = dtls_connected,
+  .on_failed = dtls_failed,
+  .on_data = dtls_data,
+  .on_closed = dtls_closed,
+};
+
+/* Starts DTLS once ICE works and both descriptions are known. */
+static void
+maybe_start_dtls(p2psig_peer *peer)
+{
+  if (peer->dtls_started || !peer->dtls || peer->closed ||
+      peer->ice_state != P2PSIG_ICE_CONNECTED)
+    return;
+  peer->dtls_started = true;
+  g_debug("starting DTLS as %s", peer->dtls_client ? "client" : "server");
+  p2psig__dtls_start(peer->dtls);
+  for (guint i = 0; i < peer->early_datagrams->len && peer->dtls; i++) {
+    gsize len;
+    const uint8_t *buf = g_bytes_get_data(peer->early_datagrams->pdata[i],
+                                          &len);
+
+    p2psig__dtls_feed(peer->dtls, buf, len);
+  }
+  g_ptr_array_set_size(peer->early_datagrams, 0);
+}
+
+/* ---- ICE upcalls ---- */
+
+static void
+ice_candidate(void *data, const char *candidate)
+{
+  p2psig_peer *peer = data;
+  struct event event = { .type = EVENT_CANDIDATE,
+                         .candidate = (char *)candidate };
+
+  p2psig__peer_emit(peer, &event);
+}
+
+static void
+ice_state(void *data, enum p2psig_ice_state state)
+{
+  p2psig_peer *peer = data;
+
+  peer->ice_state = state;
+  switch (state) {
+  case P2PSIG_ICE_CHECKING:
+    set_state(peer, P2PSIG_STATE_CONNECTING, 0);
+    break;
+  case P2PSIG_ICE_CONNECTED:
+    set_state(peer, P2PSIG_STATE_CONNECTING, 0);
+    maybe_start_dtls(peer);
+    break;
+  case P2PSIG_ICE_FAILED:
+    p2psig__peer_fail(peer, P2PSIG_EICE);
+    break;
+  default:
+    break;
+  }
+}
+
+static void
+ice_receive(void *data, const uint8_t *buf, size_t len)
+{
+  p2psig_peer *peer = data;
+
+  /* RFC 7983: DTLS records start with a byte in 20..63. */
+  if (len == 0 || buf[0] < 20 || buf[0] > 63)
+    return;
+  if (peer->dtls_started) {
+    p2psig__dtls_feed(peer->dtls, buf, len);
+  } else if (peer->early_datagrams->len < EARLY_DATAGRAMS_MAX) {
+    g_ptr_array_add(peer->early_datagrams, g_bytes_new(buf, len));
+  }
+}
+
+static const struct p2psig_ice_callbacks ice_callbacks = {
+  .on_candidate = ice_candidate,
+  .on_state = ice_state,
+  .on_receive = ice_receive,
+};
+
+/* ---- STUN servers ---- */
+
+/* Parses "stun:host[:port]" (IPv6 in brackets). */
+static int
+parse_stun_url(const char *url, char **host, uint16_t *port)
+{
+  const char *rest;
+  g_autofree char *h = NULL;
+  guint16 p = 3478;
+
+  if (!g_str_has_prefix(url, "stun:"))
+    return P2PSIG_EADDRESS;
+  rest = url + 5;
+  if (!g_network_address_parse(rest, 3478, NULL) ||
+      strchr(rest, '/') || strchr(rest, '?'))
+    return P2PSIG_EADDRESS;
+  {
+    g_autoptr(GSocketConnectable) addr =
+      g_network_address_parse(rest, 3478, NULL);
+
+    h = g_strdup(g_network_address_get_hostname(G_NETWORK_ADDRESS(addr)));
+    p = g_network_address_get_port(G_NETWORK_ADDRESS(addr));
+  }
+  if (!h || !*h || p == 0)
+    return P2PSIG_EADDRESS;
+  *host = g_steal_pointer(&h);
+  *port = p;
+  return 0;
+}
+
+struct resolve {
+  p2psig_peer *peer;   /* NULL once the peer is gone */
+  GCancellable *cancellable;
+};
+
+static void
+resolved(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autofree struct resolve *resolve = user_data;
+  g_autoptr(GError) error = NULL;
+  GList *addresses = g_resolver_lookup_by_name_finish(G_RESOLVER(source),
+                                                      result, &error);
+
+  p2psig__lock();
+  if (resolve->peer && addresses) {
+    p2psig_peer *peer = resolve->peer;
+    g_autofree char *ip = g_inet_address_to_string(addresses->data);
+
+    if (p2psig__ice_set_stun_server(peer->ice, ip, peer->stun_port))
+      g_debug("STUN server %s is %s", peer->stun_host, ip);
+    else
+      g_debug("STUN server %s resolved after gathering started: unused",
+              peer->stun_host);
+  } else if (resolve->peer) {
+    g_debug("cannot resolve STUN server %s: %s", resolve->peer->stun_host,
+            error->message);
+  }
+  if (resolve->peer)
+    g_clear_object(&resolve->peer->resolve_cancellable);
+  p2psig__unlock();
+  g_object_unref(resolve->cancellable);
+  g_resolver_free_addresses(addresses);
+}
+
+static void
+start_resolve(void *data)
+{
+  p2psig_peer *peer = data;
+  struct resolve *resolve = g_new0(struct resolve, 1);
+  g_autoptr(GResolver) resolver = g_resolver_get_default();
+
+  resolve->peer = peer;
+  resolve->cancellable = g_object_ref(peer->resolve_cancellable);
+  g_resolver_lookup_by_name_async(resolver, peer->stun_host,
+                                  resolve->cancellable, resolved, resolve);
+}
+
+/* ---- lifetime ---- */
+
+p2psig_peer *
+p2psig_peer_new(const p2psig_peer_config *config, int *error)
+{
+  p2psig_peer *peer;
+  p2psig_peer_config cfg = { 0 };
+  struct p2psig_ice_options ice_options = { 0 };
+  int err = 0;
+
+  if (!config || config->size < sizeof(size_t)) {
+    err = P2PSIG_EINVAL;
+    goto fail_early;
+  }
+  memcpy(&cfg, config, MIN(config->size, sizeof cfg));
+  cfg.size = sizeof cfg;
+
+  peer = g_new0(p2psig_peer, 1);
+  peer->magic = PEER_MAGIC;
+  peer->config = cfg;
+  peer->config.ice_servers = NULL;
+  peer->config.local_addresses = NULL;
+  peer->state = P2PSIG_STATE_NEW;
+  peer->remote_max_message_size = P2PSIG_DEFAULT_REMOTE_MAX_MESSAGE_SIZE;
+  peer->pending_candidates = g_ptr_array_new_with_free_func(g_free);
+  peer->early_datagrams =
+    g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
+  peer->channels = g_ptr_array_new();
+  peer->channels_by_sid = g_hash_table_new(NULL, NULL);
+  g_queue_init(&peer->events);
+  peer->remote.candidates = g_ptr_array_new_with_free_func(g_free);
+
+  if (cfg.local_addresses)
+    peer->local_addresses = g_strdupv((char **)cfg.local_addresses);
+  for (const char *const *s = cfg.ice_servers; s && *s; s++) {
+    g_autofree char *host = NULL;
+    uint16_t port;
+
+    if (g_str_has_prefix(*s, "turn:") || g_str_has_prefix(*s, "turns:") ||
+        g_str_has_prefix(*s, "stuns:")) {
+      g_debug("ICE server %s: only stun: is supported yet, ignored", *s);
+      continue;
+    }
+    err = parse_stun_url(*s, &host, &port);
+    if (err < 0)
+      goto fail;
+    /* libnice takes one STUN server: the first one. */
+    if (!peer->stun_host) {
+      peer->stun_host = g_steal_pointer(&host);
+      peer->stun_port = port;
+    }
+  }
+
+  err = p2psig__dtls_cert_new(&peer->cert);
+  if (err < 0)
+    goto fail;
+
+  ice_options.local_addresses = (const char *const *)peer->local_addresses;
+  ice_options.port_min = cfg.port_min;
+  ice_options.port_max = cfg.port_max;
+  if (peer->stun_host && g_hostname_is_ip_address(peer->stun_host)) {
+    ice_options.stun_ip = peer->stun_host;
+    ice_options.stun_port = peer->stun_port;
+  }
+  peer->ice = p2psig__ice_new(&ice_options, &ice_callbacks, peer, &err);
+  if (!peer->ice)
+    goto fail;
+
+  /* Resolved in the background: if the answer comes after gathering has
+   * started, the host candidates are not held back for it. */
+  if (peer->stun_host && !ice_options.stun_ip) {
+    peer->resolve_cancellable = g_cancellable_new();
+    p2psig__loop_run_sync(start_resolve, peer);
+  }
+  if (error)
+    *error = 0;
+  return peer;
+
+fail:
+  p2psig__dtls_cert_free(peer->cert);
+  g_strfreev(peer->local_addresses);
+  g_free(peer->stun_host);
+  g_ptr_array_unref(peer->pending_candidates);
+  g_ptr_array_unref(peer->early_datagrams);
+  g_ptr_array_unref(peer->channels);
+  g_hash_table_unref(peer->channels_by_sid);
+  g_ptr_array_unref(peer->remote.candidates);
+  g_free(peer);
+fail_early:
+  if (error)
+    *error = err ? err : P2PSIG_EINTERNAL;
+  return NULL;
+}
+
+/* Releases the transports; runs on the library context, so that no libnice
+ * or timer callback of this peer can be running or pending meanwhile. */
+static void
+release_transports(p2psig_peer *peer)
+{
+  g_clear_pointer(&peer->sctp, p2psig__sctp_free);
+  g_clear_pointer(&peer->dtls, p2psig__dtls_free);
+  g_clear_pointer(&peer->ice, p2psig__ice_free);
+}
+
+static void
+teardown(void *data)
+{
+  p2psig_peer *peer = data;
+  struct event *event;
+
+  p2psig__lock();
+  if (peer->resolve_cancellable) {
+    g_cancellable_cancel(peer->resolve_cancellable);
+    g_clear_object(&peer->resolve_cancellable);
+  }
+  release_transports(peer);
+  if (peer->release_source) {
+    g_source_destroy(peer->release_source);
+    g_clear_pointer(&peer->release_source, g_source_unref);
+  }
+  if (peer->dispatch_source) {
+    g_source_destroy(peer->dispatch_source);
+    g_clear_pointer(&peer->dispatch_source, g_source_unref);
+  }
+  while ((event = g_queue_pop_head(&peer->events)))
+    event_free(event);
+  while (peer->channels->len > 0)
+    p2psig__channel_free(peer->channels->pdata[0]);
+  p2psig__dtls_cert_free(peer->cert);
+  p2psig__sdp_remote_clear(&peer->remote);
+  g_ptr_array_unref(peer->pending_candidates);
+  g_ptr_array_unref(peer->early_datagrams);
+  g_ptr_array_unref(peer->channels);
+  g_hash_table_unref(peer->channels_by_sid);
+  g_strfreev(peer->local_addresses);
+  g_free(peer->stun_host);
+  peer->magic = 0;
+  g_free(peer);
+  p2psig__unlock();
+}
+
+static gboolean
+teardown_idle(gpointer data)
+{
+  teardown(data);
+  return G_SOURCE_REMOVE;
+}
+
+void
+p2psig_peer_free(p2psig_peer *peer)
+{
+  bool defer;
+
+  if (!peer_valid(peer))
+    return;
+  p2psig__lock();
+  if (peer->freed) {
+    p2psig__unlock();
+    return;
+  }
+  peer->freed = true;
+  /* On the library thread we may be inside one of this peer's callbacks
+   * (or a libnice callback below it): release once it has returned. */
+  defer = p2psig__loop_is_current();
+  if (defer) {
+    GSource *source = g_idle_source_new();
+
+    g_source_set_callback(source, teardown_idle, peer, NULL);
+    g_source_attach(source, p2psig__loop_context());
+    g_source_unref(source);
+  }
+  p2psig__unlock();
+  if (!defer)
+    p2psig__loop_run_sync(teardown, peer);
+}
+
+static gboolean
+release_transports_idle(gpointer data)
+{
+  p2psig_peer *peer = data;
+
+  g_clear_pointer(&peer->release_source, g_source_unref);
+  release_transports(peer);
+  return G_SOURCE_REMOVE;
+}
+
+void
+p2psig_peer_close(p2psig_peer *peer)
+{
+  if (!peer_valid(peer))
+    return;
+  p2psig__api_enter();
+  p2psig__lock();
+  if (!peer->freed && !peer->closed) {
+    peer->closed = true;
+    p2psig__channels_close_all(peer);
+    /* Tell the remote now: SCTP abort, then DTLS close_notify. */
+    g_clear_pointer(&peer->sctp, p2psig__sctp_free);
+    if (peer->dtls)
+      p2psig__dtls_shutdown(peer->dtls);
+    set_state(peer, P2PSIG_STATE_CLOSED, 0);
+    peer->release_source = p2psig__loop_idle(release_transports_idle, peer,
+                                             NULL);
+  }
+  p2psig__unlock();
+  p2psig__api_leave();
+}
+
+/* ---- negotiation ---- */
+
+static uint64_t
+random_session_id(void)
+{
+  /* 62 bits, as browsers do, so it stays positive in any SDP parser. */
+  return ((uint64_t)g_random_int() << 30) ^ g_random_int();
+}
+
+static char *
+build_local_sdp(p2psig_peer *peer, bool offer, enum p2psig_setup setup)
+{
+  struct p2psig_sdp_local local = {
+    .offer = offer,
+    .session_id = random_session_id(),
+    .ice_ufrag = p2psig__ice_local_ufrag(peer->ice),
+    .ice_pwd = p2psig__ice_local_pwd(peer->ice),
+    .fingerprint = p2psig__dtls_cert_fingerprint(peer->cert),
+    .setup = setup,
+    .mid = peer->remote.mid ? peer->remote.mid : "0",
+    .sctp_port = P2PSIG_SCTP_PORT,
+    .max_message_size = P2PSIG_MAX_MESSAGE_SIZE,
+  };
+
+  return p2psig__sdp_build(&local);
+}
+
+/* Both descriptions known: set up DTLS and SCTP objects, then start. */
+static int
+descriptions_complete(p2psig_peer *peer)
+{
+  peer->dtls = p2psig__dtls_new(peer->cert, peer->dtls_client,
+                                peer->remote.fingerprint, &dtls_callbacks,
+                                peer);
+  if (!peer->dtls)
+    return P2PSIG_EDTLS;
+  maybe_start_dtls(peer);
+  return 0;
+}
+
+int
+p2psig_peer_create_offer(p2psig_peer *peer, char **sdp)
+{
+  int ret = 0;
+
+  if (!peer_valid(peer) || !sdp)
+    return P2PSIG_EINVAL;
+  p2psig__api_enter();
+  p2psig__lock();
+  if (peer->freed || peer->closed) {
+    ret = P2PSIG_ECLOSED;
+  } else if (peer->local_set || peer->remote_set) {
+    ret = P2PSIG_ESTATE;
+  } else {
+    peer->offerer = true;
+    p2psig__ice_set_controlling(peer->ice, true);
+    *sdp = build_local_sdp(peer, true, P2PSIG_SETUP_ACTPASS);
+    peer->local_set = true;
+    ret = p2psig__ice_gather(peer->ice);
+  }
+  p2psig__unlock();
+  p2psig__api_leave();
+  return ret;
+}
+
+int
+p2psig_peer_create_answer(p2psig_peer *peer, char **sdp)
+{
+  int ret = 0;
+
+  if (!peer_valid(peer) || !sdp)
+    return P2PSIG_EINVAL;
+  p2psig__api_enter();
+  p2psig__lock();
+  if (peer->freed || peer->closed) {
+    ret = P2PSIG_ECLOSED;
+  } else if (peer->offerer || !peer->remote_set || peer->local_set) {
+    ret = P2PSIG_ESTATE;
+  } else {
+    /* We take the DTLS client role unless the offer insists on it. */
+    peer->dtls_client = peer->remote.setup != P2PSIG_SETUP_ACTIVE;
+    *sdp = build_local_sdp(peer, false,
+                           peer->dtls_client ? P2PSIG_SETUP_ACTIVE
+                                             : P2PSIG_SETUP_PASSIVE);
+    peer->local_set = true;
+    ret = p2psig__ice_gather(peer->ice);
+    if (ret == 0)
+      ret = descriptions_complete(peer);
+  }
+  p2psig__unlock();
+  p2psig__api_leave();
+  return ret;
+}
+
+static void
+apply_remote_candidate(p2psig_peer *peer, const char *text)
+{
+  struct p2psig_candidate c;
+  g_autofree char *detail = NULL;
+
+  if (p2psig__candidate_parse(text, &c, &detail) < 0 ||
+      p2psig__ice_add_remote_candidate(peer->ice, &c, &detail) < 0)
+    g_debug("remote candidate '%s' ignored: %s", text, detail);
+}
+
+int
+p2psig_peer_set_remote_description(p2psig_peer *peer, p2psig_sdp_type type,
+                                   const char *sdp)
+{
+  struct p2psig_sdp_remote remote = { 0 };
+  g_autofree char *detail = NULL;
+  int ret;
+
+  if (!peer_valid(peer) || !sdp ||
+      (type != P2PSIG_SDP_OFFER && type != P2PSIG_SDP_ANSWER))
+    return P2PSIG_EINVAL;
+  ret = p2psig__sdp_parse(sdp, &remote, &detail);
+  if (ret < 0) {
+    g_debug("remote SDP refused: %s", detail);
+    return ret;
+  }
+  p2psig__api_enter();
+  p2psig__lock();
+  if (peer->freed || peer->closed) {
+    ret = P2PSIG_ECLOSED;
+    goto out;
+  }
+  if (peer->remote_set ||
+      (type == P2PSIG_SDP_OFFER && peer->local_set) ||
+      (type == P2PSIG_SDP_ANSWER && !(peer->offerer && peer->local_set))) {
+    ret = P2PSIG_ESTATE;
+    goto out;
+  }
+  ret = p2psig__ice_set_remote_credentials(peer->ice, remote.ice_ufrag,
+                                           remote.ice_pwd);
+  if (ret < 0)
+    goto out;
+  p2psig__sdp_remote_clear(&peer->remote);
+  peer->remote = remote;
+  memset(&remote, 0, sizeof remote);
+  peer->remote_set = true;
+  if (peer->remote.max_message_size > 0)
+    peer->remote_max_message_size = peer->remote.max_message_size;
+  if (type == P2PSIG_SDP_OFFER) {
+    p2psig__ice_set_controlling(peer->ice, false);
+  } else {
+    /* The answerer chose; actpass in an answer is invalid, and we read
+     * it as active. */
+    peer->dtls_client = peer->remote.setup == P2PSIG_SETUP_PASSIVE;
+    ret = descriptions_complete(peer);
+  }
+  for (guint i = 0; i < peer->remote.candidates->len; i++)
+    apply_remote_candidate(peer, peer->remote.candidates->pdata[i]);
+  for (guint i = 0; i < peer->pending_candidates->len; i++)
+    apply_remote_candidate(peer, peer->pending_candidates->pdata[i]);
+  g_ptr_array_set_size(peer->pending_candidates, 0);
+out:
+  p2psig__unlock();
+  p2psig__api_leave();
+  p2psig__sdp_remote_clear(&remote);
+  return ret;
+}
+
+int
+p2psig_peer_add_candidate(p2psig_peer *peer, const char *candidate)
+{
+  struct p2psig_candidate c;
+  g_autofree char *detail = NULL;
+  int ret = 0;
+
+  if (!peer_valid(peer) || !candidate)
+    return P2PSIG_EINVAL;
+  if (candidate[0] == '\0')
+    return 0; /* end of candidates: libnice keeps checking what it has */
+  ret = p2psig__candidate_parse(candidate, &c, &detail);
+  if (ret < 0) {
+    g_debug("remote candidate refused: %s", detail);
+    return ret;
+  }
+  p2psig__api_enter();
+  p2psig__lock();
+  if (peer->freed || peer->closed)
+    ret = P2PSIG_ECLOSED;
+  else if (!peer->remote_set)
+    g_ptr_array_add(peer->pending_candidates, g_strdup(candidate));
+  else
+    ret = p2psig__ice_add_remote_candidate(peer->ice, &c, &detail);
+  if (ret < 0 && detail)
+    g_debug("remote candidate refused: %s", detail);
+  p2psig__unlock();
+  p2psig__api_leave();
+  return ret;
+}
+
+p2psig_state
+p2psig_peer_get_state(const p2psig_peer *peer)
+{
+  p2psig_state state;
+
+  if (!peer_valid(peer))
+    return P2PSIG_STATE_CLOSED;
+  p2psig__lock();
+  state = peer->state;
+  p2psig__unlock();
+  return state;
+}
+
+void *
+p2psig_peer_get_user_data(const p2psig_peer *peer)
+{
+  return peer_valid(peer) ? peer->config.user_data : NULL;
+}
+
+void
+p2psig__peer_set_observer(p2psig_peer *peer,
+                          const struct p2psig_peer_observer *observer,
+                          void *data)
+{
+  p2psig__lock();
+  peer->observer = observer;
+  peer->observer_data = data;
+  p2psig__unlock();
+}
+
+bool
+p2psig__peer_has_remote_description(const p2psig_peer *peer)
+{
+  bool set;
+
+  p2psig__lock();
+  set = peer->remote_set;
+  p2psig__unlock();
+  return set;
+}

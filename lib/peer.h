@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The peer's internal face, for the signaling layer: an observer that hears
+ * the peer's local candidates on the library thread.
+ */
+#ifndef P2PSIG_PEER_H
+#define P2PSIG_PEER_H
+
+#include "internal.h"
+
+struct p2psig_peer_observer {
+  /* A local candidate ("candidate:..."), or NULL when gathering is done.
+   * Runs on the library thread with the lock held, just before the
+   * application's on_candidate, in the same order. */
+  void (*on_local_candidate)(void *data, const char *candidate);
+};
+
+/* Sets (or with observer NULL, clears) the peer's single observer. */
+void p2psig__peer_set_observer(p2psig_peer *peer,
+                               const struct p2psig_peer_observer *observer,
+                               void *data);
+
+/* Whether a remote description has been applied. */
+bool p2psig__peer_has_remote_description(const p2psig_peer *peer);
+
+#endif

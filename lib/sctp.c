@@ -1,0 +1,487 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * SCTP layer: usrsctp without threads of its own (usrsctp_init_nothreads),
+ * so every SCTP call runs under the library lock; a timer on the library
+ * context drives usrsctp's timers.  Sockets are non-blocking; an upcall
+ * only marks a socket readable, and we read it after usrsctp has returned,
+ * so message delivery never runs inside usrsctp.
+ *
+ * DTLS authenticates every packet, so checking SCTP's CRC32c on receive is
+ * redundant: we turn usrsctp's check off and compute the checksum of what
+ * we send ourselves, since pion and browsers verify it.
+ */
+#define G_LOG_DOMAIN "p2psig-sctp"
+
+#include "sctp.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <string.h>
+#include <usrsctp.h>
+
+#include "dcep.h"
+
+/* Streams we ask for in each direction. */
+#define SCTP_STREAMS 1024
+/* SCTP packets must fit a DTLS record in a 1200-byte datagram. */
+#define SCTP_PATH_MTU 1150
+#define SCTP_BUFFER_SIZE (1024 * 1024)
+#define SCTP_TIMER_MS 10
+
+struct p2psig_sctp {
+  struct socket *sock;
+  struct p2psig_sctp_callbacks cbs;
+  void *data;
+  uint16_t local_port, remote_port;
+  uint16_t streams;
+  bool connected;
+  bool closed;
+  bool readable;
+  GByteArray *partial;      /* a message arriving in pieces */
+  bool partial_too_big;     /* drop the rest of it */
+};
+
+static GSource *timer_source;
+static gint64 timer_last;
+static unsigned association_count;
+static GPtrArray *readable_list; /* sockets marked by the upcall */
+static uint8_t recv_buffer[P2PSIG_MAX_MESSAGE_SIZE + 4096];
+
+static void drain_readable(void);
+
+static int
+conn_output(void *addr, void *buffer, size_t length, uint8_t tos,
+            uint8_t set_df)
+{
+  struct p2psig_sctp *sctp = addr;
+  uint8_t *packet = buffer;
+  uint32_t crc;
+
+  if (length < 12 || sctp->closed)
+    return 0;
+  /* The checksum field is bytes 8..11 of the common header; usrsctp's own
+   * CRC code stores its result as is, so do we. */
+  memset(packet + 8, 0, 4);
+  crc = usrsctp_crc32c(packet, length);
+  memcpy(packet + 8, &crc, 4);
+  sctp->cbs.send(sctp->data, packet, length);
+  return 0;
+}
+
+static void
+debug_printf(const char *format, ...)
+{
+  va_list args;
+  char *text;
+
+  va_start(args, format);
+  text = g_strdup_vprintf(format, args);
+  va_end(args);
+  g_debug("usrsctp: %s", g_strchomp(text));
+  g_free(text);
+}
+
+static gpointer
+init_usrsctp(gpointer unused)
+{
+  usrsctp_init_nothreads(0, conn_output, debug_printf);
+  usrsctp_enable_crc32c_offload();
+  /* ECN means nothing over DTLS; pion and browsers do not negotiate it. */
+  usrsctp_sysctl_set_sctp_ecn_enable(0);
+  usrsctp_sysctl_set_sctp_asconf_enable(0);
+  usrsctp_sysctl_set_sctp_auth_enable(0);
+  usrsctp_sysctl_set_sctp_blackhole(2);
+  readable_list = g_ptr_array_new();
+  return GINT_TO_POINTER(1);
+}
+
+static gboolean
+on_timer(gpointer unused)
+{
+  gint64 now = g_get_monotonic_time();
+  uint32_t elapsed = (uint32_t)((now - timer_last) / 1000);
+
+  if (elapsed > 0) {
+    timer_last += (gint64)elapsed * 1000;
+    usrsctp_handle_timers(elapsed);
+    drain_readable();
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+timer_ref(void)
+{
+  if (association_count++ == 0) {
+    timer_last = g_get_monotonic_time();
+    timer_source = p2psig__loop_timeout(SCTP_TIMER_MS, on_timer, NULL, NULL);
+  }
+}
+
+static void
+timer_unref(void)
+{
+  if (--association_count == 0) {
+    g_source_destroy(timer_source);
+    g_clear_pointer(&timer_source, g_source_unref);
+  }
+}
+
+static void
+upcall(struct socket *sock, void *arg, int flags)
+{
+  struct p2psig_sctp *sctp = arg;
+
+  if (!sctp->readable && (usrsctp_get_events(sock) & SCTP_EVENT_READ)) {
+    sctp->readable = true;
+    g_ptr_array_add(readable_list, sctp);
+  }
+}
+
+static int
+set_option(struct socket *sock, int level, int name, const void *value,
+           socklen_t len)
+{
+  if (usrsctp_setsockopt(sock, level, name, value, len) < 0) {
+    g_debug("setsockopt %d: %s", name, g_strerror(errno));
+    return -1;
+  }
+  return 0;
+}
+
+static int
+configure_socket(struct p2psig_sctp *sctp)
+{
+  struct socket *sock = sctp->sock;
+  static const uint16_t events[] = {
+    SCTP_ASSOC_CHANGE, SCTP_STREAM_RESET_EVENT, SCTP_STREAM_CHANGE_EVENT,
+    SCTP_REMOTE_ERROR, SCTP_SHUTDOWN_EVENT,
+  };
+  struct linger linger = { .l_onoff = 1, .l_linger = 0 };
+  struct sctp_assoc_value reset = {
+    .assoc_id = SCTP_ALL_ASSOC, .assoc_value = SCTP_ENABLE_RESET_STREAM_REQ,
+  };
+  struct sctp_initmsg init = {
+    .sinit_num_ostreams = SCTP_STREAMS, .sinit_max_instreams = SCTP_STREAMS,
+  };
+  int on = 1;
+  int buffer = SCTP_BUFFER_SIZE;
+
+  if (usrsctp_set_non_blocking(sock, 1) < 0)
+    return -1;
+  usrsctp_set_upcall(sock, upcall, sctp);
+  /* Abort at close instead of lingering in SHUTDOWN: the transport below
+   * goes away with the peer. */
+  if (set_option(sock, SOL_SOCKET, SO_LINGER, &linger, sizeof linger) ||
+      set_option(sock, IPPROTO_SCTP, SCTP_ENABLE_STREAM_RESET, &reset,
+                 sizeof reset) ||
+      set_option(sock, IPPROTO_SCTP, SCTP_NODELAY, &on, sizeof on) ||
+      set_option(sock, IPPROTO_SCTP, SCTP_RECVRCVINFO, &on, sizeof on) ||
+      set_option(sock, IPPROTO_SCTP, SCTP_INITMSG, &init, sizeof init) ||
+      set_option(sock, SOL_SOCKET, SO_SNDBUF, &buffer, sizeof buffer) ||
+      set_option(sock, SOL_SOCKET, SO_RCVBUF, &buffer, sizeof buffer))
+    return -1;
+  for (size_t i = 0; i < G_N_ELEMENTS(events); i++) {
+    struct sctp_event event = {
+      .se_assoc_id = SCTP_ALL_ASSOC, .se_type = events[i], .se_on = 1,
+    };
+
+    if (set_option(sock, IPPROTO_SCTP, SCTP_EVENT, &event, sizeof event))
+      return -1;
+  }
+  return 0;
+}
+
+struct p2psig_sctp *
+p2psig__sctp_new(uint16_t local_port, uint16_t remote_port,
+                 const struct p2psig_sctp_callbacks *cbs, void *data,
+                 int *error)
+{
+  static GOnce once = G_ONCE_INIT;
+  struct p2psig_sctp *sctp;
+  struct sockaddr_conn sconn = { 0 };
+
+  g_once(&once, init_usrsctp, NULL);
+  sctp = g_new0(struct p2psig_sctp, 1);
+  sctp->cbs = *cbs;
+  sctp->data = data;
+  sctp->local_port = local_port;
+  sctp->remote_port = remote_port;
+  sctp->partial = g_byte_array_new();
+  usrsctp_register_address(sctp);
+  timer_ref();
+  sctp->sock = usrsctp_socket(AF_CONN, SOCK_STREAM, IPPROTO_SCTP, NULL, NULL,
+                              0, NULL);
+  if (!sctp->sock || configure_socket(sctp) < 0)
+    goto fail;
+  sconn.sconn_family = AF_CONN;
+  sconn.sconn_port = htons(local_port);
+  sconn.sconn_addr = sctp;
+  if (usrsctp_bind(sctp->sock, (struct sockaddr *)&sconn, sizeof sconn) < 0) {
+    g_debug("bind: %s", g_strerror(errno));
+    goto fail;
+  }
+  return sctp;
+
+fail:
+  *error = P2PSIG_ESCTP;
+  p2psig__sctp_free(sctp);
+  return NULL;
+}
+
+void
+p2psig__sctp_free(struct p2psig_sctp *sctp)
+{
+  if (!sctp)
+    return;
+  if (sctp->sock) {
+    usrsctp_set_upcall(sctp->sock, NULL, NULL);
+    usrsctp_close(sctp->sock);
+  }
+  sctp->closed = true;
+  g_ptr_array_remove(readable_list, sctp);
+  usrsctp_deregister_address(sctp);
+  timer_unref();
+  g_byte_array_unref(sctp->partial);
+  g_free(sctp);
+}
+
+/* A fixed path MTU: DTLS sits below, and probing would only lose packets.
+ * The association exists once connect has been called. */
+static void
+set_path_mtu(struct p2psig_sctp *sctp, const struct sockaddr_conn *remote)
+{
+  struct sctp_paddrparams params = { 0 };
+
+  memcpy(&params.spp_address, remote, sizeof *remote);
+  params.spp_pathmtu = SCTP_PATH_MTU;
+  params.spp_flags = SPP_PMTUD_DISABLE;
+  set_option(sctp->sock, IPPROTO_SCTP, SCTP_PEER_ADDR_PARAMS, &params,
+             sizeof params);
+}
+
+int
+p2psig__sctp_connect(struct p2psig_sctp *sctp)
+{
+  struct sockaddr_conn sconn = { 0 };
+
+  sconn.sconn_family = AF_CONN;
+  sconn.sconn_port = htons(sctp->remote_port);
+  sconn.sconn_addr = sctp;
+  if (usrsctp_connect(sctp->sock, (struct sockaddr *)&sconn,
+                      sizeof sconn) < 0 && errno != EINPROGRESS) {
+    g_debug("connect: %s", g_strerror(errno));
+    return P2PSIG_ESCTP;
+  }
+  set_path_mtu(sctp, &sconn);
+  return 0;
+}
+
+static void
+handle_assoc_change(struct p2psig_sctp *sctp,
+                    const struct sctp_assoc_change *change)
+{
+  switch (change->sac_state) {
+  case SCTP_COMM_UP:
+    g_debug("association up: %u out, %u in streams", change->sac_outbound_streams,
+            change->sac_inbound_streams);
+    sctp->streams = MIN(change->sac_outbound_streams,
+                        change->sac_inbound_streams);
+    if (!sctp->connected) {
+      sctp->connected = true;
+      sctp->cbs.on_connected(sctp->data);
+    }
+    break;
+  case SCTP_COMM_LOST:
+  case SCTP_SHUTDOWN_COMP:
+  case SCTP_CANT_STR_ASSOC:
+    g_debug("association ended (state %u)", change->sac_state);
+    if (!sctp->closed) {
+      sctp->closed = true;
+      sctp->cbs.on_closed(sctp->data, change->sac_state == SCTP_SHUTDOWN_COMP
+                                      ? 0 : P2PSIG_ESCTP);
+    }
+    break;
+  default:
+    break;
+  }
+}
+
+static void
+handle_stream_reset(struct p2psig_sctp *sctp,
+                    const struct sctp_stream_reset_event *ev)
+{
+  size_t n;
+
+  if (ev->strreset_length < sizeof *ev)
+    return;
+  n = (ev->strreset_length - sizeof *ev) / sizeof(uint16_t);
+  if (!(ev->strreset_flags & SCTP_STREAM_RESET_INCOMING_SSN) ||
+      (ev->strreset_flags & (SCTP_STREAM_RESET_DENIED |
+                             SCTP_STREAM_RESET_FAILED)))
+    return;
+  for (size_t i = 0; i < n && !sctp->closed; i++)
+    sctp->cbs.on_stream_reset(sctp->data, ev->strreset_stream_list[i]);
+}
+
+static void
+handle_notification(struct p2psig_sctp *sctp, const uint8_t *buf, size_t len)
+{
+  const union sctp_notification *n = (const void *)buf;
+
+  if (len < sizeof n->sn_header || n->sn_header.sn_length > len)
+    return;
+  switch (n->sn_header.sn_type) {
+  case SCTP_ASSOC_CHANGE:
+    if (len >= sizeof n->sn_assoc_change)
+      handle_assoc_change(sctp, &n->sn_assoc_change);
+    break;
+  case SCTP_STREAM_RESET_EVENT:
+    handle_stream_reset(sctp, &n->sn_strreset_event);
+    break;
+  case SCTP_SHUTDOWN_EVENT:
+    g_debug("remote shut the association down");
+    break;
+  default:
+    g_debug("notification %u", n->sn_header.sn_type);
+    break;
+  }
+}
+
+static void
+deliver(struct p2psig_sctp *sctp, const struct sctp_rcvinfo *info,
+        const uint8_t *buf, size_t len, int flags)
+{
+  if (!(flags & MSG_EOR)) {
+    if (sctp->partial->len + len > P2PSIG_MAX_MESSAGE_SIZE)
+      sctp->partial_too_big = true;
+    if (!sctp->partial_too_big)
+      g_byte_array_append(sctp->partial, buf, (guint)len);
+    return;
+  }
+  if (sctp->partial_too_big ||
+      sctp->partial->len + len > P2PSIG_MAX_MESSAGE_SIZE) {
+    g_debug("dropped a message over %u bytes on stream %u",
+            P2PSIG_MAX_MESSAGE_SIZE, info->rcv_sid);
+  } else if (sctp->partial->len > 0) {
+    g_byte_array_append(sctp->partial, buf, (guint)len);
+    sctp->cbs.on_message(sctp->data, info->rcv_sid, ntohl(info->rcv_ppid),
+                         sctp->partial->data, sctp->partial->len);
+  } else {
+    sctp->cbs.on_message(sctp->data, info->rcv_sid, ntohl(info->rcv_ppid),
+                         buf, len);
+  }
+  g_byte_array_set_size(sctp->partial, 0);
+  sctp->partial_too_big = false;
+}
+
+/* Reads everything the socket holds.  sctp may not be freed meanwhile:
+ * the peer defers its teardown to the library context. */
+static void
+drain(struct p2psig_sctp *sctp)
+{
+  while (!sctp->closed) {
+    struct sctp_rcvinfo info = { 0 };
+    socklen_t info_len = sizeof info;
+    unsigned int info_type = 0;
+    int flags = 0;
+    ssize_t n;
+
+    n = usrsctp_recvv(sctp->sock, recv_buffer, sizeof recv_buffer, NULL,
+                      NULL, &info, &info_len, &info_type, &flags);
+    if (n < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOTCONN)
+        g_debug("recv: %s", g_strerror(errno));
+      return;
+    }
+    if (n == 0)
+      return;
+    if (flags & MSG_NOTIFICATION)
+      handle_notification(sctp, recv_buffer, (size_t)n);
+    else if (info_type == SCTP_RECVV_RCVINFO)
+      deliver(sctp, &info, recv_buffer, (size_t)n, flags);
+  }
+}
+
+/* Upcalls may mark sockets while we deliver; a static flag keeps the
+ * shared receive buffer from being reused by a nested drain. */
+static void
+drain_readable(void)
+{
+  static bool draining;
+
+  if (draining)
+    return;
+  draining = true;
+  while (readable_list->len > 0) {
+    struct p2psig_sctp *sctp = g_ptr_array_steal_index(readable_list, 0);
+
+    sctp->readable = false;
+    drain(sctp);
+  }
+  draining = false;
+}
+
+void
+p2psig__sctp_feed(struct p2psig_sctp *sctp, const uint8_t *buf, size_t len)
+{
+  if (sctp->closed)
+    return;
+  usrsctp_conninput(sctp, buf, len, 0);
+  drain_readable();
+}
+
+int
+p2psig__sctp_send(struct p2psig_sctp *sctp, uint16_t sid, uint32_t ppid,
+                  bool unordered, const uint8_t *buf, size_t len)
+{
+  struct sctp_sendv_spa spa = { 0 };
+
+  if (!sctp->connected || sctp->closed)
+    return P2PSIG_ESTATE;
+  spa.sendv_flags = SCTP_SEND_SNDINFO_VALID;
+  spa.sendv_sndinfo.snd_sid = sid;
+  spa.sendv_sndinfo.snd_ppid = htonl(ppid);
+  spa.sendv_sndinfo.snd_flags = SCTP_EOR | (unordered ? SCTP_UNORDERED : 0);
+  if (usrsctp_sendv(sctp->sock, buf, len, NULL, 0, &spa, sizeof spa,
+                    SCTP_SENDV_SPA, 0) < 0) {
+    int err = errno;
+
+    g_debug("send on stream %u: %s", sid, g_strerror(err));
+    if (err == EWOULDBLOCK || err == EAGAIN || err == ENOBUFS)
+      return P2PSIG_EAGAIN;
+    if (err == EMSGSIZE)
+      return P2PSIG_ETOOBIG;
+    return P2PSIG_ESCTP;
+  }
+  return 0;
+}
+
+int
+p2psig__sctp_reset_stream(struct p2psig_sctp *sctp, uint16_t sid)
+{
+  size_t size = sizeof(struct sctp_reset_streams) + sizeof(uint16_t);
+  struct sctp_reset_streams *srs;
+  int ret = 0;
+
+  if (!sctp->connected || sctp->closed)
+    return P2PSIG_ESTATE;
+  srs = g_malloc0(size);
+  srs->srs_assoc_id = SCTP_ALL_ASSOC;
+  srs->srs_flags = SCTP_STREAM_RESET_OUTGOING;
+  srs->srs_number_streams = 1;
+  srs->srs_stream_list[0] = sid;
+  if (usrsctp_setsockopt(sctp->sock, IPPROTO_SCTP, SCTP_RESET_STREAMS, srs,
+                         (socklen_t)size) < 0) {
+    g_debug("reset stream %u: %s", sid, g_strerror(errno));
+    ret = P2PSIG_ESCTP;
+  }
+  g_free(srs);
+  return ret;
+}
+
+uint16_t
+p2psig__sctp_max_streams(const struct p2psig_sctp *sctp)
+{
+  return sctp->streams;
+}
