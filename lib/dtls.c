@@ -142,6 +142,12 @@ init_openssl(gpointer unused)
   SSL_CTX_set1_groups_list(ctx, "X25519:P-256:P-384");
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
                      accept_any_certificate);
+  /* pion (as a DTLS client) refuses a server that selects no SRTP
+   * profile, even for data channels only; browsers offer one too.  Note
+   * the inverted return value: 0 is success. */
+  if (SSL_CTX_set_tlsext_use_srtp(ctx, "SRTP_AEAD_AES_128_GCM:"
+                                       "SRTP_AES128_CM_SHA1_80") != 0)
+    log_openssl_errors("use_srtp");
   SSL_CTX_set_options(ctx, SSL_OP_NO_QUERY_MTU | SSL_OP_NO_TICKET);
   SSL_CTX_set_read_ahead(ctx, 1);
   shared_ctx = ctx;

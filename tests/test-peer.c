@@ -126,12 +126,16 @@ on_message(p2psig_channel *channel, const void *data, size_t len,
   g_mutex_unlock(&side->lock);
 }
 
+/* ICE servers for the next pair; tests that need them set this. */
+static const char *const *test_ice_servers;
+
 static void
 side_init(struct side *side, const char *name, struct side *other)
 {
   static const char *const loopback[] = { "127.0.0.1", NULL };
   p2psig_peer_config cfg = {
     P2PSIG_PEER_CONFIG_INIT,
+    .ice_servers = test_ice_servers,
     .local_addresses = loopback,
     .on_candidate = on_candidate,
     .on_state = on_state,
@@ -295,6 +299,28 @@ test_peer_close_closes_channels(void)
   side_clear(&answer);
 }
 
+/* A STUN server that never answers (a closed port on loopback, found by a
+ * hostname resolved in the background) must not delay the connection over
+ * host candidates. */
+static void
+test_unreachable_stun(void)
+{
+  static const char *const servers[] = { "stun:localhost:9",
+                                         "stun:127.0.0.1:9", NULL };
+  struct side offer, answer;
+  gint64 start = g_get_monotonic_time();
+  gint64 elapsed_ms;
+
+  test_ice_servers = servers;
+  connect_pair(&offer, &answer);
+  test_ice_servers = NULL;
+  elapsed_ms = (g_get_monotonic_time() - start) / 1000;
+  g_test_message("channel open after %" G_GINT64_FORMAT " ms", elapsed_ms);
+  g_assert_cmpint(elapsed_ms, <, 1000);
+  side_clear(&offer);
+  side_clear(&answer);
+}
+
 static void
 test_bad_arguments(void)
 {
@@ -335,6 +361,7 @@ main(int argc, char **argv)
   g_test_add_func("/peer/exchange", test_exchange);
   g_test_add_func("/peer/close-closes-channels",
                   test_peer_close_closes_channels);
+  g_test_add_func("/peer/unreachable-stun", test_unreachable_stun);
   g_test_add_func("/peer/bad-arguments", test_bad_arguments);
   return g_test_run();
 }

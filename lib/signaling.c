@@ -1,0 +1,1172 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The HTTP signaling of pion's pion-to-pion example, for one peer: a libsoup
+ * server taking POST /sdp ({"type","sdp"} JSON) and POST /candidate (the
+ * bare candidate string), and a libsoup client posting ours to the other
+ * side.  It drives the peer through its public functions and hears its
+ * local candidates through the observer of peer.h.
+ *
+ * Everything libsoup does happens on the library thread: public functions
+ * hop there with p2psig__loop_run_sync(), and the server, the session and
+ * the timers are attached to the library's main context.  Library state is
+ * touched with p2psig__lock() held.
+ *
+ * Ordering rules, from pion's example: a side sends its candidates only once
+ * it has the remote description, and the answerer only after its answer has
+ * been posted (pion's offerer panics on a candidate that precedes the
+ * answer).  All outgoing POSTs go through one FIFO queue, one request in
+ * flight at a time, which keeps them in order.  POSTs that meet a
+ * connection error or a 5xx are retried with backoff: the offer may start
+ * before the answer listens.
+ */
+#define G_LOG_DOMAIN "p2psig-signaling"
+
+#include "signaling.h"
+
+#include <json-glib/json-glib.h>
+#include <libsoup/soup.h>
+#include <stdarg.h>
+#include <string.h>
+
+#include "internal.h"
+#include "peer.h"
+#include "sdp.h"
+
+#define BACKOFF_MIN_MS 50
+#define BACKOFF_MAX_MS 2000
+#define REQUEST_TIMEOUT_S 15 /* I/O timeout of one POST; then it is retried */
+#define MAX_JSON_DEPTH 32    /* json-glib's parser recurses */
+#define CONTENT_TYPE "application/json; charset=utf-8" /* what pion sends */
+
+enum post_kind {
+  POST_OFFER,
+  POST_ANSWER,         /* candidates may follow once it is in */
+  POST_CANDIDATE,
+};
+
+/* One queued outgoing POST. */
+struct post {
+  enum post_kind kind;
+  GBytes *body;
+};
+
+/* A refusal waiting to be reported through on_error. */
+struct report {
+  int error;
+  char *message;
+};
+
+/* An outgoing request in flight.  The signaling object may be freed before
+ * libsoup completes it (cancelled): the completion checks sig->closed. */
+struct request {
+  struct p2psig_signaling *sig;
+  SoupMessage *msg;
+};
+
+struct p2psig_signaling {
+  unsigned refs;               /* the owner's, plus one per request */
+  bool closed;                 /* p2psig_signaling_free() was called */
+
+  p2psig_peer *peer;
+  p2psig_role role;
+  p2psig_signaling_error_cb on_error;
+  void *user_data;
+  char *remote_base;           /* "http://host:port" */
+
+  SoupServer *server;
+  uint16_t port;
+  SoupSession *session;
+  GCancellable *cancellable;
+
+  GQueue queue;                /* struct post *, not yet sent */
+  struct post *current;        /* in flight, or waiting for retry */
+  GSource *retry_source;
+  unsigned backoff_ms;
+
+  GPtrArray *held;             /* local candidates not yet sendable */
+  bool started;                /* offer role: the offer was created */
+  bool have_remote;            /* the remote description was applied */
+  bool answer_posted;          /* answer role: our answer got a 2xx */
+
+  GQueue reports;              /* struct report *, for on_error */
+  GSource *report_source;
+};
+
+/* -------------------------------------------------------------------- */
+/* Pure helpers: JSON and addresses                                      */
+
+/* A printable, bounded excerpt of untrusted text for a one-line message. */
+static char *
+excerpt(const char *text, size_t max)
+{
+  GString *out = g_string_new(NULL);
+
+  for (size_t i = 0; text[i]; i++) {
+    if (i == max) {
+      g_string_append(out, "...");
+      break;
+    }
+    unsigned char c = (unsigned char)text[i];
+    if (c < 0x20 || c >= 0x7f)
+      g_string_append_printf(out, "\\x%02x", c);
+    else
+      g_string_append_c(out, (char)c);
+  }
+  return g_string_free(out, FALSE);
+}
+
+#define MAX_LINE 240 /* bytes of a reason, before the "..." */
+
+/* Makes a message one short line: control characters (line breaks first)
+ * become spaces, and a long text (json-glib quotes the offending token) is
+ * cut at a UTF-8 character boundary. */
+static void
+flatten_line(char *text)
+{
+  size_t len = strlen(text);
+
+  for (char *p = text; *p; p++)
+    if ((unsigned char)*p < 0x20 || *p == 0x7f)
+      *p = ' ';
+  if (len > MAX_LINE) {
+    char *cut = text + MAX_LINE;
+
+    while (cut > text && ((unsigned char)*cut & 0xc0) == 0x80)
+      cut--;
+    memcpy(cut, "...", 4);
+  }
+}
+
+static int G_GNUC_PRINTF(2, 3)
+json_fail(char **detail, const char *fmt, ...)
+{
+  if (detail) {
+    va_list ap;
+
+    va_start(ap, fmt);
+    *detail = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    flatten_line(*detail);
+  }
+  return P2PSIG_EJSON;
+}
+
+/* Whether arrays and objects nest deeper than json-glib should recurse. */
+static bool
+json_too_deep(const char *body, size_t len)
+{
+  unsigned depth = 0;
+  bool in_string = false;
+
+  for (size_t i = 0; i < len; i++) {
+    char c = body[i];
+
+    if (in_string) {
+      if (c == '\\')
+        i++;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > MAX_JSON_DEPTH)
+        return true;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+/* Go's encoding/json matches member names exactly first, then ignoring
+ * case. */
+static JsonNode *
+find_member(JsonObject *obj, const char *name)
+{
+  JsonNode *node = json_object_get_member(obj, name);
+  JsonObjectIter iter;
+  const char *member;
+
+  if (node)
+    return node;
+  json_object_iter_init(&iter, obj);
+  while (json_object_iter_next(&iter, &member, &node))
+    if (g_ascii_strcasecmp(member, name) == 0)
+      return node;
+  return NULL;
+}
+
+static const char *
+string_member(JsonObject *obj, const char *name, bool *present)
+{
+  JsonNode *node = find_member(obj, name);
+
+  *present = node != NULL;
+  if (!node || !JSON_NODE_HOLDS_VALUE(node) ||
+      json_node_get_value_type(node) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string(node);
+}
+
+int
+p2psig__signal_decode_sdp(const char *body, size_t len, p2psig_sdp_type *type,
+                          char **sdp, char **detail)
+{
+  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *shown = NULL;
+  JsonNode *root;
+  JsonObject *obj;
+  const char *type_str, *sdp_str;
+  bool present;
+
+  if (sdp)
+    *sdp = NULL;
+  if (detail)
+    *detail = NULL;
+  g_return_val_if_fail(type != NULL && sdp != NULL, P2PSIG_EINVAL);
+
+  if (!body || len == 0)
+    return json_fail(detail, "empty body: expected {\"type\":..,\"sdp\":..}");
+  if (len > G_MAXSSIZE || !g_utf8_validate_len(body, len, NULL))
+    return json_fail(detail, "body is not UTF-8 text");
+  if (json_too_deep(body, len))
+    return json_fail(detail, "JSON nested more than %d levels deep",
+                     MAX_JSON_DEPTH);
+
+  parser = json_parser_new_immutable();
+  if (!json_parser_load_from_data(parser, body, (gssize)len, &error))
+    return json_fail(detail, "body is not JSON: %s", error->message);
+  root = json_parser_get_root(parser);
+  if (!root || !JSON_NODE_HOLDS_OBJECT(root))
+    return json_fail(detail, "body is not a JSON object");
+  obj = json_node_get_object(root);
+
+  type_str = string_member(obj, "type", &present);
+  if (!type_str)
+    return json_fail(detail, present ? "\"type\" is not a string"
+                                     : "missing \"type\"");
+  sdp_str = string_member(obj, "sdp", &present);
+  if (!sdp_str)
+    return json_fail(detail, present ? "\"sdp\" is not a string"
+                                     : "missing \"sdp\"");
+
+  if (strcmp(type_str, "offer") == 0) {
+    *type = P2PSIG_SDP_OFFER;
+  } else if (strcmp(type_str, "answer") == 0) {
+    *type = P2PSIG_SDP_ANSWER;
+  } else {
+    shown = excerpt(type_str, 32);
+    if (strcmp(type_str, "pranswer") == 0 || strcmp(type_str, "rollback") == 0)
+      return json_fail(detail, "unsupported SDP type \"%s\"", shown);
+    return json_fail(detail, "unknown SDP type \"%s\"", shown);
+  }
+  if (sdp_str[0] == '\0')
+    return json_fail(detail, "\"sdp\" is empty");
+
+  *sdp = g_strdup(sdp_str);
+  return 0;
+}
+
+char *
+p2psig__signal_encode_sdp(p2psig_sdp_type type, const char *sdp)
+{
+  g_autoptr(JsonBuilder) builder = NULL;
+  g_autoptr(JsonGenerator) generator = NULL;
+  g_autoptr(JsonNode) root = NULL;
+
+  if (!sdp || (type != P2PSIG_SDP_OFFER && type != P2PSIG_SDP_ANSWER))
+    return NULL;
+
+  builder = json_builder_new_immutable();
+  json_builder_begin_object(builder);
+  json_builder_set_member_name(builder, "type");
+  json_builder_add_string_value(builder,
+                                type == P2PSIG_SDP_OFFER ? "offer" : "answer");
+  json_builder_set_member_name(builder, "sdp");
+  json_builder_add_string_value(builder, sdp);
+  json_builder_end_object(builder);
+  root = json_builder_get_root(builder);
+
+  generator = json_generator_new();
+  json_generator_set_root(generator, root);
+  return json_generator_to_data(generator, NULL);
+}
+
+static bool
+is_dns_name(const char *host)
+{
+  size_t len = strlen(host);
+
+  if (len == 0 || len > 253)
+    return false;
+  for (size_t i = 0; i < len; i++)
+    if (!g_ascii_isalnum(host[i]) && host[i] != '-' && host[i] != '_' &&
+        host[i] != '.')
+      return false;
+  return true;
+}
+
+int
+p2psig__signal_parse_address(const char *address, bool listen, char **host,
+                             uint16_t *port)
+{
+  const char *colon, *p;
+  g_autofree char *name = NULL;
+  unsigned long value = 0;
+
+  *host = NULL;
+  *port = 0;
+  if (!address)
+    return P2PSIG_EADDRESS;
+
+  if (address[0] == '[') {
+    const char *close = strchr(address, ']');
+
+    if (!close || close[1] != ':')
+      return P2PSIG_EADDRESS;
+    name = g_strndup(address + 1, (size_t)(close - address - 1));
+    if (!g_hostname_is_ip_address(name))
+      return P2PSIG_EADDRESS;
+    colon = close + 1;
+  } else {
+    colon = strrchr(address, ':');
+    if (!colon)
+      return P2PSIG_EADDRESS;
+    name = g_strndup(address, (size_t)(colon - address));
+    /* An IPv6 address needs brackets: "::1:80" is ambiguous. */
+    if (strchr(name, ':'))
+      return P2PSIG_EADDRESS;
+    if (name[0] != '\0' && !g_hostname_is_ip_address(name) &&
+        !is_dns_name(name))
+      return P2PSIG_EADDRESS;
+  }
+
+  p = colon + 1;
+  if (*p == '\0' || strlen(p) > 5)
+    return P2PSIG_EADDRESS;
+  for (; *p; p++) {
+    if (!g_ascii_isdigit(*p))
+      return P2PSIG_EADDRESS;
+    value = value * 10 + (unsigned long)(*p - '0');
+  }
+  if (value > 65535 || (value == 0 && !listen))
+    return P2PSIG_EADDRESS;
+
+  *port = (uint16_t)value;
+  if (name[0] != '\0')
+    *host = g_steal_pointer(&name);
+  return 0;
+}
+
+/* -------------------------------------------------------------------- */
+/* Lifetime                                                               */
+
+static void
+sig_unref(struct p2psig_signaling *sig)
+{
+  g_assert(sig->refs > 0);
+  if (--sig->refs > 0)
+    return;
+  /* free_on_loop() has already released everything else. */
+  g_free(sig->remote_base);
+  g_free(sig);
+}
+
+static void
+post_free(struct post *post)
+{
+  if (!post)
+    return;
+  g_bytes_unref(post->body);
+  g_free(post);
+}
+
+static void
+report_free(struct report *report)
+{
+  g_free(report->message);
+  g_free(report);
+}
+
+/* -------------------------------------------------------------------- */
+/* Reporting refusals                                                     */
+
+/* Runs from an idle source, so that on_error never runs inside a libsoup
+ * handler and the application may free the signaling object from it. */
+static gboolean
+flush_reports(void *data)
+{
+  struct p2psig_signaling *sig = data;
+  struct report *report;
+
+  g_clear_pointer(&sig->report_source, g_source_unref);
+  sig->refs++;
+  while (!sig->closed && (report = g_queue_pop_head(&sig->reports))) {
+    if (sig->on_error)
+      sig->on_error(sig, report->error, report->message, sig->user_data);
+    report_free(report);
+  }
+  sig_unref(sig);
+  return G_SOURCE_REMOVE;
+}
+
+static void G_GNUC_PRINTF(3, 4)
+report(struct p2psig_signaling *sig, int error, const char *fmt, ...)
+{
+  struct report *r = g_new0(struct report, 1);
+  va_list ap;
+
+  va_start(ap, fmt);
+  r->message = g_strdup_vprintf(fmt, ap);
+  va_end(ap);
+  flatten_line(r->message);
+  r->error = error;
+  g_debug("%s: %s", p2psig_error_name(error), r->message);
+
+  g_queue_push_tail(&sig->reports, r);
+  if (!sig->report_source)
+    sig->report_source = p2psig__loop_idle(flush_reports, sig, NULL);
+}
+
+/* Answers a request with status and a one-line text/plain reason, and
+ * reports it. */
+static void G_GNUC_PRINTF(5, 6)
+refuse(struct p2psig_signaling *sig, SoupServerMessage *msg, unsigned status,
+       int error, const char *fmt, ...)
+{
+  g_autofree char *line = NULL;
+  g_autofree char *path = NULL;
+  char *body;
+  va_list ap;
+
+  va_start(ap, fmt);
+  line = g_strdup_vprintf(fmt, ap);
+  va_end(ap);
+  flatten_line(line);
+
+  body = g_strconcat(line, "\n", NULL);
+  soup_server_message_set_status(msg, status, NULL);
+  soup_server_message_set_response(msg, "text/plain; charset=utf-8",
+                                   SOUP_MEMORY_TAKE, body, strlen(body));
+  path = excerpt(g_uri_get_path(soup_server_message_get_uri(msg)), 64);
+  report(sig, error, "%s %s: %u %s", soup_server_message_get_method(msg),
+         path, status, line);
+}
+
+/* -------------------------------------------------------------------- */
+/* Outgoing POSTs                                                         */
+
+static void send_current(struct p2psig_signaling *sig);
+
+/* Starts the next queued POST unless one is in flight (or waiting for its
+ * retry): one at a time keeps the order. */
+static void
+post_next(struct p2psig_signaling *sig)
+{
+  if (sig->closed || sig->current)
+    return;
+  sig->current = g_queue_pop_head(&sig->queue);
+  if (sig->current)
+    send_current(sig);
+}
+
+static const char *
+post_path(const struct post *post)
+{
+  return post->kind == POST_CANDIDATE ? "/candidate" : "/sdp";
+}
+
+/* Queues a POST; takes body. */
+static void
+enqueue(struct p2psig_signaling *sig, GBytes *body, enum post_kind kind)
+{
+  struct post *post = g_new0(struct post, 1);
+
+  post->kind = kind;
+  post->body = body;
+  g_queue_push_tail(&sig->queue, post);
+  post_next(sig);
+}
+
+static GBytes *
+sdp_body(p2psig_sdp_type type, const char *sdp)
+{
+  char *json = p2psig__signal_encode_sdp(type, sdp);
+
+  return g_bytes_new_take(json, strlen(json));
+}
+
+static bool
+can_send_candidates(const struct p2psig_signaling *sig)
+{
+  if (!sig->have_remote || !p2psig__peer_has_remote_description(sig->peer))
+    return false;
+  return sig->role == P2PSIG_ROLE_OFFER || sig->answer_posted;
+}
+
+static void
+enqueue_candidate(struct p2psig_signaling *sig, const char *candidate)
+{
+  g_debug("sending candidate %s", candidate);
+  enqueue(sig, g_bytes_new(candidate, strlen(candidate)), POST_CANDIDATE);
+}
+
+static void
+release_held(struct p2psig_signaling *sig)
+{
+  if (!can_send_candidates(sig))
+    return;
+  for (unsigned i = 0; i < sig->held->len; i++)
+    enqueue_candidate(sig, g_ptr_array_index(sig->held, i));
+  g_ptr_array_set_size(sig->held, 0);
+}
+
+static gboolean
+retry_cb(void *data)
+{
+  struct p2psig_signaling *sig = data;
+
+  g_clear_pointer(&sig->retry_source, g_source_unref);
+  if (!sig->closed && sig->current)
+    send_current(sig);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_retry(struct p2psig_signaling *sig, const char *why)
+{
+  g_debug("POST %s%s failed (%s): retrying in %u ms", sig->remote_base,
+          post_path(sig->current), why, sig->backoff_ms);
+  sig->retry_source = p2psig__loop_timeout(sig->backoff_ms, retry_cb, sig,
+                                           NULL);
+  sig->backoff_ms = MIN(sig->backoff_ms * 2, BACKOFF_MAX_MS);
+}
+
+/* The first line of a refusal's body, for the report. */
+static char *
+response_reason(GBytes *body)
+{
+  gsize len = 0;
+  const char *data = body ? g_bytes_get_data(body, &len) : NULL;
+  g_autofree char *text = NULL;
+  char *nl;
+
+  if (!data || len == 0)
+    return g_strdup("");
+  text = g_strndup(data, MIN(len, 200));
+  if ((nl = strpbrk(text, "\r\n")))
+    *nl = '\0';
+  return excerpt(text, 200);
+}
+
+static void
+post_done(GObject *source, GAsyncResult *result, void *data)
+{
+  struct request *req = data;
+  struct p2psig_signaling *sig = req->sig;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) body = NULL;
+  struct post *post;
+  unsigned status;
+
+  body = soup_session_send_and_read_finish(SOUP_SESSION(source), result,
+                                           &error);
+  p2psig__lock();
+  if (sig->closed)
+    goto out;
+
+  post = sig->current;
+  g_assert(post != NULL);
+  status = soup_message_get_status(req->msg);
+
+  if (error || SOUP_STATUS_IS_SERVER_ERROR(status)) {
+    g_autofree char *why = error ? g_strdup(error->message)
+                                 : g_strdup_printf("HTTP %u", status);
+
+    /* An offer that was answered meanwhile needs no resend. */
+    if (!(post->kind == POST_OFFER && sig->have_remote)) {
+      schedule_retry(sig, why);
+      goto out;
+    }
+  } else if (SOUP_STATUS_IS_SUCCESSFUL(status)) {
+    g_debug("POST %s%s: %u", sig->remote_base, post_path(post), status);
+    if (post->kind == POST_ANSWER) {
+      sig->answer_posted = true;
+      release_held(sig);
+    }
+  } else {
+    g_autofree char *reason = response_reason(body);
+
+    report(sig, P2PSIG_EHTTP, "POST %s%s refused: %u %s%s%s",
+           sig->remote_base, post_path(post), status,
+           soup_message_get_reason_phrase(req->msg), reason[0] ? ": " : "",
+           reason);
+  }
+
+  sig->backoff_ms = BACKOFF_MIN_MS;
+  sig->current = NULL;
+  post_free(post);
+  post_next(sig);
+
+out:
+  g_object_unref(req->msg);
+  g_free(req);
+  sig_unref(sig);
+  p2psig__unlock();
+}
+
+static void
+send_current(struct p2psig_signaling *sig)
+{
+  g_autofree char *uri = g_strconcat(sig->remote_base,
+                                     post_path(sig->current), NULL);
+  struct request *req = g_new0(struct request, 1);
+
+  req->sig = sig;
+  req->msg = soup_message_new(SOUP_METHOD_POST, uri);
+  /* The address was checked in p2psig_signaling_new(). */
+  g_assert(req->msg != NULL);
+  soup_message_set_request_body_from_bytes(req->msg, CONTENT_TYPE,
+                                           sig->current->body);
+  sig->refs++;
+  soup_session_send_and_read_async(sig->session, req->msg, G_PRIORITY_DEFAULT,
+                                   sig->cancellable, post_done, req);
+}
+
+/* -------------------------------------------------------------------- */
+/* The peer's local candidates                                            */
+
+static void
+on_local_candidate(void *data, const char *candidate)
+{
+  struct p2psig_signaling *sig = data;
+
+  /* NULL: gathering is done; pion's protocol has nothing to send for it. */
+  if (sig->closed || !candidate)
+    return;
+  if (can_send_candidates(sig))
+    enqueue_candidate(sig, candidate);
+  else
+    g_ptr_array_add(sig->held, g_strdup(candidate));
+}
+
+static const struct p2psig_peer_observer observer = {
+  .on_local_candidate = on_local_candidate,
+};
+
+/* -------------------------------------------------------------------- */
+/* The server                                                             */
+
+static bool
+known_path(const char *path)
+{
+  return strcmp(path, "/sdp") == 0 || strcmp(path, "/candidate") == 0;
+}
+
+static void
+refuse_too_big(struct p2psig_signaling *sig, SoupServerMessage *msg)
+{
+  SoupMessageBody *body = soup_server_message_get_request_body(msg);
+
+  /* libsoup 3 still reads the rest of the body: drop it as it comes. */
+  soup_message_body_set_accumulate(body, FALSE);
+  soup_message_body_truncate(body);
+  soup_message_headers_replace(soup_server_message_get_response_headers(msg),
+                               "Connection", "close");
+  refuse(sig, msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, P2PSIG_ETOOBIG,
+         "request body larger than %d bytes", P2PSIG_SIGNAL_MAX_BODY);
+}
+
+static void
+got_chunk(SoupServerMessage *msg, GBytes *chunk, void *data)
+{
+  struct p2psig_signaling *sig = data;
+  SoupMessageBody *body = soup_server_message_get_request_body(msg);
+
+  (void)chunk;
+  p2psig__lock();
+  if (!sig->closed && soup_server_message_get_status(msg) == 0 &&
+      body->length > P2PSIG_SIGNAL_MAX_BODY)
+    refuse_too_big(sig, msg);
+  p2psig__unlock();
+}
+
+static void
+got_chunk_destroy(void *data, GClosure *closure)
+{
+  (void)closure;
+  p2psig__lock();
+  sig_unref(data);
+  p2psig__unlock();
+}
+
+/* Runs once the headers are in: refuses what can be refused before the
+ * body. */
+static void
+early_handler(SoupServer *server, SoupServerMessage *msg, const char *path,
+              GHashTable *query, void *data)
+{
+  struct p2psig_signaling *sig = data;
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers(msg);
+  const char *method = soup_server_message_get_method(msg);
+
+  (void)server;
+  (void)query;
+  p2psig__lock();
+  if (sig->closed) {
+    soup_server_message_set_status(msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
+                                   NULL);
+  } else if (!known_path(path)) {
+    g_autofree char *shown = excerpt(path, 64);
+
+    refuse(sig, msg, SOUP_STATUS_NOT_FOUND, P2PSIG_EHTTP,
+           "no such resource %s: use POST /sdp or POST /candidate", shown);
+  } else if (strcmp(method, SOUP_METHOD_POST) != 0) {
+    g_autofree char *shown = excerpt(method, 16);
+
+    soup_message_headers_replace(soup_server_message_get_response_headers(msg),
+                                 "Allow", "POST");
+    refuse(sig, msg, SOUP_STATUS_METHOD_NOT_ALLOWED, P2PSIG_EHTTP,
+           "method %s not allowed: use POST", shown);
+  } else if (soup_message_headers_get_encoding(headers) ==
+             SOUP_ENCODING_CONTENT_LENGTH) {
+    if (soup_message_headers_get_content_length(headers) >
+        P2PSIG_SIGNAL_MAX_BODY)
+      refuse_too_big(sig, msg);
+  } else {
+    /* Chunked: count as it comes. */
+    sig->refs++;
+    g_signal_connect_data(msg, "got-chunk", G_CALLBACK(got_chunk), sig,
+                          got_chunk_destroy, 0);
+  }
+
+  /* A refused request's body is read and dropped, not kept. */
+  if (soup_server_message_get_status(msg) != 0)
+    soup_message_body_set_accumulate(
+        soup_server_message_get_request_body(msg), FALSE);
+  p2psig__unlock();
+}
+
+static void
+ok(SoupServerMessage *msg)
+{
+  soup_server_message_set_status(msg, SOUP_STATUS_OK, NULL);
+}
+
+static void
+handle_sdp_locked(struct p2psig_signaling *sig, SoupServerMessage *msg,
+                  const char *data, size_t len)
+{
+  g_autofree char *sdp = NULL;
+  g_autofree char *detail = NULL;
+  char *answer = NULL;
+  p2psig_sdp_type type;
+  int rc;
+
+  rc = p2psig__signal_decode_sdp(data, len, &type, &sdp, &detail);
+  if (rc < 0) {
+    refuse(sig, msg, SOUP_STATUS_BAD_REQUEST, rc, "%s", detail);
+    return;
+  }
+
+  if (sig->role == P2PSIG_ROLE_OFFER) {
+    if (type == P2PSIG_SDP_OFFER) {
+      refuse(sig, msg, SOUP_STATUS_BAD_REQUEST, P2PSIG_ESTATE,
+             "unexpected offer: this side makes the offer");
+    } else if (!sig->started) {
+      refuse(sig, msg, SOUP_STATUS_BAD_REQUEST, P2PSIG_ESTATE,
+             "unexpected answer: no offer was sent yet");
+    } else if (sig->have_remote) {
+      refuse(sig, msg, SOUP_STATUS_BAD_REQUEST, P2PSIG_ESTATE,
+             "unexpected answer: an answer was already received");
+    } else if ((rc = p2psig_peer_set_remote_description(
+                    sig->peer, P2PSIG_SDP_ANSWER, sdp)) < 0) {
+      refuse(sig, msg, SOUP_STATUS_BAD_REQUEST, rc, "answer refused: %s",
+             p2psig_strerror(rc));
+    } else {
+      g_debug("answer applied");
+      sig->have_remote = true;
+      ok(msg);
+      release_held(sig);
+    }
+    return;
+  }
+
+  if (type == P2PSIG_SDP_ANSWER) {
+    refuse(sig, msg, SOUP_STATUS_BAD_REQUEST, P2PSIG_ESTATE,
+           "unexpected answer: this side answers");
+  } else if (sig->have_remote) {
+    refuse(sig, msg, SOUP_STATUS_BAD_REQUEST, P2PSIG_ESTATE,
+           "unexpected offer: an offer was already received");
+  } else if ((rc = p2psig_peer_set_remote_description(
+                  sig->peer, P2PSIG_SDP_OFFER, sdp)) < 0) {
+    refuse(sig, msg, SOUP_STATUS_BAD_REQUEST, rc, "offer refused: %s",
+           p2psig_strerror(rc));
+  } else if ((rc = p2psig_peer_create_answer(sig->peer, &answer)) < 0) {
+    refuse(sig, msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, rc,
+           "cannot answer the offer: %s", p2psig_strerror(rc));
+  } else {
+    g_debug("offer applied, posting the answer");
+    sig->have_remote = true;
+    enqueue(sig, sdp_body(P2PSIG_SDP_ANSWER, answer), POST_ANSWER);
+    p2psig_free(answer);
+    ok(msg);
+  }
+}
+
+static void
+handle_candidate_locked(struct p2psig_signaling *sig, SoupServerMessage *msg,
+                        const char *data, size_t len)
+{
+  g_autofree char *candidate = NULL;
+  g_autofree char *detail = NULL;
+  g_autofree char *shown = NULL;
+  struct p2psig_candidate parsed;
+  int rc;
+
+  if (memchr(data, '\0', len)) {
+    refuse(sig, msg, SOUP_STATUS_BAD_REQUEST, P2PSIG_ECANDIDATE,
+           "bad candidate: the body holds a NUL byte");
+    return;
+  }
+  candidate = g_strndup(data, len);
+  g_strstrip(candidate);
+
+  /* Pion never sends it, but an empty body reads as end of candidates. */
+  rc = p2psig_peer_add_candidate(sig->peer, candidate);
+  if (rc == 0 || candidate[0] == '\0') {
+    if (rc < 0)
+      g_debug("end of candidates: %s", p2psig_strerror(rc));
+    else
+      g_debug("remote candidate %s", candidate);
+    ok(msg);
+    return;
+  }
+
+  /* The parser says precisely what is wrong. */
+  if (rc == P2PSIG_ECANDIDATE &&
+      p2psig__candidate_parse(candidate, &parsed, &detail) < 0 && detail) {
+    refuse(sig, msg, SOUP_STATUS_BAD_REQUEST, rc, "bad candidate: %s",
+           detail);
+    return;
+  }
+  shown = excerpt(candidate, 64);
+  refuse(sig, msg, SOUP_STATUS_BAD_REQUEST, rc, "bad candidate \"%s\": %s",
+         shown, p2psig_strerror(rc));
+}
+
+/* Runs once the body is in, for requests the early handler let through. */
+static void
+handler(SoupServer *server, SoupServerMessage *msg, const char *path,
+        GHashTable *query, void *data)
+{
+  struct p2psig_signaling *sig = data;
+  SoupMessageBody *body = soup_server_message_get_request_body(msg);
+  g_autoptr(GBytes) bytes = soup_message_body_flatten(body);
+  gsize len;
+  const char *text = g_bytes_get_data(bytes, &len);
+
+  (void)server;
+  (void)query;
+  p2psig__lock();
+  if (sig->closed)
+    soup_server_message_set_status(msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
+                                   NULL);
+  else if (len > P2PSIG_SIGNAL_MAX_BODY)
+    refuse_too_big(sig, msg);
+  else if (strcmp(path, "/sdp") == 0)
+    handle_sdp_locked(sig, msg, text ? text : "", len);
+  else
+    handle_candidate_locked(sig, msg, text ? text : "", len);
+  p2psig__unlock();
+}
+
+/* -------------------------------------------------------------------- */
+/* Public functions                                                       */
+
+struct new_args {
+  struct p2psig_signaling *sig;
+  char *listen_host;          /* NULL: all interfaces */
+  GInetAddress *listen_addr;  /* resolved, unless a literal or localhost */
+  uint16_t listen_port;
+  int error;
+};
+
+static uint16_t
+server_port(SoupServer *server)
+{
+  GSList *listeners = soup_server_get_listeners(server);
+  uint16_t port = 0;
+
+  if (listeners) {
+    g_autoptr(GSocketAddress) addr =
+        g_socket_get_local_address(listeners->data, NULL);
+
+    if (addr && G_IS_INET_SOCKET_ADDRESS(addr))
+      port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(addr));
+  }
+  g_slist_free(listeners);
+  return port;
+}
+
+static bool
+server_listen(SoupServer *server, const struct new_args *args,
+              GError **error)
+{
+  g_autoptr(GSocketAddress) addr = NULL;
+
+  if (!args->listen_host)
+    return soup_server_listen_all(server, args->listen_port, 0, error);
+  if (g_ascii_strcasecmp(args->listen_host, "localhost") == 0)
+    return soup_server_listen_local(server, args->listen_port, 0, error);
+  addr = g_inet_socket_address_new(args->listen_addr, args->listen_port);
+  return soup_server_listen(server, addr, 0, error);
+}
+
+static void
+new_on_loop(void *data)
+{
+  struct new_args *args = data;
+  struct p2psig_signaling *sig = args->sig;
+  GMainContext *context = p2psig__loop_context();
+  g_autoptr(GError) error = NULL;
+
+  /* libsoup binds its sources to the thread-default context. */
+  g_main_context_push_thread_default(context);
+  p2psig__lock();
+
+  sig->server = soup_server_new("server-header",
+                                "p2psig/" P2PSIG_VERSION_STRING " ", NULL);
+  soup_server_add_early_handler(sig->server, NULL, early_handler, sig, NULL);
+  soup_server_add_handler(sig->server, NULL, handler, sig, NULL);
+  if (!server_listen(sig->server, args, &error)) {
+    g_debug("cannot listen on %s:%u: %s",
+            args->listen_host ? args->listen_host : "*", args->listen_port,
+            error->message);
+    g_clear_object(&sig->server);
+    args->error = P2PSIG_ENETWORK;
+    goto out;
+  }
+  sig->port = server_port(sig->server);
+
+  sig->session = soup_session_new_with_options(
+      "timeout", REQUEST_TIMEOUT_S,
+      "user-agent", "p2psig/" P2PSIG_VERSION_STRING " ", NULL);
+  /* The other side is a peer, not a web site: no proxy. */
+  soup_session_set_proxy_resolver(sig->session, NULL);
+  sig->cancellable = g_cancellable_new();
+
+  p2psig__peer_set_observer(sig->peer, &observer, sig);
+  g_debug("%s role listening on port %u, remote %s",
+          sig->role == P2PSIG_ROLE_OFFER ? "offer" : "answer", sig->port,
+          sig->remote_base);
+  args->error = 0;
+
+out:
+  p2psig__unlock();
+  g_main_context_pop_thread_default(context);
+}
+
+static void
+run_on_loop(void (*fn)(void *data), void *data)
+{
+  if (p2psig__loop_is_current())
+    fn(data);
+  else
+    p2psig__loop_run_sync(fn, data);
+}
+
+p2psig_signaling *
+p2psig_signaling_new(p2psig_peer *peer, const p2psig_signaling_config *config,
+                     int *error)
+{
+  p2psig_signaling_config cfg = {0};
+  struct new_args args = {0};
+  g_autofree char *remote_host = NULL;
+  uint16_t remote_port = 0;
+  const char *listen_address, *remote_address;
+  struct p2psig_signaling *sig = NULL;
+  int rc;
+
+  if (!peer || !config || config->size == 0) {
+    rc = P2PSIG_EINVAL;
+    goto fail;
+  }
+  memcpy(&cfg, config, MIN(config->size, sizeof cfg));
+  if (cfg.role != P2PSIG_ROLE_OFFER && cfg.role != P2PSIG_ROLE_ANSWER) {
+    rc = P2PSIG_EINVAL;
+    goto fail;
+  }
+
+  listen_address = cfg.listen_address;
+  if (!listen_address)
+    listen_address = cfg.role == P2PSIG_ROLE_OFFER ? ":50000" : ":60000";
+  remote_address = cfg.remote_address;
+  if (!remote_address)
+    remote_address = cfg.role == P2PSIG_ROLE_OFFER ? "127.0.0.1:60000"
+                                                   : "localhost:50000";
+  if ((rc = p2psig__signal_parse_address(listen_address, true,
+                                         &args.listen_host,
+                                         &args.listen_port)) < 0 ||
+      (rc = p2psig__signal_parse_address(remote_address, false, &remote_host,
+                                         &remote_port)) < 0) {
+    g_debug("bad address \"%s\" or \"%s\"", listen_address, remote_address);
+    goto fail;
+  }
+
+  /* A listen host name is resolved here, on the caller's thread, rather
+   * than on the library thread that serves every peer. */
+  if (args.listen_host &&
+      g_ascii_strcasecmp(args.listen_host, "localhost") != 0) {
+    args.listen_addr = g_inet_address_new_from_string(args.listen_host);
+    if (!args.listen_addr) {
+      g_autoptr(GResolver) resolver = g_resolver_get_default();
+      g_autoptr(GError) err = NULL;
+      GList *addrs = g_resolver_lookup_by_name(resolver, args.listen_host,
+                                               NULL, &err);
+
+      if (!addrs) {
+        g_debug("cannot resolve %s: %s", args.listen_host, err->message);
+        rc = P2PSIG_ENETWORK;
+        goto fail;
+      }
+      args.listen_addr = g_object_ref(addrs->data);
+      g_resolver_free_addresses(addrs);
+    }
+  }
+
+  sig = g_new0(struct p2psig_signaling, 1);
+  sig->refs = 1;
+  sig->peer = peer;
+  sig->role = cfg.role;
+  sig->on_error = cfg.on_error;
+  sig->user_data = cfg.user_data;
+  if (!remote_host)
+    remote_host = g_strdup("localhost");
+  sig->remote_base = g_strdup_printf(
+      strchr(remote_host, ':') ? "http://[%s]:%u" : "http://%s:%u",
+      remote_host, remote_port);
+  g_queue_init(&sig->queue);
+  g_queue_init(&sig->reports);
+  sig->held = g_ptr_array_new_with_free_func(g_free);
+  sig->backoff_ms = BACKOFF_MIN_MS;
+
+  args.sig = sig;
+  args.error = P2PSIG_EINTERNAL;
+  run_on_loop(new_on_loop, &args);
+  if ((rc = args.error) < 0)
+    goto fail;
+
+  g_free(args.listen_host);
+  g_clear_object(&args.listen_addr);
+  return sig;
+
+fail:
+  if (sig) {
+    g_ptr_array_unref(sig->held);
+    sig_unref(sig);
+  }
+  g_free(args.listen_host);
+  g_clear_object(&args.listen_addr);
+  if (error)
+    *error = rc;
+  return NULL;
+}
+
+struct start_args {
+  struct p2psig_signaling *sig;
+  int error;
+};
+
+static void
+start_on_loop(void *data)
+{
+  struct start_args *args = data;
+  struct p2psig_signaling *sig = args->sig;
+  char *offer = NULL;
+  int rc;
+
+  g_main_context_push_thread_default(p2psig__loop_context());
+  p2psig__lock();
+  if (sig->role != P2PSIG_ROLE_OFFER) {
+    rc = 0;
+  } else if (sig->started) {
+    rc = P2PSIG_ESTATE;
+  } else if ((rc = p2psig_peer_create_offer(sig->peer, &offer)) == 0) {
+    sig->started = true;
+    g_debug("posting the offer to %s/sdp", sig->remote_base);
+    enqueue(sig, sdp_body(P2PSIG_SDP_OFFER, offer), POST_OFFER);
+    p2psig_free(offer);
+  }
+  args->error = rc;
+  p2psig__unlock();
+  g_main_context_pop_thread_default(p2psig__loop_context());
+}
+
+int
+p2psig_signaling_start(p2psig_signaling *signaling)
+{
+  struct start_args args = {signaling, P2PSIG_EINTERNAL};
+
+  if (!signaling)
+    return P2PSIG_EINVAL;
+  run_on_loop(start_on_loop, &args);
+  return args.error;
+}
+
+uint16_t
+p2psig_signaling_get_port(const p2psig_signaling *signaling)
+{
+  return signaling ? signaling->port : 0;
+}
+
+static void
+free_on_loop(void *data)
+{
+  struct p2psig_signaling *sig = data;
+  struct report *r;
+
+  g_main_context_push_thread_default(p2psig__loop_context());
+  p2psig__lock();
+  g_assert(!sig->closed);
+  sig->closed = true;
+  p2psig__peer_set_observer(sig->peer, NULL, NULL);
+
+  /* Disconnecting closes the clients' connections too: no handler runs
+   * after this. */
+  soup_server_disconnect(sig->server);
+  g_clear_object(&sig->server);
+
+  /* Cancelled requests complete later and find sig->closed. */
+  g_cancellable_cancel(sig->cancellable);
+  soup_session_abort(sig->session);
+  g_clear_object(&sig->session);
+  g_clear_object(&sig->cancellable);
+
+  if (sig->retry_source) {
+    g_source_destroy(sig->retry_source);
+    g_clear_pointer(&sig->retry_source, g_source_unref);
+  }
+  if (sig->report_source) {
+    g_source_destroy(sig->report_source);
+    g_clear_pointer(&sig->report_source, g_source_unref);
+  }
+  while ((r = g_queue_pop_head(&sig->reports)))
+    report_free(r);
+  g_queue_clear_full(&sig->queue, (GDestroyNotify)post_free);
+  g_clear_pointer(&sig->current, post_free);
+  g_clear_pointer(&sig->held, g_ptr_array_unref);
+
+  sig_unref(sig);
+  p2psig__unlock();
+  g_main_context_pop_thread_default(p2psig__loop_context());
+}
+
+void
+p2psig_signaling_free(p2psig_signaling *signaling)
+{
+  if (!signaling)
+    return;
+  run_on_loop(free_on_loop, signaling);
+}

@@ -1,0 +1,846 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The pion-to-pion signaling server and client (lib/signaling.c) over
+ * 127.0.0.1 with real peers: every kind of bad request gets its status, a
+ * one-line text/plain reason and one on_error report, and leaves the server
+ * working; an offer-role and an answer-role object then connect their peers
+ * and a message passes both ways; an offer started before the answer
+ * listens gets through by retrying; addresses, arguments and freeing with
+ * requests pending.
+ */
+#include <p2psig/p2psig.h>
+#include <gio/gio.h>
+#include <libsoup/soup.h>
+#include <string.h>
+
+#include "signaling.h"
+#include "testutil.h"
+
+#define TIMEOUT_MS 20000
+
+static const char *const loopback[] = {"127.0.0.1", NULL};
+
+struct side {
+  const char *name;
+  p2psig_peer *peer;
+  p2psig_signaling *sig;
+  GMutex lock;
+  p2psig_state state;
+  p2psig_channel *channel;  /* set by on_open */
+  int opened;
+  int remote_channels;      /* on_channel */
+  GPtrArray *messages;      /* char *, text received */
+  int errors;               /* on_error calls */
+  int last_error;
+  char *last_message;
+  bool free_sig_on_connect; /* free the signaling inside on_state */
+};
+
+/* ---- callbacks, on the library thread ---- */
+
+static void
+on_state(p2psig_peer *peer, p2psig_state state, int error, void *user_data)
+{
+  struct side *side = user_data;
+  p2psig_signaling *sig = NULL;
+
+  g_test_message("%s: state %s (%s)", side->name, p2psig_state_name(state),
+                 p2psig_strerror(error));
+  g_mutex_lock(&side->lock);
+  side->state = state;
+  if (state == P2PSIG_STATE_CONNECTED && side->free_sig_on_connect) {
+    sig = side->sig;
+    side->sig = NULL;
+  }
+  g_mutex_unlock(&side->lock);
+  /* Freeing from inside a peer callback must work. */
+  if (sig)
+    p2psig_signaling_free(sig);
+}
+
+static void
+on_channel(p2psig_peer *peer, p2psig_channel *channel, void *user_data)
+{
+  struct side *side = user_data;
+
+  g_mutex_lock(&side->lock);
+  side->remote_channels++;
+  g_mutex_unlock(&side->lock);
+}
+
+static void
+on_open(p2psig_channel *channel, void *user_data)
+{
+  struct side *side = user_data;
+
+  g_mutex_lock(&side->lock);
+  side->channel = channel;
+  side->opened++;
+  g_mutex_unlock(&side->lock);
+}
+
+static void
+on_message(p2psig_channel *channel, const void *data, size_t len,
+           p2psig_kind kind, void *user_data)
+{
+  struct side *side = user_data;
+
+  g_mutex_lock(&side->lock);
+  g_ptr_array_add(side->messages, g_strndup(data, len));
+  g_mutex_unlock(&side->lock);
+}
+
+static void
+on_error(p2psig_signaling *sig, int error, const char *message,
+         void *user_data)
+{
+  struct side *side = user_data;
+
+  g_test_message("%s: on_error %s: %s", side->name, p2psig_error_name(error),
+                 message);
+  g_mutex_lock(&side->lock);
+  side->errors++;
+  side->last_error = error;
+  g_free(side->last_message);
+  side->last_message = g_strdup(message);
+  g_mutex_unlock(&side->lock);
+}
+
+/* ---- sides ---- */
+
+static void
+side_init(struct side *side, const char *name, bool with_channel)
+{
+  p2psig_peer_config config = {
+    P2PSIG_PEER_CONFIG_INIT,
+    .local_addresses = loopback,
+    .on_state = on_state,
+    .on_channel = on_channel,
+    .on_open = on_open,
+    .on_message = on_message,
+    .user_data = side,
+  };
+  int error = 0;
+
+  memset(side, 0, sizeof *side);
+  side->name = name;
+  g_mutex_init(&side->lock);
+  side->messages = g_ptr_array_new_with_free_func(g_free);
+  side->peer = p2psig_peer_new(&config, &error);
+  g_assert_nonnull(side->peer);
+  if (with_channel)
+    g_assert_nonnull(p2psig_peer_create_channel(side->peer, "data", NULL,
+                                                &error));
+}
+
+static void
+side_listen(struct side *side, p2psig_role role, const char *listen,
+            const char *remote)
+{
+  p2psig_signaling_config config = {
+    P2PSIG_SIGNALING_CONFIG_INIT,
+    .role = role,
+    .listen_address = listen,
+    .remote_address = remote,
+    .on_error = on_error,
+    .user_data = side,
+  };
+  int error = 0;
+  p2psig_signaling *sig = p2psig_signaling_new(side->peer, &config, &error);
+
+  g_assert_cmpint(error, ==, 0);
+  g_assert_nonnull(sig);
+  g_assert_cmpuint(p2psig_signaling_get_port(sig), !=, 0);
+  g_mutex_lock(&side->lock);
+  side->sig = sig;
+  g_mutex_unlock(&side->lock);
+}
+
+static uint16_t
+side_port(struct side *side)
+{
+  return p2psig_signaling_get_port(side->sig);
+}
+
+static void
+side_clear(struct side *side)
+{
+  g_mutex_lock(&side->lock);
+  p2psig_signaling *sig = side->sig;
+  side->sig = NULL;
+  g_mutex_unlock(&side->lock);
+
+  p2psig_signaling_free(sig);
+  p2psig_peer_free(side->peer);
+  g_ptr_array_unref(side->messages);
+  g_free(side->last_message);
+  g_mutex_clear(&side->lock);
+}
+
+static int
+side_errors(struct side *side)
+{
+  int n;
+
+  g_mutex_lock(&side->lock);
+  n = side->errors;
+  g_mutex_unlock(&side->lock);
+  return n;
+}
+
+struct error_wait {
+  struct side *side;
+  int count;
+};
+
+static bool
+errors_reached(void *data)
+{
+  struct error_wait *w = data;
+
+  return side_errors(w->side) >= w->count;
+}
+
+static bool
+side_ready(void *data)
+{
+  struct side *side = data;
+  bool ready;
+
+  g_mutex_lock(&side->lock);
+  ready = side->state == P2PSIG_STATE_CONNECTED && side->opened == 1;
+  g_mutex_unlock(&side->lock);
+  return ready;
+}
+
+struct message_wait {
+  struct side *side;
+  const char *text;
+};
+
+static bool
+message_arrived(void *data)
+{
+  struct message_wait *w = data;
+  bool found = false;
+
+  g_mutex_lock(&w->side->lock);
+  for (unsigned i = 0; i < w->side->messages->len; i++)
+    found |= strcmp(g_ptr_array_index(w->side->messages, i), w->text) == 0;
+  g_mutex_unlock(&w->side->lock);
+  return found;
+}
+
+/* Waits until both are connected with the channel open, then passes a
+ * message each way. */
+static void
+check_connected(struct side *offer, struct side *answer, const char *tag)
+{
+  g_autofree char *to_answer = g_strdup_printf("from offer %s", tag);
+  g_autofree char *to_offer = g_strdup_printf("from answer %s", tag);
+  struct message_wait wa = {answer, to_answer}, wo = {offer, to_offer};
+
+  testutil_wait_for(side_ready, offer, TIMEOUT_MS, "offer connected, open");
+  testutil_wait_for(side_ready, answer, TIMEOUT_MS, "answer connected, open");
+  g_assert_cmpint(answer->remote_channels, ==, 1);
+  g_assert_cmpint(offer->remote_channels, ==, 0);
+
+  g_assert_cmpint(p2psig_channel_send_text(offer->channel, to_answer), ==, 0);
+  g_assert_cmpint(p2psig_channel_send_text(answer->channel, to_offer), ==, 0);
+  testutil_wait_for(message_arrived, &wa, TIMEOUT_MS, "message to answer");
+  testutil_wait_for(message_arrived, &wo, TIMEOUT_MS, "message to offer");
+}
+
+/* ---- HTTP clients ---- */
+
+static SoupSession *
+http_session(void)
+{
+  SoupSession *session = soup_session_new_with_options("timeout", 10, NULL);
+
+  soup_session_set_proxy_resolver(session, NULL);
+  return session;
+}
+
+/* Sends a request with libsoup; returns the status, the body in *body. */
+static unsigned
+http_request(uint16_t port, const char *method, const char *path,
+             const char *data, gssize len, char **body, char **allow)
+{
+  g_autoptr(SoupSession) session = http_session();
+  g_autofree char *uri = g_strdup_printf("http://127.0.0.1:%u%s", port, path);
+  g_autoptr(SoupMessage) msg = soup_message_new(method, uri);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  gsize n = 0;
+  const char *p;
+
+  g_assert_nonnull(msg);
+  if (data) {
+    g_autoptr(GBytes) request = g_bytes_new_static(
+        data, len < 0 ? strlen(data) : (size_t)len);
+
+    soup_message_set_request_body_from_bytes(
+        msg, "application/json; charset=utf-8", request);
+  }
+  bytes = soup_session_send_and_read(session, msg, NULL, &error);
+  g_assert_no_error(error);
+  p = g_bytes_get_data(bytes, &n);
+  if (body)
+    *body = g_strndup(p ? p : "", n);
+  if (allow)
+    *allow = g_strdup(soup_message_headers_get_one(
+        soup_message_get_response_headers(msg), "Allow"));
+  return soup_message_get_status(msg);
+}
+
+/* Writes head, count times chunk, then tail on a plain socket and reads
+ * the response until the server closes; returns the status. */
+static unsigned
+raw_request(uint16_t port, const char *head, const char *chunk, size_t count,
+            const char *tail, char **body)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new();
+  g_autoptr(GSocketConnection) conn = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GByteArray) in = g_byte_array_new();
+  GOutputStream *out;
+  GInputStream *is;
+  char buf[4096];
+  gssize n;
+  unsigned status = 0;
+  char *end;
+
+  g_socket_client_set_timeout(client, 10);
+  conn = g_socket_client_connect_to_host(client, "127.0.0.1", port, NULL,
+                                         &error);
+  g_assert_no_error(error);
+  out = g_io_stream_get_output_stream(G_IO_STREAM(conn));
+  is = g_io_stream_get_input_stream(G_IO_STREAM(conn));
+  g_assert_true(g_output_stream_write_all(out, head, strlen(head), NULL, NULL,
+                                          &error));
+  g_assert_no_error(error);
+  for (size_t i = 0; i <= count; i++) {
+    const char *data = i < count ? chunk : tail;
+
+    if (data && !g_output_stream_write_all(out, data, strlen(data), NULL,
+                                           NULL, &error)) {
+      /* The server may answer and close before it has read everything. */
+      g_test_message("write stopped at chunk %zu: %s", i, error->message);
+      g_clear_error(&error);
+      break;
+    }
+  }
+  while ((n = g_input_stream_read(is, buf, sizeof buf, NULL, &error)) > 0)
+    g_byte_array_append(in, (const guint8 *)buf, (guint)n);
+  if (error)
+    g_test_message("read ended with: %s", error->message);
+  g_byte_array_append(in, (const guint8 *)"", 1);
+
+  if (g_str_has_prefix((const char *)in->data, "HTTP/1.1 "))
+    status = (unsigned)strtoul((const char *)in->data + 9, NULL, 10);
+  end = strstr((char *)in->data, "\r\n\r\n");
+  if (body)
+    *body = g_strdup(end ? end + 4 : "");
+  return status;
+}
+
+static void
+check_one_line(const char *text)
+{
+  size_t len = strlen(text);
+
+  g_assert_cmpuint(len, >, 1);
+  g_assert_cmpint(text[len - 1], ==, '\n');
+  g_assert_null(memchr(text, '\n', len - 1));
+  g_assert_null(strchr(text, '\r'));
+}
+
+/* Checks that a reply is a refusal with one line of text, and that exactly
+ * one on_error with error followed. */
+static void
+check_refusal(struct side *side, int errors_before, unsigned got,
+              unsigned status, const char *body, int error)
+{
+  struct error_wait w = {side, errors_before + 1};
+
+  g_test_message("  -> %u %.*s", got, (int)strcspn(body, "\n"), body);
+  g_assert_cmpuint(got, ==, status);
+  check_one_line(body);
+  testutil_wait_for(errors_reached, &w, TIMEOUT_MS, "on_error");
+  g_mutex_lock(&side->lock);
+  g_assert_cmpint(side->errors, ==, errors_before + 1);
+  g_assert_cmpint(side->last_error, ==, error);
+  g_assert_nonnull(side->last_message);
+  g_assert_cmpuint(strlen(side->last_message), >, 0);
+  g_assert_null(strchr(side->last_message, '\n'));
+  g_mutex_unlock(&side->lock);
+}
+
+static void
+expect_refusal(struct side *side, const char *method, const char *path,
+               const char *data, gssize len, unsigned status, int error)
+{
+  int before = side_errors(side);
+  g_autofree char *body = NULL;
+  g_autofree char *allow = NULL;
+  unsigned got;
+
+  size_t n = !data ? 0 : len < 0 ? strlen(data) : (size_t)len;
+  g_autofree char *head = g_strndup(data ? data : "", MIN(n, 60));
+  g_autofree char *shown = g_strescape(head, NULL);
+
+  g_test_message("%s: %s %s %s", side->name, method, path, shown);
+  got = http_request(side_port(side), method, path, data, len, &body, &allow);
+  check_refusal(side, before, got, status, body, error);
+  if (status == SOUP_STATUS_METHOD_NOT_ALLOWED)
+    g_assert_cmpstr(allow, ==, "POST");
+}
+
+static void
+expect_raw_refusal(struct side *side, const char *head, const char *chunk,
+                   size_t count, const char *tail, unsigned status, int error)
+{
+  int before = side_errors(side);
+  g_autofree char *body = NULL;
+  unsigned got;
+
+  g_autofree char *shown = g_strescape(head, NULL);
+
+  g_test_message("%s: raw %.70s...", side->name, shown);
+  got = raw_request(side_port(side), head, chunk, count, tail, &body);
+  check_refusal(side, before, got, status, body, error);
+}
+
+/* Binds 127.0.0.1:0 to learn a free port, and lets it go. */
+static uint16_t
+free_port(void)
+{
+  g_autoptr(GSocket) socket = g_socket_new(G_SOCKET_FAMILY_IPV4,
+                                           G_SOCKET_TYPE_STREAM,
+                                           G_SOCKET_PROTOCOL_TCP, NULL);
+  g_autoptr(GInetAddress) any = g_inet_address_new_loopback(
+      G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) addr = g_inet_socket_address_new(any, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+
+  g_assert_true(g_socket_bind(socket, addr, FALSE, NULL));
+  bound = g_socket_get_local_address(socket, NULL);
+  return g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
+}
+
+static char *
+loopback_address(uint16_t port)
+{
+  return g_strdup_printf("127.0.0.1:%u", port);
+}
+
+/* ---- tests ---- */
+
+static const char *const bad_json[] = {
+  "v=0\r\n",
+  "",
+  "[\"offer\"]",
+  "{\"type\":\"offer\"}",
+  "{\"sdp\":\"v=0\\r\\n\"}",
+  "{\"type\":1,\"sdp\":\"v=0\\r\\n\"}",
+  "{\"type\":\"offer\",\"sdp\":5}",
+  "{\"type\":\"offer\",\"sdp\":null}",
+  "{\"type\":\"pranswer\",\"sdp\":\"v=0\\r\\n\"}",
+  "{\"type\":\"bogus\",\"sdp\":\"v=0\\r\\n\"}",
+  "{\"type\":\"offer\",\"sdp\":\"v=0\\r\\n\"",
+};
+
+static void
+refuse_common(struct side *side)
+{
+  /* Wrong path, wrong method. */
+  expect_refusal(side, "POST", "/nope", "x", -1, SOUP_STATUS_NOT_FOUND,
+                 P2PSIG_EHTTP);
+  expect_refusal(side, "GET", "/", NULL, 0, SOUP_STATUS_NOT_FOUND,
+                 P2PSIG_EHTTP);
+  expect_refusal(side, "POST", "/sdp/more", "{}", -1, SOUP_STATUS_NOT_FOUND,
+                 P2PSIG_EHTTP);
+  expect_refusal(side, "GET", "/sdp", NULL, 0,
+                 SOUP_STATUS_METHOD_NOT_ALLOWED, P2PSIG_EHTTP);
+  expect_refusal(side, "PUT", "/candidate", "candidate:1", -1,
+                 SOUP_STATUS_METHOD_NOT_ALLOWED, P2PSIG_EHTTP);
+
+  /* Bad JSON. */
+  for (size_t i = 0; i < G_N_ELEMENTS(bad_json); i++)
+    expect_refusal(side, "POST", "/sdp", bad_json[i], -1,
+                   SOUP_STATUS_BAD_REQUEST, P2PSIG_EJSON);
+  expect_refusal(side, "POST", "/sdp", "{\"type\":\"offer\",\0}", 18,
+                 SOUP_STATUS_BAD_REQUEST, P2PSIG_EJSON);
+}
+
+static void
+refuse_sizes(struct side *side)
+{
+  g_autofree char *limit = g_malloc(P2PSIG_SIGNAL_MAX_BODY);
+  g_autofree char *head = NULL;
+  g_autofree char *x = g_strnfill(4096, 'x');
+  g_autofree char *chunk = g_strdup_printf("1000\r\n%s\r\n", x);
+
+  /* Exactly the limit is read (and is not JSON). */
+  memset(limit, 'x', P2PSIG_SIGNAL_MAX_BODY);
+  expect_refusal(side, "POST", "/sdp", limit, P2PSIG_SIGNAL_MAX_BODY,
+                 SOUP_STATUS_BAD_REQUEST, P2PSIG_EJSON);
+
+  /* One byte more is refused from Content-Length (libsoup still reads the
+   * body, without keeping it). */
+  head = g_strdup_printf("POST /sdp HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         "Content-Type: application/json\r\n"
+                         "Content-Length: %d\r\n\r\n",
+                         P2PSIG_SIGNAL_MAX_BODY + 1);
+  expect_raw_refusal(side, head, x, 16, "x",
+                     SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, P2PSIG_ETOOBIG);
+
+  /* With Expect: 100-continue the body is never sent. */
+  expect_raw_refusal(side,
+                     "POST /candidate HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     "Expect: 100-continue\r\n"
+                     "Content-Length: 100000000\r\n\r\n",
+                     NULL, 0, NULL, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE,
+                     P2PSIG_ETOOBIG);
+
+  /* Chunked, 80 KiB: counted as it comes. */
+  expect_raw_refusal(side,
+                     "POST /sdp HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     "Transfer-Encoding: chunked\r\n\r\n",
+                     chunk, 20, "0\r\n\r\n",
+                     SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, P2PSIG_ETOOBIG);
+}
+
+static void
+test_refusals_then_exchange(void)
+{
+  struct side offer, answer;
+  uint16_t answer_port = free_port();
+  g_autofree char *answer_addr = loopback_address(answer_port);
+  g_autofree char *offer_addr = NULL;
+  g_autofree char *offer_sdp = NULL;
+  g_autofree char *offer_json = NULL;
+  g_autofree char *answer_json = NULL;
+  g_autofree char *body = NULL;
+  int answer_refusals, offer_refusals;
+
+  side_init(&offer, "offer", true);
+  side_init(&answer, "answer", false);
+  side_listen(&offer, P2PSIG_ROLE_OFFER, "127.0.0.1:0", answer_addr);
+  offer_addr = loopback_address(side_port(&offer));
+  side_listen(&answer, P2PSIG_ROLE_ANSWER, answer_addr, offer_addr);
+  g_assert_cmpuint(side_port(&answer), ==, answer_port);
+
+  /* A real offer, to send where it does not belong. */
+  offer_sdp = testutil_read_data("chromium-156-offer.sdp", NULL);
+  offer_json = p2psig__signal_encode_sdp(P2PSIG_SDP_OFFER, offer_sdp);
+  answer_json = p2psig__signal_encode_sdp(P2PSIG_SDP_ANSWER, offer_sdp);
+
+  /* The answer role refuses. */
+  refuse_common(&answer);
+  refuse_sizes(&answer);
+  expect_refusal(&answer, "POST", "/sdp", answer_json, -1,
+                 SOUP_STATUS_BAD_REQUEST, P2PSIG_ESTATE);
+  expect_refusal(&answer, "POST", "/sdp",
+                 "{\"type\":\"offer\",\"sdp\":\"v=0\\r\\n\"}", -1,
+                 SOUP_STATUS_BAD_REQUEST, P2PSIG_ESDP);
+  expect_refusal(&answer, "POST", "/candidate", "not a candidate", -1,
+                 SOUP_STATUS_BAD_REQUEST, P2PSIG_ECANDIDATE);
+  expect_refusal(&answer, "POST", "/candidate",
+                 "candidate:1 1 udp 2130706431 127.0.0.1 notaport typ host",
+                 -1, SOUP_STATUS_BAD_REQUEST, P2PSIG_ECANDIDATE);
+  expect_refusal(&answer, "POST", "/candidate", "candidate:1\0x", 13,
+                 SOUP_STATUS_BAD_REQUEST, P2PSIG_ECANDIDATE);
+  /* An empty candidate (end of candidates) is accepted. */
+  g_assert_cmpuint(http_request(answer_port, "POST", "/candidate", "", 0,
+                                &body, NULL), ==, SOUP_STATUS_OK);
+
+  /* The offer role refuses offers, and answers before it has offered. */
+  refuse_common(&offer);
+  expect_refusal(&offer, "POST", "/sdp", offer_json, -1,
+                 SOUP_STATUS_BAD_REQUEST, P2PSIG_ESTATE);
+  expect_refusal(&offer, "POST", "/sdp", answer_json, -1,
+                 SOUP_STATUS_BAD_REQUEST, P2PSIG_ESTATE);
+
+  answer_refusals = side_errors(&answer);
+  offer_refusals = side_errors(&offer);
+
+  /* After all that, a real exchange works. */
+  g_assert_cmpint(p2psig_signaling_start(offer.sig), ==, 0);
+  g_assert_cmpint(p2psig_signaling_start(offer.sig), ==, P2PSIG_ESTATE);
+  g_assert_cmpint(p2psig_signaling_start(answer.sig), ==, 0);
+  check_connected(&offer, &answer, "1");
+
+  /* A second offer or answer mid-session is refused, harmlessly. */
+  expect_refusal(&answer, "POST", "/sdp", offer_json, -1,
+                 SOUP_STATUS_BAD_REQUEST, P2PSIG_ESTATE);
+  expect_refusal(&offer, "POST", "/sdp", answer_json, -1,
+                 SOUP_STATUS_BAD_REQUEST, P2PSIG_ESTATE);
+  check_connected(&offer, &answer, "2");
+
+  /* Nothing else was reported: no POST of ours failed. */
+  g_assert_cmpint(side_errors(&answer), ==, answer_refusals + 1);
+  g_assert_cmpint(side_errors(&offer), ==, offer_refusals + 1);
+
+  side_clear(&offer);
+  side_clear(&answer);
+}
+
+static void
+test_offer_before_answer(void)
+{
+  struct side offer, answer;
+  uint16_t answer_port = free_port();
+  g_autofree char *answer_addr = loopback_address(answer_port);
+  g_autofree char *offer_addr = NULL;
+
+  side_init(&offer, "offer", true);
+  side_init(&answer, "answer", false);
+  /* The offer frees its signaling once connected, from inside on_state. */
+  offer.free_sig_on_connect = true;
+  side_listen(&offer, P2PSIG_ROLE_OFFER, "127.0.0.1:0", answer_addr);
+  offer_addr = loopback_address(side_port(&offer));
+  g_assert_cmpint(p2psig_signaling_start(offer.sig), ==, 0);
+
+  /* Nobody listens yet: the offer POST fails and is retried (50, 100, 200,
+   * 400 ms...). */
+  g_usleep(700 * 1000);
+  side_listen(&answer, P2PSIG_ROLE_ANSWER, answer_addr, offer_addr);
+  check_connected(&offer, &answer, "late");
+
+  g_mutex_lock(&offer.lock);
+  g_assert_null(offer.sig);
+  g_mutex_unlock(&offer.lock);
+  g_assert_cmpint(side_errors(&offer), ==, 0);
+  g_assert_cmpint(side_errors(&answer), ==, 0);
+
+  side_clear(&offer);
+  side_clear(&answer);
+}
+
+/* An offer posted to another offer-role server: the 400 it gets is
+ * reported as P2PSIG_EHTTP, and not retried. */
+static void
+test_remote_refuses(void)
+{
+  struct side offer, other;
+  g_autofree char *other_addr = NULL;
+
+  side_init(&offer, "offer", true);
+  side_init(&other, "other", true);
+  side_listen(&other, P2PSIG_ROLE_OFFER, "127.0.0.1:0", "127.0.0.1:9");
+  other_addr = loopback_address(side_port(&other));
+  side_listen(&offer, P2PSIG_ROLE_OFFER, "127.0.0.1:0", other_addr);
+  g_assert_cmpint(p2psig_signaling_start(offer.sig), ==, 0);
+
+  struct error_wait w1 = {&other, 1}, w2 = {&offer, 1};
+  testutil_wait_for(errors_reached, &w1, TIMEOUT_MS, "other's refusal");
+  testutil_wait_for(errors_reached, &w2, TIMEOUT_MS, "offer's report");
+  g_assert_cmpint(other.last_error, ==, P2PSIG_ESTATE);
+  g_assert_cmpint(offer.last_error, ==, P2PSIG_EHTTP);
+  g_assert_nonnull(strstr(offer.last_message, "400"));
+
+  /* Not retried. */
+  g_usleep(300 * 1000);
+  g_assert_cmpint(side_errors(&other), ==, 1);
+  g_assert_cmpint(side_errors(&offer), ==, 1);
+
+  side_clear(&offer);
+  side_clear(&other);
+}
+
+static int
+try_new(p2psig_peer *peer, p2psig_role role, const char *listen,
+        const char *remote, uint16_t *port)
+{
+  p2psig_signaling_config config = {
+    P2PSIG_SIGNALING_CONFIG_INIT,
+    .role = role,
+    .listen_address = listen,
+    .remote_address = remote,
+  };
+  int error = 12345;
+  p2psig_signaling *sig = p2psig_signaling_new(peer, &config, &error);
+
+  if (!sig) {
+    g_assert_cmpint(error, <, 0);
+    return error;
+  }
+  if (port)
+    *port = p2psig_signaling_get_port(sig);
+  g_assert_cmpuint(p2psig_signaling_get_port(sig), !=, 0);
+  p2psig_signaling_free(sig);
+  return 0;
+}
+
+static void
+test_addresses(void)
+{
+  struct side side;
+  static const char *const bad[] = {
+    "", "50000", "127.0.0.1", "::1:0", "[::1]0", "[]:0", "1.2.3.4:99999",
+    "host name:0", "[example.org]:0",
+  };
+  p2psig_signaling_config zero = {0};
+  int error = 0;
+  uint16_t port = 0;
+  int rc;
+
+  side_init(&side, "addresses", false);
+
+  for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+    g_test_message("bad address \"%s\"", bad[i]);
+    g_assert_cmpint(try_new(side.peer, P2PSIG_ROLE_ANSWER, bad[i],
+                            "127.0.0.1:1", NULL), ==, P2PSIG_EADDRESS);
+    g_assert_cmpint(try_new(side.peer, P2PSIG_ROLE_OFFER, "127.0.0.1:0",
+                            bad[i], NULL), ==, P2PSIG_EADDRESS);
+  }
+  g_assert_cmpint(try_new(side.peer, P2PSIG_ROLE_OFFER, "127.0.0.1:0",
+                          "127.0.0.1:0", NULL), ==, P2PSIG_EADDRESS);
+
+  /* Good ones, port 0 everywhere. */
+  g_assert_cmpint(try_new(side.peer, P2PSIG_ROLE_ANSWER, "127.0.0.1:0",
+                          "localhost:50000", &port), ==, 0);
+  g_assert_cmpint(try_new(side.peer, P2PSIG_ROLE_ANSWER, "localhost:0",
+                          "[::1]:50000", NULL), ==, 0);
+  g_assert_cmpint(try_new(side.peer, P2PSIG_ROLE_OFFER, ":0",
+                          "example.org:1", NULL), ==, 0);
+  rc = try_new(side.peer, P2PSIG_ROLE_OFFER, "[::1]:0", "[::1]:1", NULL);
+  if (rc == P2PSIG_ENETWORK)
+    g_test_message("no IPv6 loopback here: [::1]:0 not tested");
+  else
+    g_assert_cmpint(rc, ==, 0);
+
+  /* A port in use cannot be listened on. */
+  {
+    p2psig_signaling_config config = {
+      P2PSIG_SIGNALING_CONFIG_INIT,
+      .role = P2PSIG_ROLE_ANSWER,
+      .listen_address = "127.0.0.1:0",
+      .remote_address = "127.0.0.1:1",
+    };
+    p2psig_signaling *sig = p2psig_signaling_new(side.peer, &config, &error);
+    g_autofree char *busy = NULL;
+
+    g_assert_nonnull(sig);
+    busy = loopback_address(p2psig_signaling_get_port(sig));
+    g_assert_cmpint(try_new(side.peer, P2PSIG_ROLE_ANSWER, busy,
+                            "127.0.0.1:1", NULL), ==, P2PSIG_ENETWORK);
+    /* The answer role has nothing to start. */
+    g_assert_cmpint(p2psig_signaling_start(sig), ==, 0);
+    p2psig_signaling_free(sig);
+  }
+
+  /* Bad arguments. */
+  error = 0;
+  g_assert_null(p2psig_signaling_new(NULL, &zero, &error));
+  g_assert_cmpint(error, ==, P2PSIG_EINVAL);
+  error = 0;
+  g_assert_null(p2psig_signaling_new(side.peer, NULL, &error));
+  g_assert_cmpint(error, ==, P2PSIG_EINVAL);
+  error = 0;
+  g_assert_null(p2psig_signaling_new(side.peer, &zero, &error));
+  g_assert_cmpint(error, ==, P2PSIG_EINVAL);
+  zero.size = sizeof zero;
+  zero.role = (p2psig_role)5;
+  error = 0;
+  g_assert_null(p2psig_signaling_new(side.peer, &zero, NULL));
+  g_assert_cmpint(p2psig_signaling_start(NULL), ==, P2PSIG_EINVAL);
+  g_assert_cmpuint(p2psig_signaling_get_port(NULL), ==, 0);
+  p2psig_signaling_free(NULL);
+
+  side_clear(&side);
+}
+
+/* A server that accepts connections and never answers. */
+static gboolean
+hold_connection(GSocketService *service, GSocketConnection *conn,
+                GObject *source, gpointer data)
+{
+  GPtrArray *held = data;
+
+  g_ptr_array_add(held, g_object_ref(conn));
+  return TRUE;
+}
+
+static gpointer
+silent_server_thread(gpointer data)
+{
+  GMainLoop *loop = data;
+
+  g_main_context_push_thread_default(g_main_loop_get_context(loop));
+  g_main_loop_run(loop);
+  g_main_context_pop_thread_default(g_main_loop_get_context(loop));
+  return NULL;
+}
+
+static gboolean
+quit_loop(gpointer data)
+{
+  g_main_loop_quit(data);
+  return G_SOURCE_REMOVE;
+}
+
+/* Freeing with a POST in flight, one waiting for its retry, and queued
+ * candidates, from another thread. */
+static void
+test_free_pending(void)
+{
+  struct side a, b;
+  GMainContext *context = g_main_context_new();
+  GMainLoop *loop = g_main_loop_new(context, FALSE);
+  g_autoptr(GPtrArray) held = g_ptr_array_new_with_free_func(g_object_unref);
+  GSocketService *service;
+  GThread *thread;
+  uint16_t silent_port;
+  g_autofree char *silent_addr = NULL;
+
+  g_main_context_push_thread_default(context);
+  service = g_socket_service_new();
+  silent_port = g_socket_listener_add_any_inet_port(
+      G_SOCKET_LISTENER(service), NULL, NULL);
+  g_assert_cmpuint(silent_port, !=, 0);
+  g_signal_connect(service, "incoming", G_CALLBACK(hold_connection), held);
+  g_main_context_pop_thread_default(context);
+  thread = g_thread_new("silent", silent_server_thread, loop);
+  silent_addr = g_strdup_printf("127.0.0.1:%u", silent_port);
+
+  /* a: its offer POST hangs in flight. */
+  side_init(&a, "hanging", true);
+  side_listen(&a, P2PSIG_ROLE_OFFER, "127.0.0.1:0", silent_addr);
+  g_assert_cmpint(p2psig_signaling_start(a.sig), ==, 0);
+  /* b: its offer is refused by a closed port and waits for a retry. */
+  side_init(&b, "retrying", true);
+  side_listen(&b, P2PSIG_ROLE_OFFER, "127.0.0.1:0", "127.0.0.1:9");
+  g_assert_cmpint(p2psig_signaling_start(b.sig), ==, 0);
+
+  g_usleep(300 * 1000);
+  side_clear(&a);
+  side_clear(&b);
+  /* Let the cancelled requests complete before the leak check. */
+  g_usleep(200 * 1000);
+
+  g_main_context_invoke(context, quit_loop, loop);
+  g_thread_join(thread);
+  g_socket_service_stop(service);
+  g_socket_listener_close(G_SOCKET_LISTENER(service));
+  g_object_unref(service);
+  g_main_loop_unref(loop);
+  g_main_context_unref(context);
+}
+
+int
+main(int argc, char **argv)
+{
+  g_test_init(&argc, &argv, NULL);
+
+  g_test_add_func("/signaling/refusals-then-exchange",
+                  test_refusals_then_exchange);
+  g_test_add_func("/signaling/offer-before-answer", test_offer_before_answer);
+  g_test_add_func("/signaling/remote-refuses", test_remote_refuses);
+  g_test_add_func("/signaling/addresses", test_addresses);
+  g_test_add_func("/signaling/free-pending", test_free_pending);
+
+  return g_test_run();
+}

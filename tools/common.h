@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the offer and answer tools share: Go-style flags, the callbacks that
+ * print what pion's example prints, and the main loop that sends a random
+ * message every interval.
+ *
+ * Threads: the library's callbacks only set atomics and wake the main thread
+ * with SIGUSR1; the main thread sleeps in sigtimedwait() and does the
+ * sending.  tool_init() blocks SIGINT, SIGTERM and SIGUSR1 before the first
+ * peer exists, so that the library's threads inherit the mask and the
+ * signals reach sigtimedwait() only.
+ */
+#ifndef P2PSIG_TOOLS_COMMON_H
+#define P2PSIG_TOOLS_COMMON_H
+
+#include <p2psig/p2psig.h>
+
+#include <stdatomic.h>
+
+struct tool_options {
+  const char *offer_address;  /* -offer-address */
+  const char *answer_address; /* -answer-address */
+  long count;                 /* -count: stop after N sent and N received;
+                                 0: run forever */
+  double interval;            /* -interval: seconds between messages */
+};
+
+struct tool {
+  const char *name;           /* "offer" or "answer", for messages */
+  struct tool_options opt;
+  p2psig_peer *peer;
+  p2psig_signaling *signaling;
+  _Atomic(p2psig_channel *) channel; /* the open channel, or NULL */
+  atomic_int state;           /* last p2psig_state seen */
+  atomic_bool failed;
+  atomic_long received;
+};
+
+/* Parses the flags into t->opt (defaults set by the caller).  Prints the
+ * usage and exits 0 on -h, exits 2 on a bad flag, as Go's flag package. */
+void tool_parse_args(struct tool *t, int argc, char **argv);
+
+/* Blocks the signals, makes stdout line-buffered, seeds the letters. */
+void tool_init(struct tool *t);
+
+/* A peer configuration with pion's STUN server and the callbacks below;
+ * user_data is t. */
+p2psig_peer_config tool_peer_config(struct tool *t);
+
+void tool_on_state(p2psig_peer *peer, p2psig_state state, int error,
+                   void *user_data);
+void tool_on_open(p2psig_channel *channel, void *user_data);
+void tool_on_close(p2psig_channel *channel, void *user_data);
+void tool_on_message(p2psig_channel *channel, const void *data, size_t len,
+                     p2psig_kind kind, void *user_data);
+void tool_on_signaling_error(p2psig_signaling *signaling, int error,
+                             const char *message, void *user_data);
+
+/* Runs until SIGINT or SIGTERM, the count reached or the peer failed, then
+ * closes and frees the peer and the signaling.  Returns the exit status. */
+int tool_run(struct tool *t);
+
+/* Prints "<name>: <what>: <error>" to stderr and returns 1. */
+int tool_fail(const struct tool *t, const char *what, int error);
+
+#endif

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * offer: the offering side of pion's pion-to-pion example.  It serves
+ * /sdp and /candidate on -offer-address, creates the channel "data", posts
+ * its offer to the answer at -answer-address (retrying until the answer
+ * listens) and then sends a random message every -interval seconds.
+ */
+#include <stdio.h>
+
+#include "common.h"
+
+int
+main(int argc, char **argv)
+{
+  struct tool t = {
+    .name = "offer",
+    .opt = {.offer_address = ":50000",
+            .answer_address = "127.0.0.1:60000",
+            .interval = 5},
+  };
+  p2psig_peer_config config;
+  p2psig_signaling_config sconfig = {P2PSIG_SIGNALING_CONFIG_INIT};
+  int error = 0;
+
+  tool_parse_args(&t, argc, argv);
+  tool_init(&t);
+
+  config = tool_peer_config(&t);
+  t.peer = p2psig_peer_new(&config, &error);
+  if (!t.peer)
+    return tool_fail(&t, "cannot create the peer", error);
+
+  if (!p2psig_peer_create_channel(t.peer, "data", NULL, &error)) {
+    p2psig_peer_free(t.peer);
+    return tool_fail(&t, "cannot create the channel", error);
+  }
+
+  sconfig.role = P2PSIG_ROLE_OFFER;
+  sconfig.listen_address = t.opt.offer_address;
+  sconfig.remote_address = t.opt.answer_address;
+  sconfig.on_error = tool_on_signaling_error;
+  sconfig.user_data = &t;
+  t.signaling = p2psig_signaling_new(t.peer, &sconfig, &error);
+  if (!t.signaling) {
+    p2psig_peer_free(t.peer);
+    return tool_fail(&t, t.opt.offer_address, error);
+  }
+
+  error = p2psig_signaling_start(t.signaling);
+  if (error < 0) {
+    p2psig_signaling_free(t.signaling);
+    p2psig_peer_free(t.peer);
+    return tool_fail(&t, "cannot send the offer", error);
+  }
+
+  return tool_run(&t);
+}
