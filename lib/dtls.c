@@ -34,6 +34,7 @@ struct p2psig_dtls {
   bool client;
   bool connected;
   bool failed;
+  bool fingerprint_mismatch;
   uint8_t remote_fingerprint[P2PSIG_FINGERPRINT_LEN];
   struct p2psig_dtls_callbacks cbs;
   void *data;
@@ -111,11 +112,28 @@ bio_create(BIO *bio)
   return 1;
 }
 
-/* The peer verifies the certificate against the SDP fingerprint after the
- * handshake; a self-signed certificate fails the usual chain check. */
+static bool fingerprint_matches(struct p2psig_dtls *dtls, X509 *cert);
+
+/* Self-signed certificates fail the usual chain check; what counts is the
+ * SDP fingerprint.  Checking it here, during the handshake, makes OpenSSL
+ * send a fatal alert, so that the remote fails too instead of believing
+ * itself connected. */
 static int
-accept_any_certificate(int preverify_ok, X509_STORE_CTX *store)
+verify_certificate(int preverify_ok, X509_STORE_CTX *store)
 {
+  SSL *ssl = X509_STORE_CTX_get_ex_data(store,
+                                        SSL_get_ex_data_X509_STORE_CTX_idx());
+  struct p2psig_dtls *dtls = ssl ? SSL_get_app_data(ssl) : NULL;
+  X509 *cert = X509_STORE_CTX_get_current_cert(store);
+
+  if (X509_STORE_CTX_get_error_depth(store) != 0)
+    return 1;
+  if (!dtls || !cert || !fingerprint_matches(dtls, cert)) {
+    if (dtls)
+      dtls->fingerprint_mismatch = true;
+    X509_STORE_CTX_set_error(store, X509_V_ERR_CERT_REJECTED);
+    return 0;
+  }
   return 1;
 }
 
@@ -141,7 +159,7 @@ init_openssl(gpointer unused)
                                "ECDHE-ECDSA-CHACHA20-POLY1305");
   SSL_CTX_set1_groups_list(ctx, "X25519:P-256:P-384");
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
-                     accept_any_certificate);
+                     verify_certificate);
   /* pion (as a DTLS client) refuses a server that selects no SRTP
    * profile, even for data channels only; browsers offer one too.  Note
    * the inverted return value: 0 is success. */
@@ -234,18 +252,24 @@ fail(struct p2psig_dtls *dtls, int error)
 }
 
 static bool
-fingerprint_matches(struct p2psig_dtls *dtls)
+fingerprint_matches(struct p2psig_dtls *dtls, X509 *cert)
 {
-  X509 *peer = SSL_get1_peer_certificate(dtls->ssl);
   uint8_t fp[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  bool ok;
 
-  if (!peer)
-    return false;
-  ok = X509_digest(peer, EVP_sha256(), fp, &len) &&
-       len == P2PSIG_FINGERPRINT_LEN &&
-       CRYPTO_memcmp(fp, dtls->remote_fingerprint, len) == 0;
+  return X509_digest(cert, EVP_sha256(), fp, &len) &&
+         len == P2PSIG_FINGERPRINT_LEN &&
+         CRYPTO_memcmp(fp, dtls->remote_fingerprint, len) == 0;
+}
+
+/* The verify callback has checked it already; check again after the
+ * handshake so that no path can skip it. */
+static bool
+peer_certificate_matches(struct p2psig_dtls *dtls)
+{
+  X509 *peer = SSL_get1_peer_certificate(dtls->ssl);
+  bool ok = peer && fingerprint_matches(dtls, peer);
+
   X509_free(peer);
   return ok;
 }
@@ -265,7 +289,7 @@ process(struct p2psig_dtls *dtls)
     ERR_clear_error();
     ret = SSL_do_handshake(dtls->ssl);
     if (ret == 1) {
-      if (!fingerprint_matches(dtls)) {
+      if (!peer_certificate_matches(dtls)) {
         g_debug("remote certificate does not match the SDP fingerprint");
         fail(dtls, P2PSIG_EFINGERPRINT);
         return;
@@ -285,7 +309,8 @@ process(struct p2psig_dtls *dtls)
 
       if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
         log_openssl_errors("handshake");
-        fail(dtls, P2PSIG_EDTLS);
+        fail(dtls, dtls->fingerprint_mismatch ? P2PSIG_EFINGERPRINT
+                                              : P2PSIG_EDTLS);
         return;
       }
       arm_timer(dtls);
@@ -380,6 +405,7 @@ p2psig__dtls_new(const struct p2psig_dtls_cert *cert, bool client,
     return NULL;
   }
   BIO_set_data(dtls->bio, dtls);
+  SSL_set_app_data(dtls->ssl, dtls);
   SSL_set_bio(dtls->ssl, dtls->bio, dtls->bio);
   SSL_set_mtu(dtls->ssl, DTLS_MTU);
   DTLS_set_link_mtu(dtls->ssl, DTLS_MTU);

@@ -321,6 +321,50 @@ test_unreachable_stun(void)
   side_clear(&answer);
 }
 
+SIDE_CHECK(is_failed, side->failed_count == 1)
+
+/* The offer's copy of the answer's fingerprint is forged: the DTLS
+ * handshake completes cryptographically but the certificate does not match,
+ * so the offer must fail and deliver nothing. */
+static void
+test_fingerprint_mismatch(void)
+{
+  struct side offer, answer;
+  char *offer_sdp = NULL, *answer_sdp = NULL;
+  char *fp;
+
+  side_init(&offer, "offer", &answer);
+  side_init(&answer, "answer", &offer);
+  offer.channel = p2psig_peer_create_channel(offer.peer, "data", NULL, NULL);
+  g_assert_cmpint(p2psig_peer_create_offer(offer.peer, &offer_sdp), ==, 0);
+  g_assert_cmpint(p2psig_peer_set_remote_description(
+                    answer.peer, P2PSIG_SDP_OFFER, offer_sdp), ==, 0);
+  g_assert_cmpint(p2psig_peer_create_answer(answer.peer, &answer_sdp), ==,
+                  0);
+  fp = strstr(answer_sdp, "a=fingerprint:sha-256 ");
+  g_assert_nonnull(fp);
+  fp += strlen("a=fingerprint:sha-256 ");
+  fp[0] = fp[0] == 'A' ? 'B' : 'A';
+  g_assert_cmpint(p2psig_peer_set_remote_description(
+                    offer.peer, P2PSIG_SDP_ANSWER, answer_sdp), ==, 0);
+  p2psig_free(offer_sdp);
+  p2psig_free(answer_sdp);
+
+  testutil_wait_for(is_failed, &offer, 10000, "offer failed");
+  g_mutex_lock(&offer.lock);
+  g_assert_cmpint(offer.connected_count, ==, 0);
+  g_assert_cmpint(offer.opened, ==, 0);
+  g_mutex_unlock(&offer.lock);
+  /* The offer's alert makes the answer fail as well. */
+  testutil_wait_for(is_failed, &answer, 10000, "answer failed");
+  g_mutex_lock(&answer.lock);
+  g_assert_cmpint(answer.opened, ==, 0);
+  g_assert_cmpuint(answer.messages->len, ==, 0);
+  g_mutex_unlock(&answer.lock);
+  side_clear(&offer);
+  side_clear(&answer);
+}
+
 static void
 test_bad_arguments(void)
 {
@@ -362,6 +406,7 @@ main(int argc, char **argv)
   g_test_add_func("/peer/close-closes-channels",
                   test_peer_close_closes_channels);
   g_test_add_func("/peer/unreachable-stun", test_unreachable_stun);
+  g_test_add_func("/peer/fingerprint-mismatch", test_fingerprint_mismatch);
   g_test_add_func("/peer/bad-arguments", test_bad_arguments);
   return g_test_run();
 }
