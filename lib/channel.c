@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Data channels: the p2psig_channel_* API, stream ids, DCEP (RFC 8832)
- * open and ack, the payload protocol identifiers of RFC 8831, and closing
- * by stream reset.  Talks down to sctp.c and up through the peer's events.
+ * open and ack, channel options (ordering, partial reliability, negotiated
+ * ids, priority), the payload protocol identifiers of RFC 8831, flow
+ * control, and closing by stream reset.  Talks down to sctp.c and up
+ * through the peer's events.
  */
 #define G_LOG_DOMAIN "p2psig-channel"
 
@@ -11,6 +13,8 @@
 #include <string.h>
 
 #include "dcep.h"
+
+#define DEFAULT_PRIORITY 256
 
 static bool
 channel_valid(const p2psig_channel *channel)
@@ -30,12 +34,28 @@ p2psig__channel_new(p2psig_peer *peer, const char *label, size_t label_len,
   channel->label = g_strndup(label, label_len);
   channel->protocol = g_strndup(protocol, protocol_len);
   channel->sid = -1;
+  channel->priority = DEFAULT_PRIORITY;
+  g_queue_init(&channel->pending);
   g_ptr_array_add(peer->channels, channel);
   return channel;
 }
 
-void
-p2psig__channel_free(p2psig_channel *channel)
+static void
+drop_pending(p2psig_channel *channel)
+{
+  p2psig_peer *peer = channel->peer;
+
+  g_queue_clear_full(&channel->pending, g_free);
+  peer->buffered_total -= channel->buffered_amount;
+  channel->buffered_amount = 0;
+  if (channel->blocked) {
+    g_queue_remove(&peer->blocked_channels, channel);
+    channel->blocked = false;
+  }
+}
+
+static void
+release_sid(p2psig_channel *channel)
 {
   p2psig_peer *peer = channel->peer;
 
@@ -43,7 +63,14 @@ p2psig__channel_free(p2psig_channel *channel)
       g_hash_table_lookup(peer->channels_by_sid,
                           GINT_TO_POINTER(channel->sid)) == channel)
     g_hash_table_remove(peer->channels_by_sid, GINT_TO_POINTER(channel->sid));
-  g_ptr_array_remove_fast(peer->channels, channel);
+}
+
+void
+p2psig__channel_free(p2psig_channel *channel)
+{
+  drop_pending(channel);
+  release_sid(channel);
+  g_ptr_array_remove_fast(channel->peer->channels, channel);
   channel->magic = 0;
   g_free(channel->label);
   g_free(channel->protocol);
@@ -56,6 +83,38 @@ emit_channel_event(p2psig_channel *channel, enum event_type type)
   struct event event = { .type = type, .channel = channel };
 
   p2psig__peer_emit(channel->peer, &event);
+}
+
+static void
+mark_closed(p2psig_channel *channel)
+{
+  if (channel->state == CHANNEL_CLOSED)
+    return;
+  channel->state = CHANNEL_CLOSED;
+  drop_pending(channel);
+  emit_channel_event(channel, EVENT_CLOSE);
+}
+
+/* Derives what SCTP needs from the DCEP channel type (RFC 8832 5.1). */
+static void
+set_send_options(p2psig_channel *channel)
+{
+  struct p2psig_sctp_send_options *o = &channel->send_options;
+
+  o->unordered = channel->channel_type & P2PSIG_DCEP_UNORDERED_FLAG;
+  switch (channel->channel_type & ~P2PSIG_DCEP_UNORDERED_FLAG) {
+  case P2PSIG_DCEP_PARTIAL_RELIABLE_REXMIT:
+    o->pr_policy = P2PSIG_SCTP_PR_RTX;
+    break;
+  case P2PSIG_DCEP_PARTIAL_RELIABLE_TIMED:
+    o->pr_policy = P2PSIG_SCTP_PR_TTL;
+    break;
+  default:
+    o->pr_policy = P2PSIG_SCTP_PR_NONE;
+    break;
+  }
+  o->pr_value = o->pr_policy != P2PSIG_SCTP_PR_NONE ? channel->reliability
+                                                    : 0;
 }
 
 /* The DTLS client opens even stream ids, the server odd ones (RFC 8832
@@ -73,12 +132,21 @@ allocate_sid(p2psig_peer *peer)
 }
 
 static void
-mark_closed(p2psig_channel *channel)
+open_negotiated(p2psig_channel *channel)
 {
-  if (channel->state == CHANNEL_CLOSED)
+  p2psig_peer *peer = channel->peer;
+
+  if (channel->sid >= p2psig__sctp_max_streams(peer->sctp)) {
+    g_debug("negotiated channel '%s': id %d beyond the %u streams",
+            channel->label, channel->sid,
+            p2psig__sctp_max_streams(peer->sctp));
+    mark_closed(channel);
     return;
-  channel->state = CHANNEL_CLOSED;
-  emit_channel_event(channel, EVENT_CLOSE);
+  }
+  p2psig__sctp_set_priority(peer->sctp, (uint16_t)channel->sid,
+                            channel->priority);
+  channel->state = CHANNEL_OPEN;
+  emit_channel_event(channel, EVENT_OPEN);
 }
 
 static void
@@ -107,7 +175,9 @@ announce(p2psig_channel *channel)
   }
   channel->sid = sid;
   g_hash_table_insert(peer->channels_by_sid, GINT_TO_POINTER(sid), channel);
-  ret = p2psig__sctp_send(peer->sctp, (uint16_t)sid, P2PSIG_PPID_DCEP, false,
+  p2psig__sctp_set_priority(peer->sctp, (uint16_t)sid, channel->priority);
+  /* DCEP messages are sent reliably and in order (RFC 8832 section 6). */
+  ret = p2psig__sctp_send(peer->sctp, (uint16_t)sid, P2PSIG_PPID_DCEP, NULL,
                           buf, len);
   if (ret < 0) {
     g_debug("channel '%s': DCEP open failed: %s", channel->label,
@@ -124,14 +194,18 @@ announce(p2psig_channel *channel)
 void
 p2psig__channels_connected(p2psig_peer *peer)
 {
-  /* Copy: announce may close channels, which does not remove them, but
-   * keep the walk independent of the array anyway. */
+  /* announce() may close channels, which keeps them in the array until
+   * their on_close has run; walk a copy all the same. */
   g_autoptr(GPtrArray) list = g_ptr_array_copy(peer->channels, NULL, NULL);
 
   for (guint i = 0; i < list->len; i++) {
     p2psig_channel *channel = list->pdata[i];
 
-    if (channel->state == CHANNEL_CONNECTING && !channel->remote_opened)
+    if (channel->state != CHANNEL_CONNECTING || channel->remote_opened)
+      continue;
+    if (channel->negotiated)
+      open_negotiated(channel);
+    else
       announce(channel);
   }
 }
@@ -158,8 +232,10 @@ receive_open(p2psig_peer *peer, uint16_t sid, const uint8_t *buf, size_t len)
   channel->channel_type = open.channel_type;
   channel->priority = open.priority;
   channel->reliability = open.reliability;
+  set_send_options(channel);
   g_hash_table_insert(peer->channels_by_sid, GINT_TO_POINTER(sid), channel);
-  if (p2psig__sctp_send(peer->sctp, sid, P2PSIG_PPID_DCEP, false, &ack, 1) <
+  p2psig__sctp_set_priority(peer->sctp, sid, channel->priority);
+  if (p2psig__sctp_send(peer->sctp, sid, P2PSIG_PPID_DCEP, NULL, &ack, 1) <
       0)
     g_debug("DCEP ack on stream %u failed", sid);
   channel->state = CHANNEL_OPEN;
@@ -190,7 +266,8 @@ p2psig__channel_receive(p2psig_peer *peer, uint16_t sid, uint32_t ppid,
     return;
   }
   channel = g_hash_table_lookup(peer->channels_by_sid, GINT_TO_POINTER(sid));
-  if (!channel || channel->state != CHANNEL_OPEN) {
+  if (!channel || (channel->state != CHANNEL_OPEN &&
+                   channel->state != CHANNEL_CLOSING)) {
     g_debug("message on stream %u, which has no open channel", sid);
     return;
   }
@@ -214,11 +291,26 @@ p2psig__channel_receive(p2psig_peer *peer, uint16_t sid, uint32_t ppid,
     g_debug("message with unknown PPID %u on stream %u", ppid, sid);
     return;
   }
+  channel->messages_received++;
+  channel->bytes_received += len;
+  peer->messages_received++;
+  peer->bytes_received += len;
   event.channel = channel;
   /* peer_emit lends this buffer to the callback or copies it. */
   event.message = g_bytes_new_static(len ? buf : (const uint8_t *)"", len);
   p2psig__peer_emit(peer, &event);
   g_bytes_unref(event.message);
+}
+
+/* Resets our outgoing stream: the channel closes once the remote resets
+ * its own (RFC 8831 section 6.7). */
+static void
+start_close(p2psig_channel *channel)
+{
+  channel->state = CHANNEL_CLOSING;
+  if (p2psig__sctp_reset_stream(channel->peer->sctp,
+                                (uint16_t)channel->sid) < 0)
+    mark_closed(channel);
 }
 
 void
@@ -229,11 +321,11 @@ p2psig__channel_remote_reset(p2psig_peer *peer, uint16_t sid)
 
   if (!channel)
     return;
-  /* RFC 8831 section 6.7: answer a reset of the remote's outgoing stream
-   * by resetting ours. */
+  /* Answer a reset of the remote's outgoing stream by resetting ours. */
   if (channel->state == CHANNEL_OPEN)
     p2psig__sctp_reset_stream(peer->sctp, sid);
-  g_hash_table_remove(peer->channels_by_sid, GINT_TO_POINTER(sid));
+  /* The id may be used again once both directions are reset. */
+  release_sid(channel);
   mark_closed(channel);
 }
 
@@ -242,6 +334,95 @@ p2psig__channels_close_all(p2psig_peer *peer)
 {
   for (guint i = 0; i < peer->channels->len; i++)
     mark_closed(peer->channels->pdata[i]);
+}
+
+/* Sends what the channel holds, oldest first, until SCTP is full.
+ * Returns whether the channel has nothing left. */
+static bool
+flush_channel(p2psig_channel *channel)
+{
+  p2psig_peer *peer = channel->peer;
+  size_t before = channel->buffered_amount;
+  struct pending_message *m;
+
+  while ((m = g_queue_peek_head(&channel->pending))) {
+    int ret = p2psig__sctp_send(peer->sctp, (uint16_t)channel->sid, m->ppid,
+                                &channel->send_options, m->data, m->len);
+
+    if (ret == P2PSIG_EAGAIN)
+      break;
+    if (ret < 0)
+      g_debug("channel '%s': a held message was lost: %s", channel->label,
+              p2psig_strerror(ret));
+    g_queue_pop_head(&channel->pending);
+    /* Empty messages hold one byte on the wire, none in the count. */
+    if (m->ppid != P2PSIG_PPID_STRING_EMPTY &&
+        m->ppid != P2PSIG_PPID_BINARY_EMPTY) {
+      channel->buffered_amount -= m->len;
+      peer->buffered_total -= m->len;
+    }
+    g_free(m);
+  }
+  if (before > channel->low_threshold &&
+      channel->buffered_amount <= channel->low_threshold)
+    emit_channel_event(channel, EVENT_BUFFERED_AMOUNT_LOW);
+  if (!g_queue_is_empty(&channel->pending))
+    return false;
+  if (channel->close_when_flushed && channel->state == CHANNEL_OPEN)
+    start_close(channel);
+  return true;
+}
+
+void
+p2psig__channels_flush(p2psig_peer *peer)
+{
+  p2psig_channel *channel;
+
+  while ((channel = g_queue_peek_head(&peer->blocked_channels))) {
+    if (!flush_channel(channel))
+      return;
+    g_queue_pop_head(&peer->blocked_channels);
+    channel->blocked = false;
+  }
+}
+
+static int
+check_config(const p2psig_peer *peer, const p2psig_channel_config *cfg)
+{
+  if (cfg->has_max_retransmits && cfg->has_max_packet_lifetime)
+    return P2PSIG_EINVAL;
+  if (cfg->protocol && strlen(cfg->protocol) > 65535)
+    return P2PSIG_EINVAL;
+  if (!cfg->negotiated)
+    return 0;
+  if (cfg->id >= 65535 ||
+      (peer->sctp_connected &&
+       cfg->id >= p2psig__sctp_max_streams(peer->sctp)))
+    return P2PSIG_EINVAL;
+  if (g_hash_table_contains(peer->channels_by_sid, GINT_TO_POINTER(cfg->id)))
+    return P2PSIG_EBUSY;
+  return 0;
+}
+
+static void
+apply_config(p2psig_channel *channel, const p2psig_channel_config *cfg)
+{
+  channel->channel_type = cfg->unordered ? P2PSIG_DCEP_UNORDERED_FLAG : 0;
+  if (cfg->has_max_retransmits) {
+    channel->channel_type |= P2PSIG_DCEP_PARTIAL_RELIABLE_REXMIT;
+    channel->reliability = cfg->max_retransmits;
+  } else if (cfg->has_max_packet_lifetime) {
+    channel->channel_type |= P2PSIG_DCEP_PARTIAL_RELIABLE_TIMED;
+    channel->reliability = cfg->max_packet_lifetime;
+  }
+  channel->priority = cfg->priority ? cfg->priority : DEFAULT_PRIORITY;
+  set_send_options(channel);
+  if (cfg->negotiated) {
+    channel->negotiated = true;
+    channel->sid = cfg->id;
+    g_hash_table_insert(channel->peer->channels_by_sid,
+                        GINT_TO_POINTER(channel->sid), channel);
+  }
 }
 
 p2psig_channel *
@@ -254,12 +435,8 @@ p2psig_peer_create_channel(p2psig_peer *peer, const char *label,
 
   if (config)
     memcpy(&cfg, config, MIN(config->size, sizeof cfg));
-  if (!peer || peer->magic != PEER_MAGIC || !label) {
-    err = P2PSIG_EINVAL;
-    goto out;
-  }
-  if (strlen(label) > 65535 ||
-      (cfg.protocol && strlen(cfg.protocol) > 65535)) {
+  if (!peer || peer->magic != PEER_MAGIC || !label ||
+      strlen(label) > 65535) {
     err = P2PSIG_EINVAL;
     goto out;
   }
@@ -267,14 +444,18 @@ p2psig_peer_create_channel(p2psig_peer *peer, const char *label,
   p2psig__lock();
   if (peer->freed || peer->closed) {
     err = P2PSIG_ECLOSED;
-  } else {
+  } else if ((err = check_config(peer, &cfg)) == 0) {
     const char *protocol = cfg.protocol ? cfg.protocol : "";
 
     channel = p2psig__channel_new(peer, label, strlen(label), protocol,
                                   strlen(protocol));
-    channel->channel_type = P2PSIG_DCEP_RELIABLE;
-    if (peer->sctp_connected)
-      announce(channel);
+    apply_config(channel, &cfg);
+    if (peer->sctp_connected) {
+      if (channel->negotiated)
+        open_negotiated(channel);
+      else
+        announce(channel);
+    }
   }
   p2psig__unlock();
   p2psig__api_leave();
@@ -285,6 +466,39 @@ out:
   return channel;
 }
 
+size_t
+p2psig__peer_max_message_size(const p2psig_peer *peer)
+{
+  if (!peer->remote_set)
+    return 0;
+  return (size_t)MIN(peer->remote_max_message_size,
+                     (uint64_t)P2PSIG_SCTP_MAX_SEND);
+}
+
+/* Holds a copy of a message SCTP cannot take now. */
+static int
+hold(p2psig_channel *channel, uint32_t ppid, const void *data, size_t len,
+     size_t counted)
+{
+  p2psig_peer *peer = channel->peer;
+  struct pending_message *m;
+
+  if (peer->buffered_total + counted > peer->send_buffer_limit)
+    return P2PSIG_EAGAIN;
+  m = g_malloc(sizeof *m + len);
+  m->ppid = ppid;
+  m->len = len;
+  memcpy(m->data, data, len);
+  g_queue_push_tail(&channel->pending, m);
+  channel->buffered_amount += counted;
+  peer->buffered_total += counted;
+  if (!channel->blocked) {
+    channel->blocked = true;
+    g_queue_push_tail(&peer->blocked_channels, channel);
+  }
+  return 0;
+}
+
 int
 p2psig_channel_send(p2psig_channel *channel, const void *data, size_t len,
                     p2psig_kind kind)
@@ -292,6 +506,7 @@ p2psig_channel_send(p2psig_channel *channel, const void *data, size_t len,
   p2psig_peer *peer;
   uint32_t ppid;
   static const uint8_t empty = 0;
+  size_t wire_len = len;
   int ret;
 
   if (!channel || (len > 0 && !data) ||
@@ -308,11 +523,11 @@ p2psig_channel_send(p2psig_channel *channel, const void *data, size_t len,
     ret = P2PSIG_ESTATE;
     goto out;
   }
-  if (channel->state != CHANNEL_OPEN) {
+  if (channel->state != CHANNEL_OPEN || channel->close_when_flushed) {
     ret = P2PSIG_ECLOSED;
     goto out;
   }
-  if (len > peer->remote_max_message_size) {
+  if (len > p2psig__peer_max_message_size(peer)) {
     ret = P2PSIG_ETOOBIG;
     goto out;
   }
@@ -320,13 +535,23 @@ p2psig_channel_send(p2psig_channel *channel, const void *data, size_t len,
     ppid = kind == P2PSIG_KIND_TEXT ? P2PSIG_PPID_STRING_EMPTY
                                     : P2PSIG_PPID_BINARY_EMPTY;
     data = &empty;
-    len = 1;
+    wire_len = 1;
   } else {
     ppid = kind == P2PSIG_KIND_TEXT ? P2PSIG_PPID_STRING : P2PSIG_PPID_BINARY;
   }
-  ret = p2psig__sctp_send(peer->sctp, (uint16_t)channel->sid, ppid,
-                          channel->channel_type & P2PSIG_DCEP_UNORDERED_FLAG,
-                          data, len);
+  /* Messages queue behind held ones, to keep their order. */
+  ret = P2PSIG_EAGAIN;
+  if (g_queue_is_empty(&channel->pending))
+    ret = p2psig__sctp_send(peer->sctp, (uint16_t)channel->sid, ppid,
+                            &channel->send_options, data, wire_len);
+  if (ret == P2PSIG_EAGAIN)
+    ret = hold(channel, ppid, data, wire_len, len);
+  if (ret == 0) {
+    channel->messages_sent++;
+    channel->bytes_sent += len;
+    peer->messages_sent++;
+    peer->bytes_sent += len;
+  }
 out:
   p2psig__unlock();
   p2psig__api_leave();
@@ -353,10 +578,11 @@ p2psig_channel_close(p2psig_channel *channel)
   if (!channel_valid(channel)) {
     ret = P2PSIG_EINVAL;
   } else if (channel->state == CHANNEL_OPEN) {
-    channel->state = CHANNEL_CLOSING;
-    if (p2psig__sctp_reset_stream(channel->peer->sctp,
-                                  (uint16_t)channel->sid) < 0)
-      mark_closed(channel);
+    /* What was accepted is sent before the stream is reset. */
+    if (g_queue_is_empty(&channel->pending))
+      start_close(channel);
+    else
+      channel->close_when_flushed = true;
   } else if (channel->state == CHANNEL_CONNECTING) {
     mark_closed(channel);
   }
@@ -421,4 +647,63 @@ p2psig_channel_get_user_data(const p2psig_channel *channel)
 {
   return channel && channel->magic == CHANNEL_MAGIC ? channel->user_data
                                                     : NULL;
+}
+
+size_t
+p2psig_channel_get_buffered_amount(const p2psig_channel *channel)
+{
+  size_t amount;
+
+  if (!channel || channel->magic != CHANNEL_MAGIC)
+    return 0;
+  p2psig__lock();
+  amount = channel->buffered_amount;
+  p2psig__unlock();
+  return amount;
+}
+
+int
+p2psig_channel_set_buffered_amount_low_threshold(p2psig_channel *channel,
+                                                 size_t threshold)
+{
+  if (!channel || channel->magic != CHANNEL_MAGIC)
+    return P2PSIG_EINVAL;
+  p2psig__lock();
+  channel->low_threshold = threshold;
+  p2psig__unlock();
+  return 0;
+}
+
+size_t
+p2psig_channel_get_max_message_size(const p2psig_channel *channel)
+{
+  size_t max;
+
+  if (!channel || channel->magic != CHANNEL_MAGIC)
+    return 0;
+  p2psig__lock();
+  max = p2psig__peer_max_message_size(channel->peer);
+  p2psig__unlock();
+  return max;
+}
+
+int
+p2psig_channel_get_stats(const p2psig_channel *channel,
+                         p2psig_channel_stats *stats)
+{
+  p2psig_channel_stats s = { 0 };
+
+  if (!channel || channel->magic != CHANNEL_MAGIC || !stats ||
+      stats->size < sizeof(size_t))
+    return P2PSIG_EINVAL;
+  p2psig__lock();
+  s.size = MIN(stats->size, sizeof s);
+  s.messages_sent = channel->messages_sent;
+  s.bytes_sent = channel->bytes_sent;
+  s.messages_received = channel->messages_received;
+  s.bytes_received = channel->bytes_received;
+  s.buffered_amount = channel->buffered_amount;
+  p2psig__unlock();
+  memcpy(stats, &s, s.size);
+  return 0;
 }

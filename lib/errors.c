@@ -36,6 +36,8 @@ static const struct error_entry errors[] = {
   { "P2PSIG_EADDRESS", "malformed address or URL" },
   { "P2PSIG_EINTERNAL", "internal error" },
   { "P2PSIG_EHTTP", "the signaling peer answered with an error" },
+  { "P2PSIG_EBUSY", "the channel id is in use" },
+  { "P2PSIG_EUNAUTHORIZED", "missing or wrong signaling token" },
 };
 
 static const struct error_entry *

@@ -346,3 +346,11 @@ p2psig__ice_send(struct p2psig_ice *ice, const uint8_t *buf, size_t len)
 
   return sent < 0 ? P2PSIG_ENETWORK : 0;
 }
+
+bool
+p2psig__ice_selected_pair(struct p2psig_ice *ice, NiceCandidate **local,
+                          NiceCandidate **remote)
+{
+  return nice_agent_get_selected_pair(ice->agent, ice->stream_id,
+                                      COMPONENT_ID, local, remote);
+}

@@ -6,6 +6,8 @@
 #ifndef P2PSIG_ICE_H
 #define P2PSIG_ICE_H
 
+#include <agent.h>
+
 #include "internal.h"
 #include "sdp.h"
 
@@ -50,6 +52,9 @@ int p2psig__ice_set_remote_credentials(struct p2psig_ice *ice,
 int p2psig__ice_add_remote_candidate(struct p2psig_ice *ice,
                                      const struct p2psig_candidate *c,
                                      char **detail);
+/* The selected pair as libnice's candidates (borrowed), if any. */
+bool p2psig__ice_selected_pair(struct p2psig_ice *ice, NiceCandidate **local,
+                               NiceCandidate **remote);
 int p2psig__ice_send(struct p2psig_ice *ice, const uint8_t *buf, size_t len);
 
 #endif

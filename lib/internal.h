@@ -19,8 +19,10 @@
 #include <p2psig/p2psig.h>
 
 #define P2PSIG_SCTP_PORT 5000
-/* What we accept and advertise in a=max-message-size. */
-#define P2PSIG_MAX_MESSAGE_SIZE (256 * 1024)
+/* What we accept and advertise in a=max-message-size.  Reassembly holds at
+ * most one message of an association at a time (SCTP delivers one partial
+ * message at a time), so this bounds receive memory. */
+#define P2PSIG_MAX_MESSAGE_SIZE (1024 * 1024)
 /* RFC 8841 section 6: a remote SDP without a=max-message-size means this. */
 #define P2PSIG_DEFAULT_REMOTE_MAX_MESSAGE_SIZE 65536
 

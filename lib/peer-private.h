@@ -29,6 +29,13 @@ enum channel_state {
   CHANNEL_CLOSED,         /* on_close queued */
 };
 
+/* A message SCTP could not take yet. */
+struct pending_message {
+  uint32_t ppid;
+  size_t len;
+  uint8_t data[];
+};
+
 struct p2psig_channel {
   uint32_t magic;
   p2psig_peer *peer;
@@ -37,10 +44,21 @@ struct p2psig_channel {
   int sid;                /* -1 until assigned */
   enum channel_state state;
   bool remote_opened;
+  bool negotiated;
+  bool close_when_flushed; /* closed with messages still pending */
   uint8_t channel_type;   /* DCEP channel type */
   uint32_t reliability;
   uint16_t priority;
+  struct p2psig_sctp_send_options send_options;
   void *user_data;
+
+  GQueue pending;         /* struct pending_message, oldest first */
+  size_t buffered_amount; /* bytes in pending */
+  size_t low_threshold;
+  bool blocked;           /* in peer->blocked_channels */
+
+  uint64_t messages_sent, bytes_sent;
+  uint64_t messages_received, bytes_received;
 };
 
 enum event_type {
@@ -50,6 +68,7 @@ enum event_type {
   EVENT_OPEN,
   EVENT_CLOSE,
   EVENT_MESSAGE,
+  EVENT_BUFFERED_AMOUNT_LOW,
 };
 
 struct event {
@@ -92,6 +111,11 @@ struct p2psig_peer {
 
   GPtrArray *channels;           /* every live channel */
   GHashTable *channels_by_sid;   /* sid -> channel */
+  GQueue blocked_channels;       /* channels with pending messages */
+  size_t buffered_total;         /* over every channel */
+  size_t send_buffer_limit;
+  uint64_t messages_sent, bytes_sent;
+  uint64_t messages_received, bytes_received;
 
   GQueue events;                 /* struct event, waiting to be run */
   GSource *dispatch_source;
@@ -116,6 +140,10 @@ void p2psig__channels_connected(p2psig_peer *peer);
 void p2psig__channel_receive(p2psig_peer *peer, uint16_t sid, uint32_t ppid,
                              const uint8_t *buf, size_t len);
 void p2psig__channel_remote_reset(p2psig_peer *peer, uint16_t sid);
+/* SCTP has room again: send what channels hold. */
+void p2psig__channels_flush(p2psig_peer *peer);
+/* The largest message the remote accepts (0 before its description). */
+size_t p2psig__peer_max_message_size(const p2psig_peer *peer);
 /* Marks every channel closed and queues its on_close. */
 void p2psig__channels_close_all(p2psig_peer *peer);
 

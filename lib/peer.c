@@ -70,6 +70,10 @@ run_event(p2psig_peer *peer, struct event *event)
     if (!peer->freed)
       p2psig__channel_free(event->channel);
     break;
+  case EVENT_BUFFERED_AMOUNT_LOW:
+    if (cfg->on_buffered_amount_low)
+      cfg->on_buffered_amount_low(event->channel, ud);
+    break;
   case EVENT_MESSAGE:
     if (cfg->on_message) {
       gsize len;
@@ -192,7 +196,14 @@ sctp_stream_reset(void *data, uint16_t sid)
   p2psig__channel_remote_reset(data, sid);
 }
 
+static void
+sctp_writable(void *data)
+{
+  p2psig__channels_flush(data);
+}
+
 static const struct p2psig_sctp_callbacks sctp_callbacks = {
+  .on_writable = sctp_writable,
   .send = sctp_send,
   .on_connected = sctp_connected,
   .on_closed = sctp_closed,
@@ -437,6 +448,9 @@ p2psig_peer_new(const p2psig_peer_config *config, int *error)
     g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
   peer->channels = g_ptr_array_new();
   peer->channels_by_sid = g_hash_table_new(NULL, NULL);
+  g_queue_init(&peer->blocked_channels);
+  peer->send_buffer_limit = cfg.send_buffer_limit ? cfg.send_buffer_limit
+                                                  : 16 * 1024 * 1024;
   g_queue_init(&peer->events);
   peer->remote.candidates = g_ptr_array_new_with_free_func(g_free);
 
@@ -536,6 +550,7 @@ teardown(void *data)
     event_free(event);
   while (peer->channels->len > 0)
     p2psig__channel_free(peer->channels->pdata[0]);
+  g_queue_clear(&peer->blocked_channels);
   p2psig__dtls_cert_free(peer->cert);
   p2psig__sdp_remote_clear(&peer->remote);
   g_ptr_array_unref(peer->pending_candidates);
@@ -827,6 +842,49 @@ void *
 p2psig_peer_get_user_data(const p2psig_peer *peer)
 {
   return peer_valid(peer) ? peer->config.user_data : NULL;
+}
+
+static void
+copy_candidate(const NiceCandidate *c, char *address, size_t address_size,
+               uint16_t *port, char *type, size_t type_size)
+{
+  static const char *const types[] = { "host", "srflx", "prflx", "relay" };
+  char buf[NICE_ADDRESS_STRING_LEN];
+
+  nice_address_to_string(&c->addr, buf);
+  g_strlcpy(address, buf, address_size);
+  *port = (uint16_t)nice_address_get_port(&c->addr);
+  g_strlcpy(type, (unsigned)c->type < G_N_ELEMENTS(types) ? types[c->type]
+                                                          : "host",
+            type_size);
+}
+
+int
+p2psig_peer_get_stats(const p2psig_peer *peer, p2psig_peer_stats *stats)
+{
+  p2psig_peer_stats s = { 0 };
+  NiceCandidate *local = NULL, *remote = NULL;
+
+  if (!peer_valid(peer) || !stats || stats->size < sizeof(size_t))
+    return P2PSIG_EINVAL;
+  p2psig__lock();
+  s.size = MIN(stats->size, sizeof s);
+  s.messages_sent = peer->messages_sent;
+  s.bytes_sent = peer->bytes_sent;
+  s.messages_received = peer->messages_received;
+  s.bytes_received = peer->bytes_received;
+  if (peer->ice && p2psig__ice_selected_pair(peer->ice, &local, &remote)) {
+    s.has_selected_pair = true;
+    copy_candidate(local, s.local_address, sizeof s.local_address,
+                   &s.local_port, s.local_type, sizeof s.local_type);
+    copy_candidate(remote, s.remote_address, sizeof s.remote_address,
+                   &s.remote_port, s.remote_type, sizeof s.remote_type);
+  }
+  if (peer->sctp)
+    s.rtt_ms = p2psig__sctp_rtt_ms(peer->sctp);
+  p2psig__unlock();
+  memcpy(stats, &s, s.size);
+  return 0;
 }
 
 void

@@ -21,11 +21,16 @@
 
 #include "dcep.h"
 
-/* Streams we ask for in each direction. */
-#define SCTP_STREAMS 1024
+/* Streams we ask for in each direction: enough for 1024 channels opened
+ * from one side (ids follow the DTLS role, so one side uses every other
+ * id).  usrsctp allocates per stream, so not 65535. */
+#define SCTP_STREAMS 2048
 /* SCTP packets must fit a DTLS record in a 1200-byte datagram. */
 #define SCTP_PATH_MTU 1150
-#define SCTP_BUFFER_SIZE (1024 * 1024)
+/* The send buffer bounds the largest message; the receive buffer is the
+ * window the remote may fill. */
+#define SCTP_SEND_BUFFER_SIZE P2PSIG_SCTP_MAX_SEND
+#define SCTP_RECV_BUFFER_SIZE (2 * 1024 * 1024)
 #define SCTP_TIMER_MS 10
 
 struct p2psig_sctp {
@@ -37,6 +42,7 @@ struct p2psig_sctp {
   bool connected;
   bool closed;
   bool readable;
+  bool blocked;             /* a send returned EAGAIN */
   GByteArray *partial;      /* a message arriving in pieces */
   bool partial_too_big;     /* drop the rest of it */
 };
@@ -45,7 +51,9 @@ static GSource *timer_source;
 static gint64 timer_last;
 static unsigned association_count;
 static GPtrArray *readable_list; /* sockets marked by the upcall */
-static uint8_t recv_buffer[P2PSIG_MAX_MESSAGE_SIZE + 4096];
+static GPtrArray *writable_list; /* blocked sockets with room again */
+/* Larger messages come in pieces and are reassembled. */
+static uint8_t recv_buffer[128 * 1024];
 
 static void drain_readable(void);
 
@@ -92,6 +100,7 @@ init_usrsctp(gpointer unused)
   usrsctp_sysctl_set_sctp_auth_enable(0);
   usrsctp_sysctl_set_sctp_blackhole(2);
   readable_list = g_ptr_array_new();
+  writable_list = g_ptr_array_new();
   return GINT_TO_POINTER(1);
 }
 
@@ -131,10 +140,15 @@ static void
 upcall(struct socket *sock, void *arg, int flags)
 {
   struct p2psig_sctp *sctp = arg;
+  int events = usrsctp_get_events(sock);
 
-  if (!sctp->readable && (usrsctp_get_events(sock) & SCTP_EVENT_READ)) {
+  if (!sctp->readable && (events & SCTP_EVENT_READ)) {
     sctp->readable = true;
     g_ptr_array_add(readable_list, sctp);
+  }
+  if (sctp->blocked && (events & SCTP_EVENT_WRITE)) {
+    sctp->blocked = false;
+    g_ptr_array_add(writable_list, sctp);
   }
 }
 
@@ -155,7 +169,7 @@ configure_socket(struct p2psig_sctp *sctp)
   struct socket *sock = sctp->sock;
   static const uint16_t events[] = {
     SCTP_ASSOC_CHANGE, SCTP_STREAM_RESET_EVENT, SCTP_STREAM_CHANGE_EVENT,
-    SCTP_REMOTE_ERROR, SCTP_SHUTDOWN_EVENT,
+    SCTP_REMOTE_ERROR, SCTP_SHUTDOWN_EVENT, SCTP_PARTIAL_DELIVERY_EVENT,
   };
   struct linger linger = { .l_onoff = 1, .l_linger = 0 };
   struct sctp_assoc_value reset = {
@@ -164,8 +178,12 @@ configure_socket(struct p2psig_sctp *sctp)
   struct sctp_initmsg init = {
     .sinit_num_ostreams = SCTP_STREAMS, .sinit_max_instreams = SCTP_STREAMS,
   };
+  struct sctp_assoc_value scheduler = {
+    .assoc_id = SCTP_FUTURE_ASSOC, .assoc_value = SCTP_SS_PRIORITY,
+  };
   int on = 1;
-  int buffer = SCTP_BUFFER_SIZE;
+  int send_buffer = SCTP_SEND_BUFFER_SIZE;
+  int recv_buffer_size = SCTP_RECV_BUFFER_SIZE;
 
   if (usrsctp_set_non_blocking(sock, 1) < 0)
     return -1;
@@ -178,9 +196,14 @@ configure_socket(struct p2psig_sctp *sctp)
       set_option(sock, IPPROTO_SCTP, SCTP_NODELAY, &on, sizeof on) ||
       set_option(sock, IPPROTO_SCTP, SCTP_RECVRCVINFO, &on, sizeof on) ||
       set_option(sock, IPPROTO_SCTP, SCTP_INITMSG, &init, sizeof init) ||
-      set_option(sock, SOL_SOCKET, SO_SNDBUF, &buffer, sizeof buffer) ||
-      set_option(sock, SOL_SOCKET, SO_RCVBUF, &buffer, sizeof buffer))
+      set_option(sock, SOL_SOCKET, SO_SNDBUF, &send_buffer,
+                 sizeof send_buffer) ||
+      set_option(sock, SOL_SOCKET, SO_RCVBUF, &recv_buffer_size,
+                 sizeof recv_buffer_size))
     return -1;
+  /* Channel priorities (DCEP) map onto usrsctp's priority scheduler. */
+  set_option(sock, IPPROTO_SCTP, SCTP_PLUGGABLE_SS, &scheduler,
+             sizeof scheduler);
   for (size_t i = 0; i < G_N_ELEMENTS(events); i++) {
     struct sctp_event event = {
       .se_assoc_id = SCTP_ALL_ASSOC, .se_type = events[i], .se_on = 1,
@@ -240,6 +263,7 @@ p2psig__sctp_free(struct p2psig_sctp *sctp)
   }
   sctp->closed = true;
   g_ptr_array_remove(readable_list, sctp);
+  g_ptr_array_remove(writable_list, sctp);
   usrsctp_deregister_address(sctp);
   timer_unref();
   g_byte_array_unref(sctp->partial);
@@ -342,6 +366,13 @@ handle_notification(struct p2psig_sctp *sctp, const uint8_t *buf, size_t len)
   case SCTP_SHUTDOWN_EVENT:
     g_debug("remote shut the association down");
     break;
+  case SCTP_PARTIAL_DELIVERY_EVENT:
+    /* A partly delivered message was abandoned (partial reliability):
+     * drop what we hold of it, never deliver it cut short. */
+    g_debug("partial delivery aborted");
+    g_byte_array_set_size(sctp->partial, 0);
+    sctp->partial_too_big = false;
+    break;
   default:
     g_debug("notification %u", n->sn_header.sn_type);
     break;
@@ -413,11 +444,18 @@ drain_readable(void)
   if (draining)
     return;
   draining = true;
-  while (readable_list->len > 0) {
-    struct p2psig_sctp *sctp = g_ptr_array_steal_index(readable_list, 0);
+  while (readable_list->len > 0 || writable_list->len > 0) {
+    struct p2psig_sctp *sctp;
 
-    sctp->readable = false;
-    drain(sctp);
+    if (readable_list->len > 0) {
+      sctp = g_ptr_array_steal_index(readable_list, 0);
+      sctp->readable = false;
+      drain(sctp);
+    } else {
+      sctp = g_ptr_array_steal_index(writable_list, 0);
+      if (!sctp->closed)
+        sctp->cbs.on_writable(sctp->data);
+    }
   }
   draining = false;
 }
@@ -433,7 +471,8 @@ p2psig__sctp_feed(struct p2psig_sctp *sctp, const uint8_t *buf, size_t len)
 
 int
 p2psig__sctp_send(struct p2psig_sctp *sctp, uint16_t sid, uint32_t ppid,
-                  bool unordered, const uint8_t *buf, size_t len)
+                  const struct p2psig_sctp_send_options *options,
+                  const uint8_t *buf, size_t len)
 {
   struct sctp_sendv_spa spa = { 0 };
 
@@ -442,14 +481,25 @@ p2psig__sctp_send(struct p2psig_sctp *sctp, uint16_t sid, uint32_t ppid,
   spa.sendv_flags = SCTP_SEND_SNDINFO_VALID;
   spa.sendv_sndinfo.snd_sid = sid;
   spa.sendv_sndinfo.snd_ppid = htonl(ppid);
-  spa.sendv_sndinfo.snd_flags = SCTP_EOR | (unordered ? SCTP_UNORDERED : 0);
+  spa.sendv_sndinfo.snd_flags = SCTP_EOR;
+  if (options) {
+    if (options->unordered)
+      spa.sendv_sndinfo.snd_flags |= SCTP_UNORDERED;
+    if (options->pr_policy != P2PSIG_SCTP_PR_NONE) {
+      spa.sendv_flags |= SCTP_SEND_PRINFO_VALID;
+      spa.sendv_prinfo.pr_policy = (uint16_t)options->pr_policy;
+      spa.sendv_prinfo.pr_value = options->pr_value;
+    }
+  }
   if (usrsctp_sendv(sctp->sock, buf, len, NULL, 0, &spa, sizeof spa,
                     SCTP_SENDV_SPA, 0) < 0) {
     int err = errno;
 
-    g_debug("send on stream %u: %s", sid, g_strerror(err));
-    if (err == EWOULDBLOCK || err == EAGAIN || err == ENOBUFS)
+    if (err == EWOULDBLOCK || err == EAGAIN || err == ENOBUFS) {
+      sctp->blocked = true;
       return P2PSIG_EAGAIN;
+    }
+    g_debug("send on stream %u: %s", sid, g_strerror(err));
     if (err == EMSGSIZE)
       return P2PSIG_ETOOBIG;
     return P2PSIG_ESCTP;
@@ -484,4 +534,32 @@ uint16_t
 p2psig__sctp_max_streams(const struct p2psig_sctp *sctp)
 {
   return sctp->streams;
+}
+
+void
+p2psig__sctp_set_priority(struct p2psig_sctp *sctp, uint16_t sid,
+                          uint16_t priority)
+{
+  /* usrsctp serves the lowest value first. */
+  struct sctp_stream_value value = {
+    .assoc_id = SCTP_CURRENT_ASSOC, .stream_id = sid,
+    .stream_value = (uint16_t)(UINT16_MAX - priority),
+  };
+
+  if (sctp->connected && !sctp->closed)
+    set_option(sctp->sock, IPPROTO_SCTP, SCTP_SS_VALUE, &value,
+               sizeof value);
+}
+
+double
+p2psig__sctp_rtt_ms(const struct p2psig_sctp *sctp)
+{
+  struct sctp_status status = { 0 };
+  socklen_t len = sizeof status;
+
+  if (!sctp->connected || sctp->closed ||
+      usrsctp_getsockopt(sctp->sock, IPPROTO_SCTP, SCTP_STATUS, &status,
+                         &len) < 0)
+    return 0;
+  return status.sstat_primary.spinfo_srtt;
 }

@@ -18,6 +18,21 @@ struct p2psig_sctp_callbacks {
                      const uint8_t *buf, size_t len);
   /* The remote peer reset its outgoing stream sid (closed a channel). */
   void (*on_stream_reset)(void *data, uint16_t sid);
+  /* Room in the send buffer again after a send returned P2PSIG_EAGAIN. */
+  void (*on_writable)(void *data);
+};
+
+/* Partial reliability policies (RFC 3758), as usrsctp numbers them. */
+enum p2psig_sctp_pr {
+  P2PSIG_SCTP_PR_NONE = 0,
+  P2PSIG_SCTP_PR_TTL = 1,  /* value: lifetime in milliseconds */
+  P2PSIG_SCTP_PR_RTX = 3,  /* value: retransmissions */
+};
+
+struct p2psig_sctp_send_options {
+  bool unordered;
+  enum p2psig_sctp_pr pr_policy;
+  uint32_t pr_value;
 };
 
 struct p2psig_sctp *p2psig__sctp_new(uint16_t local_port,
@@ -29,8 +44,20 @@ int p2psig__sctp_connect(struct p2psig_sctp *sctp);
 /* Feeds one decrypted SCTP packet. */
 void p2psig__sctp_feed(struct p2psig_sctp *sctp, const uint8_t *buf,
                        size_t len);
+/* Sends one whole message, or nothing: P2PSIG_EAGAIN when the send buffer
+ * cannot take it now (on_writable follows).  options NULL: reliable,
+ * ordered. */
 int p2psig__sctp_send(struct p2psig_sctp *sctp, uint16_t sid, uint32_t ppid,
-                      bool unordered, const uint8_t *buf, size_t len);
+                      const struct p2psig_sctp_send_options *options,
+                      const uint8_t *buf, size_t len);
+/* DCEP priority of a stream for the priority scheduler: higher goes
+ * first. */
+void p2psig__sctp_set_priority(struct p2psig_sctp *sctp, uint16_t sid,
+                               uint16_t priority);
+/* Smoothed round-trip time of the association, or 0 when unknown. */
+double p2psig__sctp_rtt_ms(const struct p2psig_sctp *sctp);
+/* The largest message p2psig__sctp_send can ever take. */
+#define P2PSIG_SCTP_MAX_SEND (4 * 1024 * 1024)
 /* Resets our outgoing stream sid (RFC 6525). */
 int p2psig__sctp_reset_stream(struct p2psig_sctp *sctp, uint16_t sid);
 /* Streams negotiated in each direction (0 before the association is up). */

@@ -598,7 +598,7 @@ test_build_format(void)
     .setup = P2PSIG_SETUP_ACTPASS,
     .mid = "0",
     .sctp_port = 5000,
-    .max_message_size = P2PSIG_MAX_MESSAGE_SIZE,
+    .max_message_size = 262144,
   };
   g_autofree char *text = NULL;
 

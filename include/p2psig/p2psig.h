@@ -84,7 +84,9 @@ typedef enum p2psig_error {
   P2PSIG_EICE = -15,        /* ICE failed: no working candidate pair */
   P2PSIG_EADDRESS = -16,    /* malformed address or URL */
   P2PSIG_EINTERNAL = -17,   /* internal error (a bug: please report) */
-  P2PSIG_EHTTP = -18        /* the signaling peer answered with an error */
+  P2PSIG_EHTTP = -18,       /* the signaling peer answered with an error */
+  P2PSIG_EBUSY = -19,       /* the channel id is in use */
+  P2PSIG_EUNAUTHORIZED = -20 /* signaling request without the right token */
 } p2psig_error;
 
 /**
@@ -231,6 +233,12 @@ typedef struct p2psig_peer_config {
   p2psig_channel_event_cb on_close;
   p2psig_message_cb on_message;
   void *user_data;                /* passed to every callback */
+
+  /* A channel's buffered amount fell to its low threshold (Since: 0.2). */
+  p2psig_channel_event_cb on_buffered_amount_low;
+  size_t send_buffer_limit;       /* bytes a peer may hold unsent across
+                                     its channels before sends fail with
+                                     P2PSIG_EAGAIN; 0: 16 MiB */
 } p2psig_peer_config;
 
 #define P2PSIG_PEER_CONFIG_INIT .size = sizeof(p2psig_peer_config)
@@ -356,6 +364,16 @@ P2PSIG_API void p2psig_peer_free(p2psig_peer *peer);
 typedef struct p2psig_channel_config {
   size_t size;             /* sizeof, set by P2PSIG_CHANNEL_CONFIG_INIT */
   const char *protocol;    /* sub-protocol name; NULL: "" */
+  bool unordered;          /* deliver out of order; false: ordered */
+  bool has_max_retransmits;      /* partial reliability by count ... */
+  uint16_t max_retransmits;      /* ... retransmissions at most (0: none) */
+  bool has_max_packet_lifetime;  /* partial reliability by time ... */
+  uint16_t max_packet_lifetime;  /* ... milliseconds (RFC 3758); not both */
+  bool negotiated;         /* agreed out of band: no DCEP, both sides
+                              create it with the same id */
+  uint16_t id;             /* stream id when negotiated (0..65534) */
+  uint16_t priority;       /* DCEP priority: 128 very low, 256 low,
+                              512 medium, 1024 high; 0: 256 */
 } p2psig_channel_config;
 
 #define P2PSIG_CHANNEL_CONFIG_INIT .size = sizeof(p2psig_channel_config)
@@ -366,10 +384,16 @@ typedef struct p2psig_channel_config {
  * @config: (nullable): options, copied; NULL for defaults
  * @error: (optional): where to store the error code on failure
  *
- * Creates a data channel.  It opens (on_open) once the connection is up and
- * the remote peer has acknowledged it; the remote peer sees on_channel.
+ * Creates a data channel.  It opens (on_open) once the SCTP association is
+ * up and the DCEP open has been sent; the remote peer sees on_channel.  A
+ * negotiated channel sends no DCEP and opens on both sides when the
+ * association is up; the remote creates it too, with the same id.  Ids of
+ * other channels follow the DTLS role: even for the DTLS client, odd for
+ * the server.
  *
- * Returns: the channel, owned by the peer, or NULL.
+ * Returns: the channel, owned by the peer, or NULL: P2PSIG_EINVAL for both
+ * max_retransmits and max_packet_lifetime, an id of 65535 or beyond the
+ * association's streams; P2PSIG_EBUSY for an id in use.
  * Since: 0.1
  */
 P2PSIG_API p2psig_channel *
@@ -382,11 +406,13 @@ p2psig_peer_create_channel(p2psig_peer *peer, const char *label,
  * @len: its length in bytes; 0 sends an empty message
  * @kind: text or binary
  *
- * Queues a message.  Never blocks.
+ * Queues a message.  Never blocks: what SCTP cannot take at once waits in
+ * the channel's buffer (see p2psig_channel_get_buffered_amount()).
  *
  * Returns: 0 or a negative p2psig_error: P2PSIG_ESTATE before the channel
  * is open, P2PSIG_ECLOSED after it closed, P2PSIG_ETOOBIG over the remote's
- * maximum message size, P2PSIG_EAGAIN when the send buffer is full.
+ * maximum message size, P2PSIG_EAGAIN when the peer's buffers already
+ * hold send_buffer_limit bytes (16 MiB by default).
  * Since: 0.1
  */
 P2PSIG_API int p2psig_channel_send(p2psig_channel *channel, const void *data,
@@ -470,6 +496,98 @@ P2PSIG_API void p2psig_channel_set_user_data(p2psig_channel *channel,
  * Since: 0.1
  */
 P2PSIG_API void *p2psig_channel_get_user_data(const p2psig_channel *channel);
+
+/**
+ * p2psig_channel_get_buffered_amount:
+ *
+ * Returns: bytes of messages accepted by p2psig_channel_send() that the
+ * SCTP stack has not taken yet (W3C bufferedAmount).
+ * Since: 0.2
+ */
+P2PSIG_API size_t
+p2psig_channel_get_buffered_amount(const p2psig_channel *channel);
+
+/**
+ * p2psig_channel_set_buffered_amount_low_threshold:
+ *
+ * on_buffered_amount_low fires each time the buffered amount falls from
+ * above @threshold to @threshold or below (W3C bufferedAmountLowThreshold;
+ * 0 by default).
+ *
+ * Returns: 0 or a negative p2psig_error.
+ * Since: 0.2
+ */
+P2PSIG_API int
+p2psig_channel_set_buffered_amount_low_threshold(p2psig_channel *channel,
+                                                 size_t threshold);
+
+/**
+ * p2psig_channel_get_max_message_size:
+ *
+ * Returns: the largest message the remote accepts (its
+ * a=max-message-size, 65536 when its SDP has none), or 0 before the
+ * remote description is known.
+ * Since: 0.2
+ */
+P2PSIG_API size_t
+p2psig_channel_get_max_message_size(const p2psig_channel *channel);
+
+/**
+ * p2psig_channel_stats:
+ *
+ * Since: 0.2
+ */
+typedef struct p2psig_channel_stats {
+  size_t size;               /* sizeof, set by P2PSIG_STATS_INIT */
+  uint64_t messages_sent;
+  uint64_t bytes_sent;
+  uint64_t messages_received;
+  uint64_t bytes_received;
+  size_t buffered_amount;
+} p2psig_channel_stats;
+
+/**
+ * p2psig_peer_stats:
+ *
+ * Since: 0.2
+ */
+typedef struct p2psig_peer_stats {
+  size_t size;               /* sizeof, set by P2PSIG_STATS_INIT */
+  uint64_t messages_sent;    /* over every channel, closed ones too */
+  uint64_t bytes_sent;
+  uint64_t messages_received;
+  uint64_t bytes_received;
+  bool has_selected_pair;    /* the fields below are valid */
+  char local_address[48];    /* IP address, NUL-terminated */
+  uint16_t local_port;
+  char local_type[8];        /* "host", "srflx", "prflx", "relay" */
+  char remote_address[48];
+  uint16_t remote_port;
+  char remote_type[8];
+  double rtt_ms;             /* smoothed round-trip time; 0: unknown */
+} p2psig_peer_stats;
+
+#define P2PSIG_STATS_INIT(type) { .size = sizeof(type) }
+
+/**
+ * p2psig_channel_get_stats:
+ * @stats: filled in; set its size first (P2PSIG_STATS_INIT)
+ *
+ * Returns: 0 or a negative p2psig_error.
+ * Since: 0.2
+ */
+P2PSIG_API int p2psig_channel_get_stats(const p2psig_channel *channel,
+                                        p2psig_channel_stats *stats);
+
+/**
+ * p2psig_peer_get_stats:
+ * @stats: filled in; set its size first (P2PSIG_STATS_INIT)
+ *
+ * Returns: 0 or a negative p2psig_error.
+ * Since: 0.2
+ */
+P2PSIG_API int p2psig_peer_get_stats(const p2psig_peer *peer,
+                                     p2psig_peer_stats *stats);
 
 /**
  * p2psig_role:
