@@ -122,6 +122,12 @@ struct p2psig_peer {
   GSource *release_source;       /* after p2psig_peer_close */
   bool dispatching;
 
+  /* Liveness: packets received, checked once a second once connected. */
+  uint64_t rx_packets;
+  uint64_t rx_packets_seen;
+  unsigned silent_seconds;
+  GSource *liveness_source;
+
   const struct p2psig_peer_observer *observer;
   void *observer_data;
 };

@@ -144,10 +144,13 @@ set_state(p2psig_peer *peer, p2psig_state state, int error)
   p2psig__peer_emit(peer, &event);
 }
 
+static void stop_liveness(p2psig_peer *peer);
+
 void
 p2psig__peer_fail(p2psig_peer *peer, int error)
 {
   g_debug("peer %p failed: %s", (void *)peer, p2psig_strerror(error));
+  stop_liveness(peer);
   p2psig__channels_close_all(peer);
   set_state(peer, P2PSIG_STATE_FAILED, error);
 }
@@ -222,6 +225,44 @@ dtls_send(void *data, const uint8_t *buf, size_t len)
     p2psig__ice_send(peer->ice, buf, len);
 }
 
+/* pion's timeouts: disconnected after 5 s without a packet, failed 25 s
+ * later.  SCTP heartbeats (every second or two) keep an idle but living
+ * connection above the first. */
+#define DISCONNECTED_AFTER_S 5
+#define FAILED_AFTER_S 30
+
+static gboolean
+check_liveness(gpointer data)
+{
+  p2psig_peer *peer = data;
+
+  if (peer->rx_packets != peer->rx_packets_seen) {
+    peer->rx_packets_seen = peer->rx_packets;
+    peer->silent_seconds = 0;
+    if (peer->state == P2PSIG_STATE_DISCONNECTED)
+      set_state(peer, P2PSIG_STATE_CONNECTED, 0);
+    return G_SOURCE_CONTINUE;
+  }
+  peer->silent_seconds++;
+  if (peer->silent_seconds >= FAILED_AFTER_S) {
+    g_clear_pointer(&peer->liveness_source, g_source_unref);
+    p2psig__peer_fail(peer, P2PSIG_ETIMEDOUT);
+    return G_SOURCE_REMOVE;
+  }
+  if (peer->silent_seconds >= DISCONNECTED_AFTER_S)
+    set_state(peer, P2PSIG_STATE_DISCONNECTED, 0);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+stop_liveness(p2psig_peer *peer)
+{
+  if (peer->liveness_source) {
+    g_source_destroy(peer->liveness_source);
+    g_clear_pointer(&peer->liveness_source, g_source_unref);
+  }
+}
+
 static void
 dtls_connected(void *data)
 {
@@ -229,6 +270,9 @@ dtls_connected(void *data)
   int error = 0;
 
   set_state(peer, P2PSIG_STATE_CONNECTED, 0);
+  if (!peer->liveness_source)
+    peer->liveness_source = p2psig__loop_timeout(1000, check_liveness, peer,
+                                                 NULL);
   peer->sctp = p2psig__sctp_new(P2PSIG_SCTP_PORT, peer->remote.sctp_port,
                                 &sctp_callbacks, peer, &error);
   if (!peer->sctp || p2psig__sctp_connect(peer->sctp) < 0)
@@ -326,6 +370,7 @@ ice_receive(void *data, const uint8_t *buf, size_t len)
 {
   p2psig_peer *peer = data;
 
+  peer->rx_packets++;
   /* RFC 7983: DTLS records start with a byte in 20..63. */
   if (len == 0 || buf[0] < 20 || buf[0] > 63)
     return;
@@ -521,6 +566,7 @@ fail_early:
 static void
 release_transports(p2psig_peer *peer)
 {
+  stop_liveness(peer);
   g_clear_pointer(&peer->sctp, p2psig__sctp_free);
   g_clear_pointer(&peer->dtls, p2psig__dtls_free);
   g_clear_pointer(&peer->ice, p2psig__ice_free);
@@ -618,6 +664,7 @@ p2psig_peer_close(p2psig_peer *peer)
   p2psig__lock();
   if (!peer->freed && !peer->closed) {
     peer->closed = true;
+    stop_liveness(peer);
     p2psig__channels_close_all(peer);
     /* Tell the remote now: SCTP abort, then DTLS close_notify. */
     g_clear_pointer(&peer->sctp, p2psig__sctp_free);

@@ -32,6 +32,7 @@
 #define SCTP_SEND_BUFFER_SIZE P2PSIG_SCTP_MAX_SEND
 #define SCTP_RECV_BUFFER_SIZE (2 * 1024 * 1024)
 #define SCTP_TIMER_MS 10
+#define SCTP_HEARTBEAT_MS 1000
 
 struct p2psig_sctp {
   struct socket *sock;
@@ -99,6 +100,10 @@ init_usrsctp(gpointer unused)
   usrsctp_sysctl_set_sctp_asconf_enable(0);
   usrsctp_sysctl_set_sctp_auth_enable(0);
   usrsctp_sysctl_set_sctp_blackhole(2);
+  /* The default minimum RTO of one second makes every loss cost a second
+   * on a path with a round trip of a millisecond. */
+  usrsctp_sysctl_set_sctp_rto_min_default(200);
+  usrsctp_sysctl_set_sctp_rto_initial_default(1000);
   readable_list = g_ptr_array_new();
   writable_list = g_ptr_array_new();
   return GINT_TO_POINTER(1);
@@ -271,15 +276,18 @@ p2psig__sctp_free(struct p2psig_sctp *sctp)
 }
 
 /* A fixed path MTU: DTLS sits below, and probing would only lose packets.
- * The association exists once connect has been called. */
+ * Frequent heartbeats keep packets flowing on an idle association, which
+ * is how the peer notices a silent remote within seconds.  The association
+ * exists once connect has been called. */
 static void
-set_path_mtu(struct p2psig_sctp *sctp, const struct sockaddr_conn *remote)
+set_path_params(struct p2psig_sctp *sctp, const struct sockaddr_conn *remote)
 {
   struct sctp_paddrparams params = { 0 };
 
   memcpy(&params.spp_address, remote, sizeof *remote);
   params.spp_pathmtu = SCTP_PATH_MTU;
-  params.spp_flags = SPP_PMTUD_DISABLE;
+  params.spp_hbinterval = SCTP_HEARTBEAT_MS;
+  params.spp_flags = SPP_PMTUD_DISABLE | SPP_HB_ENABLE;
   set_option(sctp->sock, IPPROTO_SCTP, SCTP_PEER_ADDR_PARAMS, &params,
              sizeof params);
 }
@@ -297,7 +305,7 @@ p2psig__sctp_connect(struct p2psig_sctp *sctp)
     g_debug("connect: %s", g_strerror(errno));
     return P2PSIG_ESCTP;
   }
-  set_path_mtu(sctp, &sconn);
+  set_path_params(sctp, &sconn);
   return 0;
 }
 
