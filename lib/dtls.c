@@ -376,6 +376,18 @@ arm_timer(struct p2psig_dtls *dtls)
   dtls->timer = p2psig__loop_timeout(ms, on_timer, dtls, NULL);
 }
 
+/* OpenSSL starts retransmitting a lost flight after one second and doubles
+ * up to a minute: on a link that loses packets that stalls the handshake
+ * for many seconds.  Start at 100 ms (WebRTC stacks use 50 to 100), cap at
+ * 3 s. */
+static unsigned int
+retransmit_timer(SSL *ssl, unsigned int previous_us)
+{
+  if (previous_us == 0)
+    return 100 * 1000;
+  return MIN(previous_us * 2, 3 * 1000 * 1000);
+}
+
 struct p2psig_dtls *
 p2psig__dtls_new(const struct p2psig_dtls_cert *cert, bool client,
                  const uint8_t remote_fingerprint[P2PSIG_FINGERPRINT_LEN],
@@ -408,6 +420,7 @@ p2psig__dtls_new(const struct p2psig_dtls_cert *cert, bool client,
   SSL_set_app_data(dtls->ssl, dtls);
   SSL_set_bio(dtls->ssl, dtls->bio, dtls->bio);
   SSL_set_mtu(dtls->ssl, DTLS_MTU);
+  DTLS_set_timer_cb(dtls->ssl, retransmit_timer);
   DTLS_set_link_mtu(dtls->ssl, DTLS_MTU);
   if (client)
     SSL_set_connect_state(dtls->ssl);

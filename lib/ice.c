@@ -187,10 +187,13 @@ p2psig__ice_new(const struct p2psig_ice_options *options,
   ice->data = data;
   ice->agent = nice_agent_new_full(p2psig__loop_context(),
                                    NICE_COMPATIBILITY_RFC5245,
-                                   NICE_AGENT_OPTION_ICE_TRICKLE |
-                                   NICE_AGENT_OPTION_CONSENT_FRESHNESS);
+                                   NICE_AGENT_OPTION_ICE_TRICKLE);
+  /* More connectivity-check retransmissions than libnice's 7, so that a
+   * lossy link (30 % each way) still finds its pair; a dead pair costs a
+   * little longer to give up. */
   g_object_set(ice->agent, "upnp", FALSE, "ice-tcp", FALSE,
-               "controlling-mode", FALSE, NULL);
+               "controlling-mode", FALSE, "stun-max-retransmissions", 14,
+               NULL);
   if (options->stun_ip)
     p2psig__ice_set_stun_server(ice, options->stun_ip, options->stun_port);
   if (options->local_addresses) {

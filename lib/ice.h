@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * ICE with libnice: one agent, one stream, one component (BUNDLE and
- * rtcp-mux style), trickle, consent freshness.
+ * rtcp-mux style), trickle.
  */
 #ifndef P2PSIG_ICE_H
 #define P2PSIG_ICE_H

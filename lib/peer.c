@@ -225,9 +225,13 @@ dtls_send(void *data, const uint8_t *buf, size_t len)
     p2psig__ice_send(peer->ice, buf, len);
 }
 
-/* pion's timeouts: disconnected after 5 s without a packet, failed 25 s
- * later.  SCTP heartbeats (every second or two) keep an idle but living
- * connection above the first. */
+/* Consent freshness (RFC 7675) on what the remote sends: disconnected
+ * after 5 s without a packet (as pion), failed after 30 s (RFC 7675's
+ * consent timeout).  Packets count once they pass DTLS and SCTP's checks
+ * below.  SCTP heartbeats (every second or two) keep an idle but living
+ * connection well above the first limit.  libnice 0.1.21's own consent
+ * check gives up after about 10 s, which a link losing 30 % of its packets
+ * each way reaches within seconds, so ICE leaves that to us. */
 #define DISCONNECTED_AFTER_S 5
 #define FAILED_AFTER_S 30
 

@@ -104,6 +104,12 @@ init_usrsctp(gpointer unused)
    * on a path with a round trip of a millisecond. */
   usrsctp_sysctl_set_sctp_rto_min_default(200);
   usrsctp_sysctl_set_sctp_rto_initial_default(1000);
+  /* Exponential backoff up to usrsctp's 60 s would stall a lossy link for
+   * minutes; the peer's own 30 s silence limit decides when it is dead, so
+   * SCTP may retry longer before giving up on the association. */
+  usrsctp_sysctl_set_sctp_rto_max_default(5000);
+  usrsctp_sysctl_set_sctp_assoc_rtx_max_default(20);
+  usrsctp_sysctl_set_sctp_path_rtx_max_default(20);
   readable_list = g_ptr_array_new();
   writable_list = g_ptr_array_new();
   return GINT_TO_POINTER(1);

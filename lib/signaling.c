@@ -968,6 +968,31 @@ out:
   g_main_context_pop_thread_default(context);
 }
 
+/* "http://host:port", or NULL when libsoup cannot make a URI of it. */
+static char *
+make_remote_base(const char *host, uint16_t port)
+{
+  g_autofree char *base = NULL;
+  g_autofree char *probe = NULL;
+  g_autoptr(SoupMessage) msg = NULL;
+
+  if (!host) {
+    /* ":port", as Go dials it: this machine. */
+    base = g_strdup_printf("http://localhost:%u", port);
+  } else if (strchr(host, ':')) {
+    /* IPv6; a zone ("fe80::1%eth0") is written %25 in a URI (RFC 6874). */
+    g_auto(GStrv) parts = g_strsplit(host, "%", -1);
+    g_autofree char *escaped = g_strjoinv("%25", parts);
+
+    base = g_strdup_printf("http://[%s]:%u", escaped, port);
+  } else {
+    base = g_strdup_printf("http://%s:%u", host, port);
+  }
+  probe = g_strconcat(base, "/sdp", NULL);
+  msg = soup_message_new(SOUP_METHOD_POST, probe);
+  return msg ? g_steal_pointer(&base) : NULL;
+}
+
 static void
 run_on_loop(void (*fn)(void *data), void *data)
 {
@@ -984,6 +1009,7 @@ p2psig_signaling_new(p2psig_peer *peer, const p2psig_signaling_config *config,
   p2psig_signaling_config cfg = {0};
   struct new_args args = {0};
   g_autofree char *remote_host = NULL;
+  g_autofree char *remote_base = NULL;
   uint16_t remote_port = 0;
   const char *listen_address, *remote_address;
   struct p2psig_signaling *sig = NULL;
@@ -1015,6 +1041,13 @@ p2psig_signaling_new(p2psig_peer *peer, const p2psig_signaling_config *config,
     goto fail;
   }
 
+  remote_base = make_remote_base(remote_host, remote_port);
+  if (!remote_base) {
+    g_debug("cannot make a URI of \"%s\"", remote_address);
+    rc = P2PSIG_EADDRESS;
+    goto fail;
+  }
+
   /* A listen host name is resolved here, on the caller's thread, rather
    * than on the library thread that serves every peer. */
   if (args.listen_host &&
@@ -1042,11 +1075,7 @@ p2psig_signaling_new(p2psig_peer *peer, const p2psig_signaling_config *config,
   sig->role = cfg.role;
   sig->on_error = cfg.on_error;
   sig->user_data = cfg.user_data;
-  if (!remote_host)
-    remote_host = g_strdup("localhost");
-  sig->remote_base = g_strdup_printf(
-      strchr(remote_host, ':') ? "http://[%s]:%u" : "http://%s:%u",
-      remote_host, remote_port);
+  sig->remote_base = g_steal_pointer(&remote_base);
   g_queue_init(&sig->queue);
   g_queue_init(&sig->reports);
   sig->held = g_ptr_array_new_with_free_func(g_free);
