@@ -58,6 +58,53 @@ static uint8_t recv_buffer[128 * 1024];
 
 static void drain_readable(void);
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <nmmintrin.h>
+
+/* CRC32c with SSE 4.2's crc32 instruction: a fraction of the cost of
+ * usrsctp's tables, which were the largest single cost of sending. */
+__attribute__((target("sse4.2"))) static uint32_t
+crc32c_sse42(const uint8_t *buf, size_t len)
+{
+  uint64_t crc = 0xffffffffu;
+
+  for (; len >= 8; buf += 8, len -= 8) {
+    uint64_t word;
+
+    memcpy(&word, buf, sizeof word);
+    crc = _mm_crc32_u64(crc, word);
+  }
+  for (uint32_t c = (uint32_t)crc;; buf++, len--) {
+    if (len == 0)
+      return ~c;
+    c = _mm_crc32_u8(c, *buf);
+  }
+}
+
+static bool
+have_sse42(void)
+{
+  static gsize state; /* 0: not looked yet, 1: no, 2: yes */
+
+  if (g_once_init_enter(&state)) {
+    __builtin_cpu_init();
+    g_once_init_leave(&state, __builtin_cpu_supports("sse4.2") ? 2 : 1);
+  }
+  return state == 2;
+}
+#endif
+
+uint32_t
+p2psig__crc32c(const uint8_t *buf, size_t len)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (have_sse42())
+    return crc32c_sse42(buf, len);
+#endif
+  /* Same byte order as usrsctp's: the value is stored as is. */
+  return usrsctp_crc32c((void *)buf, len);
+}
+
 static int
 conn_output(void *addr, void *buffer, size_t length, uint8_t tos,
             uint8_t set_df)
@@ -71,7 +118,7 @@ conn_output(void *addr, void *buffer, size_t length, uint8_t tos,
   /* The checksum field is bytes 8..11 of the common header; usrsctp's own
    * CRC code stores its result as is, so do we. */
   memset(packet + 8, 0, 4);
-  crc = usrsctp_crc32c(packet, length);
+  crc = p2psig__crc32c(packet, length);
   memcpy(packet + 8, &crc, 4);
   sctp->cbs.send(sctp->data, packet, length);
   return 0;

@@ -56,6 +56,9 @@ void p2psig__sctp_set_priority(struct p2psig_sctp *sctp, uint16_t sid,
                                uint16_t priority);
 /* Smoothed round-trip time of the association, or 0 when unknown. */
 double p2psig__sctp_rtt_ms(const struct p2psig_sctp *sctp);
+/* CRC32c of an SCTP packet (checksum field zeroed), in the byte order the
+ * checksum field takes as is. */
+uint32_t p2psig__crc32c(const uint8_t *buf, size_t len);
 /* The largest message p2psig__sctp_send can ever take. */
 #define P2PSIG_SCTP_MAX_SEND (4 * 1024 * 1024)
 /* Resets our outgoing stream sid (RFC 6525). */

@@ -672,8 +672,6 @@ refuse_too_big(struct p2psig_signaling *sig, SoupServerMessage *msg)
   /* libsoup 3 still reads the rest of the body: drop it as it comes. */
   soup_message_body_set_accumulate(body, FALSE);
   soup_message_body_truncate(body);
-  soup_message_headers_replace(soup_server_message_get_response_headers(msg),
-                               "Connection", "close");
   refuse(sig, msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, P2PSIG_ETOOBIG,
          "request body larger than %d bytes", P2PSIG_SIGNAL_MAX_BODY);
 }
@@ -699,6 +697,20 @@ got_chunk_destroy(void *data, GClosure *closure)
   p2psig__lock();
   sig_unref(data);
   p2psig__unlock();
+}
+
+/* Every response closes its connection.  libsoup before 3.3 never closes
+ * an idle keep-alive connection that the client closes (GNOME/libsoup
+ * commit d20c6601): each would stay in CLOSE_WAIT with its descriptor, and
+ * Go's and libsoup's clients keep theirs alive.  A session makes only a few
+ * requests, so the lost reuse costs nothing. */
+static void
+request_started(SoupServer *server, SoupServerMessage *msg, void *data)
+{
+  (void)server;
+  (void)data;
+  soup_message_headers_replace(soup_server_message_get_response_headers(msg),
+                               "Connection", "close");
 }
 
 /* Runs once the headers are in: refuses what can be refused before the
@@ -938,6 +950,8 @@ new_on_loop(void *data)
 
   sig->server = soup_server_new("server-header",
                                 "p2psig/" P2PSIG_VERSION_STRING " ", NULL);
+  g_signal_connect(sig->server, "request-started", G_CALLBACK(request_started),
+                   NULL);
   soup_server_add_early_handler(sig->server, NULL, early_handler, sig, NULL);
   soup_server_add_handler(sig->server, NULL, handler, sig, NULL);
   if (!server_listen(sig->server, args, &error)) {

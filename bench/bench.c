@@ -1,0 +1,692 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench: the workloads of BENCH.md with two peers of ours in one process,
+ * wired to each other through the public API only, over one address
+ * (127.0.0.1 by default).
+ *
+ *   bench [options] throughput SIZE   one reliable ordered channel, messages
+ *                                     of SIZE bytes; MB/s (10^6 B/s) counted
+ *                                     by the receiver over -t seconds after
+ *                                     -w seconds of warm-up, and CPU % of the
+ *                                     whole process over the same window
+ *                                     (of 100 % per core: 200 % on 2 cores)
+ *   bench [options] rate              the same with 100-byte messages:
+ *                                     messages/s
+ *   bench [options] echo              100-byte message, the answer echoes
+ *                                     it, one in flight; -n round trips
+ *                                     after a warm-up of -n/20: median and
+ *                                     p99 in microseconds
+ *   bench [options] setup             -r runs: from p2psig_peer_create_offer()
+ *                                     to the offerer's on_open (the peers
+ *                                     and the channel exist before);
+ *                                     median, min and max in ms
+ *   bench [options] all               all of the above (16 KiB and 65535 B)
+ *
+ * Flow control as pion's data-channels-flow-control example: the sender (a
+ * thread of its own, as an application's) sends while the channel's
+ * buffered amount is under 1 MiB, then waits for on_buffered_amount_low
+ * (threshold 512 KiB).
+ *
+ * Echo: the offerer's on_message times the round trip and sends the next
+ * message from inside the callback; the answer's on_message sends the
+ * message back.  pion's side of bench/ does the same in its OnMessage.
+ *
+ * Output: one line per figure, "<label> <figure> <value>", e.g.
+ * "ours throughput_16k_MBps 123.4"; progress and errors on stderr.
+ *
+ * Options: -t SECONDS (10), -w SECONDS (1), -n ROUNDTRIPS (10000),
+ * -r RUNS (20), -a ADDRESS (127.0.0.1), -l LABEL (ours), -i SECONDS (print
+ * MB/s and CPU % of throughput and rate every SECONDS to stderr; off).
+ */
+#define _GNU_SOURCE
+#include <p2psig/p2psig.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX_BUFFERED (1024 * 1024)
+#define LOW_THRESHOLD (512 * 1024)
+#define OPEN_TIMEOUT_S 15
+
+static struct {
+  double seconds;
+  double warmup;
+  long roundtrips;
+  long runs;
+  const char *address;
+  const char *label;
+  double interval; /* > 0: print progress to stderr every interval s */
+} opt = {10, 1, 10000, 20, "127.0.0.1", "ours", 0};
+
+static void
+die(const char *what, int error)
+{
+  fprintf(stderr, "bench: %s: %s\n", what, p2psig_strerror(error));
+  exit(1);
+}
+
+static double
+now_s(void)
+{
+  struct timespec ts;
+
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void
+sleep_s(double s)
+{
+  struct timespec ts = {(time_t)s, (long)((s - (time_t)s) * 1e9)};
+
+  while (nanosleep(&ts, &ts) && errno == EINTR)
+    ;
+}
+
+static void
+deadline_in(struct timespec *ts, double s)
+{
+  clock_gettime(CLOCK_MONOTONIC, ts);
+  ts->tv_sec += (time_t)s;
+  ts->tv_nsec += (long)((s - (time_t)s) * 1e9);
+  if (ts->tv_nsec >= 1000000000L) {
+    ts->tv_sec++;
+    ts->tv_nsec -= 1000000000L;
+  }
+}
+
+static double
+cpu_s(void)
+{
+  struct rusage ru;
+
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 +
+         ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
+}
+
+static void
+report(const char *figure, double value)
+{
+  printf("%s %s %.*f\n", opt.label, figure, value < 100 ? 2 : 1, value);
+  fflush(stdout);
+}
+
+/* --- two peers wired to each other -------------------------------------- */
+
+enum mode { MODE_COUNT, MODE_ECHO, MODE_SETUP };
+
+struct pair;
+
+struct side {
+  struct pair *pair;
+  int which; /* 0 offer, 1 answer */
+};
+
+struct pair {
+  enum mode mode;
+  struct side side[2];
+  p2psig_peer *peer[2];
+  p2psig_channel *channel[2];
+
+  pthread_mutex_t lock; /* guards what the condition below waits for */
+  pthread_cond_t cond;
+  bool open[2];
+  bool failed;
+  int fail_error;
+  bool tearing_down;     /* on_candidate stops adding */
+  bool low;              /* on_buffered_amount_low fired */
+  bool echo_done;
+
+  /* MODE_COUNT: what the answer received */
+  atomic_uint_fast64_t bytes;
+  atomic_uint_fast64_t messages;
+
+  /* MODE_ECHO: the offerer's side */
+  double sent_at;
+  long echo_index; /* round trips done, warm-up included */
+  long echo_warmup;
+  long echo_total;
+  double *rtt;     /* echo_total - echo_warmup of them */
+  uint8_t echo_msg[100];
+};
+
+static void
+on_candidate(p2psig_peer *peer, const char *candidate, void *user_data)
+{
+  struct side *side = user_data;
+  struct pair *pair = side->pair;
+  int r;
+
+  if (!candidate)
+    return;
+  pthread_mutex_lock(&pair->lock);
+  if (!pair->tearing_down) {
+    r = p2psig_peer_add_candidate(pair->peer[!side->which], candidate);
+    if (r < 0)
+      fprintf(stderr, "bench: add_candidate: %s\n", p2psig_strerror(r));
+  }
+  pthread_mutex_unlock(&pair->lock);
+}
+
+static void
+on_state(p2psig_peer *peer, p2psig_state state, int error, void *user_data)
+{
+  struct side *side = user_data;
+  struct pair *pair = side->pair;
+
+  if (state == P2PSIG_STATE_FAILED) {
+    pthread_mutex_lock(&pair->lock);
+    pair->failed = true;
+    pair->fail_error = error;
+    pthread_cond_broadcast(&pair->cond);
+    pthread_mutex_unlock(&pair->lock);
+  }
+}
+
+static void
+on_channel(p2psig_peer *peer, p2psig_channel *channel, void *user_data)
+{
+  struct side *side = user_data;
+  struct pair *pair = side->pair;
+
+  pthread_mutex_lock(&pair->lock);
+  pair->channel[side->which] = channel;
+  pthread_mutex_unlock(&pair->lock);
+}
+
+static void
+on_open(p2psig_channel *channel, void *user_data)
+{
+  struct side *side = user_data;
+  struct pair *pair = side->pair;
+
+  pthread_mutex_lock(&pair->lock);
+  pair->open[side->which] = true;
+  pthread_cond_broadcast(&pair->cond);
+  pthread_mutex_unlock(&pair->lock);
+}
+
+static void
+on_buffered_amount_low(p2psig_channel *channel, void *user_data)
+{
+  struct side *side = user_data;
+  struct pair *pair = side->pair;
+
+  pthread_mutex_lock(&pair->lock);
+  pair->low = true;
+  pthread_cond_broadcast(&pair->cond);
+  pthread_mutex_unlock(&pair->lock);
+}
+
+static void
+echo_on_offer_message(struct pair *pair, p2psig_channel *channel)
+{
+  double t = now_s();
+  long i = pair->echo_index++;
+  int r;
+
+  if (i >= pair->echo_warmup)
+    pair->rtt[i - pair->echo_warmup] = t - pair->sent_at;
+  if (pair->echo_index >= pair->echo_total) {
+    pthread_mutex_lock(&pair->lock);
+    pair->echo_done = true;
+    pthread_cond_broadcast(&pair->cond);
+    pthread_mutex_unlock(&pair->lock);
+    return;
+  }
+  pair->sent_at = now_s();
+  r = p2psig_channel_send(channel, pair->echo_msg, sizeof pair->echo_msg,
+                          P2PSIG_KIND_BINARY);
+  if (r < 0)
+    die("echo send", r);
+}
+
+static void
+on_message(p2psig_channel *channel, const void *data, size_t len,
+           p2psig_kind kind, void *user_data)
+{
+  struct side *side = user_data;
+  struct pair *pair = side->pair;
+  int r;
+
+  switch (pair->mode) {
+  case MODE_COUNT:
+    if (side->which == 1) {
+      atomic_fetch_add_explicit(&pair->bytes, len, memory_order_relaxed);
+      atomic_fetch_add_explicit(&pair->messages, 1, memory_order_relaxed);
+    }
+    break;
+  case MODE_ECHO:
+    if (side->which == 1) {
+      r = p2psig_channel_send(channel, data, len, kind);
+      if (r < 0)
+        die("echo reply", r);
+    } else {
+      echo_on_offer_message(pair, channel);
+    }
+    break;
+  case MODE_SETUP:
+    break;
+  }
+}
+
+static struct pair *
+pair_new(enum mode mode)
+{
+  const char *addresses[] = {opt.address, NULL};
+  struct pair *pair = calloc(1, sizeof *pair);
+  int i, error = 0;
+
+  if (!pair)
+    die("calloc", P2PSIG_ENOMEM);
+  pair->mode = mode;
+  pthread_mutex_init(&pair->lock, NULL);
+  {
+    pthread_condattr_t ca;
+
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&pair->cond, &ca);
+    pthread_condattr_destroy(&ca);
+  }
+  atomic_init(&pair->bytes, 0);
+  atomic_init(&pair->messages, 0);
+  for (i = 0; i < 2; i++) {
+    p2psig_peer_config cfg = {
+      P2PSIG_PEER_CONFIG_INIT,
+      .local_addresses = addresses,
+      .on_candidate = on_candidate,
+      .on_state = on_state,
+      .on_channel = on_channel,
+      .on_open = on_open,
+      .on_message = on_message,
+      .on_buffered_amount_low = on_buffered_amount_low,
+    };
+
+    pair->side[i].pair = pair;
+    pair->side[i].which = i;
+    cfg.user_data = &pair->side[i];
+    pair->peer[i] = p2psig_peer_new(&cfg, &error);
+    if (!pair->peer[i])
+      die("p2psig_peer_new", error);
+  }
+  pair->channel[0] = p2psig_peer_create_channel(pair->peer[0], "data", NULL,
+                                                &error);
+  if (!pair->channel[0])
+    die("p2psig_peer_create_channel", error);
+  return pair;
+}
+
+/* Offer, answer; returns when the offerer's channel is open (and, when
+ * both_open, the answer's too).  Returns the seconds from the offer to the
+ * offerer's on_open. */
+static double
+pair_connect(struct pair *pair, bool both_open)
+{
+  char *offer = NULL, *answer = NULL;
+  struct timespec deadline;
+  double t0, t1 = 0;
+  int r;
+
+  t0 = now_s();
+  if ((r = p2psig_peer_create_offer(pair->peer[0], &offer)) < 0)
+    die("create_offer", r);
+  if ((r = p2psig_peer_set_remote_description(pair->peer[1], P2PSIG_SDP_OFFER,
+                                              offer)) < 0)
+    die("set_remote_description(offer)", r);
+  if ((r = p2psig_peer_create_answer(pair->peer[1], &answer)) < 0)
+    die("create_answer", r);
+  if ((r = p2psig_peer_set_remote_description(pair->peer[0],
+                                              P2PSIG_SDP_ANSWER, answer)) < 0)
+    die("set_remote_description(answer)", r);
+  p2psig_free(offer);
+  p2psig_free(answer);
+
+  deadline_in(&deadline, OPEN_TIMEOUT_S);
+  pthread_mutex_lock(&pair->lock);
+  for (;;) {
+    if (pair->open[0] && !t1)
+      t1 = now_s();
+    if (pair->failed || (pair->open[0] && (!both_open || pair->open[1])))
+      break;
+    if (pthread_cond_timedwait(&pair->cond, &pair->lock, &deadline) ==
+        ETIMEDOUT)
+      break;
+  }
+  if (pair->failed || !pair->open[0] || (both_open && !pair->open[1])) {
+    fprintf(stderr, "bench: the channel did not open (%s)\n",
+            pair->failed ? p2psig_strerror(pair->fail_error) : "timeout");
+    exit(1);
+  }
+  pthread_mutex_unlock(&pair->lock);
+  return t1 - t0;
+}
+
+static void
+pair_free(struct pair *pair)
+{
+  pthread_mutex_lock(&pair->lock);
+  pair->tearing_down = true;
+  pthread_mutex_unlock(&pair->lock);
+  p2psig_peer_free(pair->peer[0]);
+  p2psig_peer_free(pair->peer[1]);
+  pthread_cond_destroy(&pair->cond);
+  pthread_mutex_destroy(&pair->lock);
+  free(pair->rtt);
+  free(pair);
+}
+
+/* --- throughput and message rate ------------------------------------------ */
+
+struct sender {
+  struct pair *pair;
+  size_t size;
+  atomic_bool stop;
+  int error;
+};
+
+static void *
+sender_main(void *data)
+{
+  struct sender *s = data;
+  struct pair *pair = s->pair;
+  p2psig_channel *ch = pair->channel[0];
+  uint8_t *buf = malloc(s->size);
+  struct timespec deadline;
+  int r;
+
+  if (!buf)
+    die("malloc", P2PSIG_ENOMEM);
+  memset(buf, 0xa5, s->size);
+  while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) {
+    /* Clear the flag before looking at the amount: a fall below the
+     * threshold after the look sets it again. */
+    pthread_mutex_lock(&pair->lock);
+    pair->low = false;
+    pthread_mutex_unlock(&pair->lock);
+    if (p2psig_channel_get_buffered_amount(ch) + s->size > MAX_BUFFERED) {
+      pthread_mutex_lock(&pair->lock);
+      deadline_in(&deadline, 0.5);
+      while (!pair->low && !atomic_load(&s->stop) &&
+             pthread_cond_timedwait(&pair->cond, &pair->lock, &deadline) !=
+               ETIMEDOUT)
+        ;
+      pthread_mutex_unlock(&pair->lock);
+      continue;
+    }
+    r = p2psig_channel_send(ch, buf, s->size, P2PSIG_KIND_BINARY);
+    if (r == P2PSIG_EAGAIN) {
+      sleep_s(0.001);
+    } else if (r < 0) {
+      s->error = r;
+      break;
+    }
+  }
+  free(buf);
+  return NULL;
+}
+
+/* Runs a sender of size-byte messages; returns bytes/s, messages/s and CPU
+ * % over the measured window. */
+static void
+run_flow(size_t size, double *bps, double *mps, double *cpu_pct)
+{
+  struct pair *pair = pair_new(MODE_COUNT);
+  struct sender s = {.pair = pair, .size = size};
+  pthread_t thread;
+  uint64_t b0, m0, b1, m1;
+  double t0, t1, c0, c1;
+  int r;
+
+  pair_connect(pair, true);
+  if ((r = p2psig_channel_set_buffered_amount_low_threshold(
+         pair->channel[0], LOW_THRESHOLD)) < 0)
+    die("set_buffered_amount_low_threshold", r);
+  atomic_init(&s.stop, false);
+  if (pthread_create(&thread, NULL, sender_main, &s))
+    die("pthread_create", P2PSIG_EINTERNAL);
+  sleep_s(opt.warmup);
+  t0 = now_s();
+  c0 = cpu_s();
+  b0 = atomic_load(&pair->bytes);
+  m0 = atomic_load(&pair->messages);
+  if (opt.interval > 0) {
+    double t = t0, c = c0, tn, cn;
+    uint64_t b = b0, bn;
+
+    while ((tn = now_s()) < t0 + opt.seconds) {
+      sleep_s(MIN(opt.interval, t0 + opt.seconds - tn));
+      tn = now_s();
+      cn = cpu_s();
+      bn = atomic_load(&pair->bytes);
+      fprintf(stderr, "bench: %6.2f s: %8.2f MB/s, %6.1f %% CPU\n", tn - t0,
+              (bn - b) / (tn - t) / 1e6, 100 * (cn - c) / (tn - t));
+      t = tn;
+      c = cn;
+      b = bn;
+    }
+  } else {
+    sleep_s(opt.seconds);
+  }
+  t1 = now_s();
+  c1 = cpu_s();
+  b1 = atomic_load(&pair->bytes);
+  m1 = atomic_load(&pair->messages);
+  atomic_store(&s.stop, true);
+  pthread_mutex_lock(&pair->lock);
+  pthread_cond_broadcast(&pair->cond);
+  pthread_mutex_unlock(&pair->lock);
+  pthread_join(thread, NULL);
+  if (s.error)
+    die("send", s.error);
+  *bps = (b1 - b0) / (t1 - t0);
+  *mps = (m1 - m0) / (t1 - t0);
+  *cpu_pct = 100 * (c1 - c0) / (t1 - t0);
+  pair_free(pair);
+}
+
+static const char *
+size_name(size_t size, char *buf, size_t buflen)
+{
+  if (size % 1024 == 0)
+    snprintf(buf, buflen, "%zuk", size / 1024);
+  else
+    snprintf(buf, buflen, "%zu", size);
+  return buf;
+}
+
+static void
+bench_throughput(size_t size)
+{
+  double bps, mps, cpu;
+  char name[64], sz[32];
+
+  fprintf(stderr, "bench: %s throughput, %zu-byte messages, %g s + %g s\n",
+          opt.label, size, opt.warmup, opt.seconds);
+  run_flow(size, &bps, &mps, &cpu);
+  size_name(size, sz, sizeof sz);
+  snprintf(name, sizeof name, "throughput_%s_MBps", sz);
+  report(name, bps / 1e6);
+  snprintf(name, sizeof name, "throughput_%s_cpu_pct", sz);
+  report(name, cpu);
+}
+
+static void
+bench_rate(void)
+{
+  double bps, mps, cpu;
+
+  fprintf(stderr, "bench: %s message rate, 100-byte messages, %g s + %g s\n",
+          opt.label, opt.warmup, opt.seconds);
+  run_flow(100, &bps, &mps, &cpu);
+  report("rate_100B_msgps", mps);
+  report("rate_100B_cpu_pct", cpu);
+}
+
+/* --- echo and setup ------------------------------------------------------ */
+
+static int
+cmp_double(const void *a, const void *b)
+{
+  double x = *(const double *)a, y = *(const double *)b;
+
+  return x < y ? -1 : x > y;
+}
+
+/* The value at quantile q of sorted v (nearest rank). */
+static double
+quantile(const double *v, long n, double q)
+{
+  long i = (long)(q * n + 0.999999) - 1;
+
+  if (i < 0)
+    i = 0;
+  if (i >= n)
+    i = n - 1;
+  return v[i];
+}
+
+static void
+bench_echo(void)
+{
+  struct pair *pair = pair_new(MODE_ECHO);
+  struct timespec deadline;
+  long n = opt.roundtrips;
+  int r;
+
+  fprintf(stderr, "bench: %s echo, %ld round trips of 100 bytes\n",
+          opt.label, n);
+  pair->echo_warmup = n / 20;
+  pair->echo_total = pair->echo_warmup + n;
+  pair->rtt = calloc(n, sizeof *pair->rtt);
+  if (!pair->rtt)
+    die("calloc", P2PSIG_ENOMEM);
+  memset(pair->echo_msg, 'e', sizeof pair->echo_msg);
+  pair_connect(pair, true);
+
+  pair->sent_at = now_s();
+  r = p2psig_channel_send(pair->channel[0], pair->echo_msg,
+                          sizeof pair->echo_msg, P2PSIG_KIND_BINARY);
+  if (r < 0)
+    die("echo send", r);
+  deadline_in(&deadline, 120);
+  pthread_mutex_lock(&pair->lock);
+  while (!pair->echo_done && !pair->failed &&
+         pthread_cond_timedwait(&pair->cond, &pair->lock, &deadline) !=
+           ETIMEDOUT)
+    ;
+  if (!pair->echo_done) {
+    fprintf(stderr, "bench: echo did not finish (%ld round trips)\n",
+            pair->echo_index);
+    exit(1);
+  }
+  pthread_mutex_unlock(&pair->lock);
+  qsort(pair->rtt, n, sizeof *pair->rtt, cmp_double);
+  report("echo_median_us", quantile(pair->rtt, n, 0.5) * 1e6);
+  report("echo_p99_us", quantile(pair->rtt, n, 0.99) * 1e6);
+  pair_free(pair);
+}
+
+static void
+bench_setup(void)
+{
+  long n = opt.runs, i;
+  double *v = calloc(n, sizeof *v);
+
+  if (!v)
+    die("calloc", P2PSIG_ENOMEM);
+  fprintf(stderr, "bench: %s setup, %ld runs\n", opt.label, n);
+  for (i = 0; i < n; i++) {
+    struct pair *pair = pair_new(MODE_SETUP);
+
+    v[i] = pair_connect(pair, false);
+    pair_free(pair);
+  }
+  qsort(v, n, sizeof *v, cmp_double);
+  report("setup_median_ms", quantile(v, n, 0.5) * 1e3);
+  report("setup_min_ms", v[0] * 1e3);
+  report("setup_max_ms", v[n - 1] * 1e3);
+  free(v);
+}
+
+/* --- main ----------------------------------------------------------------- */
+
+static void
+usage(int status)
+{
+  fprintf(status ? stderr : stdout,
+          "usage: bench [-t SECONDS] [-w SECONDS] [-n ROUNDTRIPS] [-r RUNS]\n"
+          "             [-a ADDRESS] [-l LABEL] [-i SECONDS]\n"
+          "             throughput SIZE | rate | echo | setup | all\n");
+  exit(status);
+}
+
+static double
+number(const char *s, double min, double max)
+{
+  char *end;
+  double v;
+
+  errno = 0;
+  v = strtod(s, &end);
+  if (errno || end == s || *end || !(v >= min && v <= max)) {
+    fprintf(stderr, "bench: bad number: %s\n", s);
+    usage(2);
+  }
+  return v;
+}
+
+int
+main(int argc, char **argv)
+{
+  const char *what;
+  int c;
+
+  while ((c = getopt(argc, argv, "ht:w:n:r:a:l:i:")) != -1) {
+    switch (c) {
+    case 't': opt.seconds = number(optarg, 0.1, 3600); break;
+    case 'w': opt.warmup = number(optarg, 0, 3600); break;
+    case 'n': opt.roundtrips = (long)number(optarg, 1, 1e8); break;
+    case 'r': opt.runs = (long)number(optarg, 1, 1e6); break;
+    case 'a': opt.address = optarg; break;
+    case 'l': opt.label = optarg; break;
+    case 'i': opt.interval = number(optarg, 0.001, 3600); break;
+    case 'h': usage(0); break;
+    default: usage(2);
+    }
+  }
+  if (optind >= argc)
+    usage(2);
+  what = argv[optind++];
+  if (!strcmp(what, "throughput")) {
+    if (optind != argc - 1)
+      usage(2);
+    bench_throughput((size_t)number(argv[optind], 1, 16 * 1024 * 1024));
+  } else if (!strcmp(what, "rate") && optind == argc) {
+    bench_rate();
+  } else if (!strcmp(what, "echo") && optind == argc) {
+    bench_echo();
+  } else if (!strcmp(what, "setup") && optind == argc) {
+    bench_setup();
+  } else if (!strcmp(what, "all") && optind == argc) {
+    bench_setup();
+    bench_echo();
+    bench_throughput(16384);
+    bench_throughput(65535);
+    bench_rate();
+  } else {
+    usage(2);
+  }
+  return 0;
+}

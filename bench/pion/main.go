@@ -1,0 +1,445 @@
+// SPDX-License-Identifier: MIT
+//
+// pion-bench: the workloads of bench/bench.c with two pion PeerConnections
+// in one Go process, wired to each other directly (as pion's
+// data-channels-flow-control example), so that pion's figures can be set
+// beside ours in the same run.
+//
+//	pion-bench [flags] throughput SIZE | rate | echo | setup | all
+//
+// Same workloads, flow control and output as bench.c ("pion <figure>
+// <value>" per line): see bench/README.md.  pion gathers no loopback
+// candidates, so this runs where a non-loopback address exists (bench/run.sh
+// runs it in a network namespace, restricted with -iface to one veth end).
+//
+// Build (GOPATH mode against Debian's golang-github-pion-webrtc.v3-dev), with
+// $S a scratch GOPATH holding the link
+// $S/src/github.com/pion/webrtc/v3 -> /usr/share/gocode/src/github.com/pion/webrtc:
+//
+//	GO111MODULE=off GOPATH=$S:/usr/share/gocode go build -o pion-bench main.go
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/pion/ice/v2"
+	"github.com/pion/webrtc/v3"
+)
+
+const (
+	maxBufferedAmount          = 1024 * 1024
+	bufferedAmountLowThreshold = 512 * 1024
+	openTimeout                = 15 * time.Second
+)
+
+var (
+	seconds    = flag.Float64("t", 10, "measured seconds (throughput, rate)")
+	warmup     = flag.Float64("w", 1, "warm-up seconds (throughput, rate)")
+	roundtrips = flag.Int("n", 10000, "round trips (echo)")
+	runs       = flag.Int("r", 20, "runs (setup)")
+	iface      = flag.String("iface", "", "gather on this interface only (empty: every one)")
+	label      = flag.String("l", "pion", "label of the output lines")
+)
+
+func die(what string, err error) {
+	fmt.Fprintf(os.Stderr, "pion-bench: %s: %v\n", what, err)
+	os.Exit(1)
+}
+
+func report(figure string, value float64) {
+	prec := 1
+	if value < 100 {
+		prec = 2
+	}
+	fmt.Printf("%s %s %.*f\n", *label, figure, prec, value)
+}
+
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		die("getrusage", err)
+	}
+	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)*1e-6
+}
+
+// --- two peers wired to each other ------------------------------------------
+
+var api *webrtc.API
+
+func newAPI() *webrtc.API {
+	var se webrtc.SettingEngine
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	if *iface != "" {
+		name := *iface
+		se.SetInterfaceFilter(func(n string) bool { return n == name })
+	}
+	return webrtc.NewAPI(webrtc.WithSettingEngine(se))
+}
+
+// side is one PeerConnection with the candidates the other side sent before
+// its remote description was set (pion refuses those).
+type side struct {
+	pc        *webrtc.PeerConnection
+	mu        sync.Mutex
+	remoteSet bool
+	pending   []webrtc.ICECandidateInit
+	closed    bool
+}
+
+func (s *side) addCandidate(c webrtc.ICECandidateInit) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	if !s.remoteSet {
+		s.pending = append(s.pending, c)
+		return
+	}
+	if err := s.pc.AddICECandidate(c); err != nil {
+		die("AddICECandidate", err)
+	}
+}
+
+func (s *side) setRemote(d webrtc.SessionDescription) {
+	if err := s.pc.SetRemoteDescription(d); err != nil {
+		die("SetRemoteDescription", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.remoteSet = true
+	for _, c := range s.pending {
+		if err := s.pc.AddICECandidate(c); err != nil {
+			die("AddICECandidate", err)
+		}
+	}
+	s.pending = nil
+}
+
+type pair struct {
+	side       [2]*side
+	dc         [2]*webrtc.DataChannel // offerer's, answer's
+	offerOpen  chan struct{}
+	answerOpen chan struct{}
+	failed     chan struct{}
+	failOnce   sync.Once
+	// onMessage[i] handles the messages side i receives.
+	onMessage [2]func(dc *webrtc.DataChannel, msg webrtc.DataChannelMessage)
+}
+
+func newPair() *pair {
+	p := &pair{
+		offerOpen:  make(chan struct{}),
+		answerOpen: make(chan struct{}),
+		failed:     make(chan struct{}),
+	}
+	for i := range p.side {
+		pc, err := api.NewPeerConnection(webrtc.Configuration{})
+		if err != nil {
+			die("NewPeerConnection", err)
+		}
+		p.side[i] = &side{pc: pc}
+	}
+	for i := range p.side {
+		other := p.side[1-i]
+		p.side[i].pc.OnICECandidate(func(c *webrtc.ICECandidate) {
+			if c != nil {
+				other.addCandidate(c.ToJSON())
+			}
+		})
+		p.side[i].pc.OnConnectionStateChange(func(s webrtc.PeerConnectionState) {
+			if s == webrtc.PeerConnectionStateFailed {
+				p.failOnce.Do(func() { close(p.failed) })
+			}
+		})
+	}
+	dc, err := p.side[0].pc.CreateDataChannel("data", nil)
+	if err != nil {
+		die("CreateDataChannel", err)
+	}
+	p.dc[0] = dc
+	dc.OnOpen(func() { close(p.offerOpen) })
+	dc.OnMessage(func(msg webrtc.DataChannelMessage) {
+		if f := p.onMessage[0]; f != nil {
+			f(dc, msg)
+		}
+	})
+	p.side[1].pc.OnDataChannel(func(d *webrtc.DataChannel) {
+		p.dc[1] = d
+		d.OnOpen(func() { close(p.answerOpen) })
+		d.OnMessage(func(msg webrtc.DataChannelMessage) {
+			if f := p.onMessage[1]; f != nil {
+				f(d, msg)
+			}
+		})
+	})
+	return p
+}
+
+// connect runs offer and answer and waits for the offerer's channel to open
+// (and the answer's when bothOpen); returns the time from CreateOffer to the
+// offerer's OnOpen.
+func (p *pair) connect(bothOpen bool) time.Duration {
+	t0 := time.Now()
+	offer, err := p.side[0].pc.CreateOffer(nil)
+	if err != nil {
+		die("CreateOffer", err)
+	}
+	if err = p.side[0].pc.SetLocalDescription(offer); err != nil {
+		die("SetLocalDescription(offer)", err)
+	}
+	p.side[1].setRemote(offer)
+	answer, err := p.side[1].pc.CreateAnswer(nil)
+	if err != nil {
+		die("CreateAnswer", err)
+	}
+	if err = p.side[1].pc.SetLocalDescription(answer); err != nil {
+		die("SetLocalDescription(answer)", err)
+	}
+	p.side[0].setRemote(answer)
+
+	timeout := time.After(openTimeout)
+	var d time.Duration
+	select {
+	case <-p.offerOpen:
+		d = time.Since(t0)
+	case <-p.failed:
+		die("connect", fmt.Errorf("peer connection failed"))
+	case <-timeout:
+		die("connect", fmt.Errorf("the channel did not open"))
+	}
+	if bothOpen {
+		select {
+		case <-p.answerOpen:
+		case <-p.failed:
+			die("connect", fmt.Errorf("peer connection failed"))
+		case <-timeout:
+			die("connect", fmt.Errorf("the answer's channel did not open"))
+		}
+	}
+	return d
+}
+
+func (p *pair) close() {
+	for _, s := range p.side {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
+	}
+	for _, s := range p.side {
+		if err := s.pc.Close(); err != nil {
+			fmt.Fprintf(os.Stderr, "pion-bench: Close: %v\n", err)
+		}
+	}
+}
+
+// --- throughput and message rate ---------------------------------------------
+
+func runFlow(size int) (bps, mps, cpuPct float64) {
+	p := newPair()
+	var bytes, messages uint64
+	p.onMessage[1] = func(_ *webrtc.DataChannel, msg webrtc.DataChannelMessage) {
+		atomic.AddUint64(&bytes, uint64(len(msg.Data)))
+		atomic.AddUint64(&messages, 1)
+	}
+	p.connect(true)
+
+	dc := p.dc[0]
+	sendMore := make(chan struct{}, 1)
+	dc.SetBufferedAmountLowThreshold(bufferedAmountLowThreshold)
+	dc.OnBufferedAmountLow(func() {
+		select {
+		case sendMore <- struct{}{}:
+		default:
+		}
+	})
+	var stop int32
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, size)
+		for i := range buf {
+			buf[i] = 0xa5
+		}
+		for atomic.LoadInt32(&stop) == 0 {
+			// Drop a stale wake-up before looking at the amount: a fall
+			// below the threshold after the look sends a new one.
+			select {
+			case <-sendMore:
+			default:
+			}
+			if dc.BufferedAmount()+uint64(size) > maxBufferedAmount {
+				select {
+				case <-sendMore:
+				case <-time.After(500 * time.Millisecond):
+				}
+				continue
+			}
+			if err := dc.Send(buf); err != nil {
+				die("Send", err)
+			}
+		}
+	}()
+
+	time.Sleep(time.Duration(*warmup * float64(time.Second)))
+	t0, c0 := time.Now(), cpuSeconds()
+	b0, m0 := atomic.LoadUint64(&bytes), atomic.LoadUint64(&messages)
+	time.Sleep(time.Duration(*seconds * float64(time.Second)))
+	t1, c1 := time.Now(), cpuSeconds()
+	b1, m1 := atomic.LoadUint64(&bytes), atomic.LoadUint64(&messages)
+	atomic.StoreInt32(&stop, 1)
+	<-done
+	dt := t1.Sub(t0).Seconds()
+	p.close()
+	return float64(b1-b0) / dt, float64(m1-m0) / dt, 100 * (c1 - c0) / dt
+}
+
+func sizeName(size int) string {
+	if size%1024 == 0 {
+		return strconv.Itoa(size/1024) + "k"
+	}
+	return strconv.Itoa(size)
+}
+
+func benchThroughput(size int) {
+	fmt.Fprintf(os.Stderr, "pion-bench: %s throughput, %d-byte messages, %g s + %g s\n",
+		*label, size, *warmup, *seconds)
+	bps, _, cpu := runFlow(size)
+	report("throughput_"+sizeName(size)+"_MBps", bps/1e6)
+	report("throughput_"+sizeName(size)+"_cpu_pct", cpu)
+}
+
+func benchRate() {
+	fmt.Fprintf(os.Stderr, "pion-bench: %s message rate, 100-byte messages, %g s + %g s\n",
+		*label, *warmup, *seconds)
+	_, mps, cpu := runFlow(100)
+	report("rate_100B_msgps", mps)
+	report("rate_100B_cpu_pct", cpu)
+}
+
+// --- echo and setup ------------------------------------------------------------
+
+// quantile of sorted v, nearest rank, as bench.c.
+func quantile(v []float64, q float64) float64 {
+	i := int(q*float64(len(v))+0.999999) - 1
+	if i < 0 {
+		i = 0
+	}
+	if i >= len(v) {
+		i = len(v) - 1
+	}
+	return v[i]
+}
+
+func benchEcho() {
+	n := *roundtrips
+	fmt.Fprintf(os.Stderr, "pion-bench: %s echo, %d round trips of 100 bytes\n", *label, n)
+	p := newPair()
+	warm := n / 20
+	total := warm + n
+	rtt := make([]float64, n)
+	msg := make([]byte, 100)
+	for i := range msg {
+		msg[i] = 'e'
+	}
+	var sentAt time.Time
+	index := 0
+	finished := make(chan struct{})
+	p.onMessage[1] = func(dc *webrtc.DataChannel, m webrtc.DataChannelMessage) {
+		if err := dc.Send(m.Data); err != nil {
+			die("echo reply", err)
+		}
+	}
+	p.onMessage[0] = func(dc *webrtc.DataChannel, _ webrtc.DataChannelMessage) {
+		t := time.Now()
+		if index >= warm {
+			rtt[index-warm] = t.Sub(sentAt).Seconds()
+		}
+		index++
+		if index >= total {
+			close(finished)
+			return
+		}
+		sentAt = time.Now()
+		if err := dc.Send(msg); err != nil {
+			die("echo send", err)
+		}
+	}
+	p.connect(true)
+	sentAt = time.Now()
+	if err := p.dc[0].Send(msg); err != nil {
+		die("echo send", err)
+	}
+	select {
+	case <-finished:
+	case <-time.After(120 * time.Second):
+		die("echo", fmt.Errorf("did not finish"))
+	}
+	sort.Float64s(rtt)
+	report("echo_median_us", quantile(rtt, 0.5)*1e6)
+	report("echo_p99_us", quantile(rtt, 0.99)*1e6)
+	p.close()
+}
+
+func benchSetup() {
+	n := *runs
+	fmt.Fprintf(os.Stderr, "pion-bench: %s setup, %d runs\n", *label, n)
+	v := make([]float64, n)
+	for i := 0; i < n; i++ {
+		p := newPair()
+		v[i] = p.connect(false).Seconds()
+		p.close()
+	}
+	sort.Float64s(v)
+	report("setup_median_ms", quantile(v, 0.5)*1e3)
+	report("setup_min_ms", v[0]*1e3)
+	report("setup_max_ms", v[n-1]*1e3)
+}
+
+func usage() {
+	fmt.Fprintf(os.Stderr, "usage: pion-bench [flags] throughput SIZE | rate | echo | setup | all\n")
+	flag.PrintDefaults()
+	os.Exit(2)
+}
+
+func main() {
+	flag.Usage = usage
+	flag.Parse()
+	args := flag.Args()
+	if len(args) == 0 {
+		usage()
+	}
+	api = newAPI()
+	switch {
+	case args[0] == "throughput" && len(args) == 2:
+		size, err := strconv.Atoi(args[1])
+		if err != nil || size < 1 || size > 65535 {
+			fmt.Fprintf(os.Stderr, "pion-bench: bad size %q (1..65535: pion v3 cannot read more)\n", args[1])
+			os.Exit(2)
+		}
+		benchThroughput(size)
+	case args[0] == "rate" && len(args) == 1:
+		benchRate()
+	case args[0] == "echo" && len(args) == 1:
+		benchEcho()
+	case args[0] == "setup" && len(args) == 1:
+		benchSetup()
+	case args[0] == "all" && len(args) == 1:
+		benchSetup()
+		benchEcho()
+		benchThroughput(16384)
+		benchThroughput(65535)
+		benchRate()
+	default:
+		usage()
+	}
+}
