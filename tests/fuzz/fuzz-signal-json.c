@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libFuzzer target for the body of POST /sdp (lib/signaling.c): decode it
+ * as the signaling server does (from a length, not a terminated string),
+ * check that a refusal gives a short one-line UTF-8 reason, and that an
+ * accepted description encodes to JSON that decodes to the same type and
+ * SDP.
+ *
+ * GLib debug lines are dropped; a warning or critical aborts, because
+ * network input must never cause one.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "signaling.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static GLogWriterOutput
+log_writer(GLogLevelFlags level, const GLogField *fields, size_t n_fields,
+           void *user_data)
+{
+  if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING))
+    abort();
+  return G_LOG_WRITER_HANDLED;
+}
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+  g_log_set_writer_func(log_writer, NULL, NULL);
+  return 0;
+}
+
+static G_NORETURN void
+fail(int line, const char *what)
+{
+  fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, line, what);
+  abort();
+}
+
+#define CHECK(cond)                                                           \
+  do {                                                                        \
+    if (!(cond))                                                              \
+      fail(__LINE__, #cond);                                                  \
+  } while (0)
+
+/* signaling.c cuts a reason at 240 bytes and appends "...". */
+#define MAX_DETAIL (240 + 3)
+
+static void
+check_detail(const char *detail)
+{
+  CHECK(detail != NULL && detail[0] != '\0');
+  CHECK(strlen(detail) <= MAX_DETAIL);
+  /* Known, reported: json-glib's own message quotes the token it refuses
+   * as it decoded it so far, which need not be UTF-8 ("\u001" followed by
+   * a two-byte character, or a lone surrogate escape). */
+  CHECK(g_utf8_validate(detail, -1, NULL) ||
+        g_str_has_prefix(detail, "body is not JSON: "));
+  for (const char *p = detail; *p; p++)
+    CHECK((unsigned char)*p >= 0x20 && *p != 0x7f);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+  p2psig_sdp_type type = (p2psig_sdp_type)-1, type2 = (p2psig_sdp_type)-1;
+  char *sdp = NULL, *sdp2 = NULL, *detail = NULL, *json;
+  int rc;
+
+  /* The body is not terminated: the library must read size bytes only
+   * (libFuzzer's buffer is an exact-size heap block). */
+  rc = p2psig__signal_decode_sdp((const char *)data, size, &type, &sdp,
+                                 &detail);
+  if (rc != 0) {
+    CHECK(rc == P2PSIG_EJSON);
+    CHECK(sdp == NULL);
+    check_detail(detail);
+    g_free(detail);
+    return 0;
+  }
+  CHECK(detail == NULL);
+  CHECK(type == P2PSIG_SDP_OFFER || type == P2PSIG_SDP_ANSWER);
+  CHECK(sdp != NULL && sdp[0] != '\0');
+  if (!g_utf8_validate(sdp, -1, NULL)) {
+    /* Known, reported: json-glib 1.6 turns some escapes into bytes that
+     * are not UTF-8 (a lone surrogate "\udc00", an octal "\212"), though
+     * the body itself was checked.  Anything else doing it is a new bug. */
+    CHECK(memchr(data, '\\', size) != NULL);
+    g_free(sdp);
+    return 0;
+  }
+
+  json = p2psig__signal_encode_sdp(type, sdp);
+  CHECK(json != NULL);
+  rc = p2psig__signal_decode_sdp(json, strlen(json), &type2, &sdp2, &detail);
+  if (rc != 0) {
+    fprintf(stderr, "encoded JSON does not decode: %s\n%s\n",
+            detail != NULL ? detail : "?", json);
+    abort();
+  }
+  CHECK(type2 == type);
+  CHECK(strcmp(sdp2, sdp) == 0);
+
+  g_free(sdp2);
+  g_free(json);
+  g_free(sdp);
+  return 0;
+}
