@@ -14,40 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz-common.h"
 #include "internal.h"
 #include "sdp.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static GLogWriterOutput
-log_writer(GLogLevelFlags level, const GLogField *fields, size_t n_fields,
-           void *user_data)
-{
-  if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING))
-    abort();
-  return G_LOG_WRITER_HANDLED;
-}
-
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-  g_log_set_writer_func(log_writer, NULL, NULL);
-  return 0;
-}
-
-static G_NORETURN void
-fail(int line, const char *what)
-{
-  fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, line, what);
-  abort();
-}
-
-#define CHECK(cond)                                                           \
-  do {                                                                        \
-    if (!(cond))                                                              \
-      fail(__LINE__, #cond);                                                  \
-  } while (0)
 
 static bool
 ice_chars(const char *s)

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What every fuzz target shares: GLib logging silenced, except that a
+ * warning or critical aborts (network input must never cause one), and a
+ * CHECK that aborts with the failed condition.
+ */
+#ifndef P2PSIG_FUZZ_COMMON_H
+#define P2PSIG_FUZZ_COMMON_H
+
+#include <glib.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static GLogWriterOutput
+log_writer(GLogLevelFlags level, const GLogField *fields, size_t n_fields,
+           void *user_data)
+{
+  if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING))
+    abort();
+  return G_LOG_WRITER_HANDLED;
+}
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+  g_log_set_writer_func(log_writer, NULL, NULL);
+  return 0;
+}
+
+#define CHECK(cond)                                                           \
+  do {                                                                        \
+    if (!(cond))                                                              \
+      fail(__FILE__, __LINE__, #cond);                                                  \
+  } while (0)
+
+static G_NORETURN void
+fail(const char *file, int line, const char *what)
+{
+  fprintf(stderr, "%s:%d: check failed: %s\n", file, line, what);
+  abort();
+}
+
+#endif
