@@ -17,9 +17,16 @@
 #define DEFAULT_PRIORITY 256
 
 static bool
+channel_known(const p2psig_channel *channel)
+{
+  return channel && channel->magic == CHANNEL_MAGIC;
+}
+
+/* Whether the channel still belongs to a live peer; with the lock held. */
+static bool
 channel_valid(const p2psig_channel *channel)
 {
-  return channel && channel->magic == CHANNEL_MAGIC &&
+  return channel_known(channel) && !channel->detached &&
          !channel->peer->freed;
 }
 
@@ -30,6 +37,7 @@ p2psig__channel_new(p2psig_peer *peer, const char *label, size_t label_len,
   p2psig_channel *channel = g_new0(p2psig_channel, 1);
 
   channel->magic = CHANNEL_MAGIC;
+  channel->refcount = 1;
   channel->peer = peer;
   channel->label = g_strndup(label, label_len);
   channel->protocol = g_strndup(protocol, protocol_len);
@@ -66,11 +74,30 @@ release_sid(p2psig_channel *channel)
 }
 
 void
-p2psig__channel_free(p2psig_channel *channel)
+p2psig__channel_release(p2psig_channel *channel)
 {
   drop_pending(channel);
   release_sid(channel);
   g_ptr_array_remove_fast(channel->peer->channels, channel);
+  channel->detached = true;
+  channel->peer = NULL;
+  p2psig_channel_unref(channel);
+}
+
+p2psig_channel *
+p2psig_channel_ref(p2psig_channel *channel)
+{
+  if (channel_known(channel))
+    g_atomic_int_inc(&channel->refcount);
+  return channel;
+}
+
+void
+p2psig_channel_unref(p2psig_channel *channel)
+{
+  if (!channel_known(channel) ||
+      !g_atomic_int_dec_and_test(&channel->refcount))
+    return;
   channel->magic = 0;
   g_free(channel->label);
   g_free(channel->protocol);
@@ -117,18 +144,38 @@ set_send_options(p2psig_channel *channel)
                                                     : 0;
 }
 
+/* A stream we reset rests this long before a new channel takes its id: a
+ * repeated reset request (see p2psig__channels_retry_resets) may still be
+ * on its way and would close the new channel. */
+#define SID_REST_US (3 * G_USEC_PER_SEC)
+
 /* The DTLS client opens even stream ids, the server odd ones (RFC 8832
- * section 6). */
+ * section 6).  Free ids that have rested come first, then the free id that
+ * has rested longest. */
 static int
 allocate_sid(p2psig_peer *peer)
 {
   uint16_t max = p2psig__sctp_max_streams(peer->sctp);
+  gint64 now = g_get_monotonic_time();
+  gint64 oldest = G_MAXINT64;
+  int fallback = -1;
 
   for (int sid = peer->dtls_client ? 0 : 1; sid < max; sid += 2) {
-    if (!g_hash_table_contains(peer->channels_by_sid, GINT_TO_POINTER(sid)))
+    gpointer key = GINT_TO_POINTER(sid);
+    gint64 *reset;
+
+    if (g_hash_table_contains(peer->channels_by_sid, key) ||
+        g_hash_table_contains(peer->resetting, key))
+      continue;
+    reset = g_hash_table_lookup(peer->last_reset, key);
+    if (!reset || now - *reset > SID_REST_US)
       return sid;
+    if (*reset < oldest) {
+      oldest = *reset;
+      fallback = sid;
+    }
   }
-  return -1;
+  return fallback;
 }
 
 static void
@@ -147,6 +194,57 @@ open_negotiated(p2psig_channel *channel)
                             channel->priority);
   channel->state = CHANNEL_OPEN;
   emit_channel_event(channel, EVENT_OPEN);
+}
+
+/* DCEP messages go reliably and in order whatever the channel's options
+ * (RFC 8832 section 6). */
+static const struct p2psig_sctp_send_options *
+options_for(const p2psig_channel *channel, uint32_t ppid)
+{
+  return ppid == P2PSIG_PPID_DCEP ? NULL : &channel->send_options;
+}
+
+/* Holds a copy of a message SCTP cannot take now.  Only what counts in the
+ * buffered amount is subject to the peer's limit. */
+static int
+hold(p2psig_channel *channel, uint32_t ppid, const void *data, size_t len,
+     size_t counted)
+{
+  p2psig_peer *peer = channel->peer;
+  struct pending_message *m;
+
+  if (counted > 0 &&
+      peer->buffered_total + counted > peer->send_buffer_limit)
+    return P2PSIG_EAGAIN;
+  m = g_malloc(sizeof *m + len);
+  m->ppid = ppid;
+  m->len = len;
+  m->counted = counted;
+  memcpy(m->data, data, len);
+  g_queue_push_tail(&channel->pending, m);
+  channel->buffered_amount += counted;
+  peer->buffered_total += counted;
+  if (!channel->blocked) {
+    channel->blocked = true;
+    g_queue_push_tail(&peer->blocked_channels, channel);
+  }
+  return 0;
+}
+
+/* Sends on the channel's stream, or holds the message when SCTP cannot
+ * take it now; messages queue behind held ones, to keep their order. */
+static int
+send_or_hold(p2psig_channel *channel, uint32_t ppid, const void *data,
+             size_t len, size_t counted)
+{
+  int ret = P2PSIG_EAGAIN;
+
+  if (g_queue_is_empty(&channel->pending))
+    ret = p2psig__sctp_send(channel->peer->sctp, (uint16_t)channel->sid, ppid,
+                            options_for(channel, ppid), data, len);
+  if (ret == P2PSIG_EAGAIN)
+    ret = hold(channel, ppid, data, len, counted);
+  return ret;
 }
 
 static void
@@ -176,9 +274,7 @@ announce(p2psig_channel *channel)
   channel->sid = sid;
   g_hash_table_insert(peer->channels_by_sid, GINT_TO_POINTER(sid), channel);
   p2psig__sctp_set_priority(peer->sctp, (uint16_t)sid, channel->priority);
-  /* DCEP messages are sent reliably and in order (RFC 8832 section 6). */
-  ret = p2psig__sctp_send(peer->sctp, (uint16_t)sid, P2PSIG_PPID_DCEP, NULL,
-                          buf, len);
+  ret = send_or_hold(channel, P2PSIG_PPID_DCEP, buf, len, 0);
   if (ret < 0) {
     g_debug("channel '%s': DCEP open failed: %s", channel->label,
             p2psig_strerror(ret));
@@ -235,8 +331,7 @@ receive_open(p2psig_peer *peer, uint16_t sid, const uint8_t *buf, size_t len)
   set_send_options(channel);
   g_hash_table_insert(peer->channels_by_sid, GINT_TO_POINTER(sid), channel);
   p2psig__sctp_set_priority(peer->sctp, sid, channel->priority);
-  if (p2psig__sctp_send(peer->sctp, sid, P2PSIG_PPID_DCEP, NULL, &ack, 1) <
-      0)
+  if (send_or_hold(channel, P2PSIG_PPID_DCEP, &ack, 1, 0) < 0)
     g_debug("DCEP ack on stream %u failed", sid);
   channel->state = CHANNEL_OPEN;
   g_debug("remote opened channel '%s' on stream %u", channel->label, sid);
@@ -304,12 +399,26 @@ p2psig__channel_receive(p2psig_peer *peer, uint16_t sid, uint32_t ppid,
 
 /* Resets our outgoing stream: the channel closes once the remote resets
  * its own (RFC 8831 section 6.7). */
+/* Resets our outgoing stream sid; the sid stays reserved until the reset
+ * went through (p2psig__channel_outgoing_reset). */
+static int
+request_reset(p2psig_peer *peer, uint16_t sid)
+{
+  gint64 *since = g_new(gint64, 1);
+  gint64 *last = g_new(gint64, 1);
+
+  *since = *last = g_get_monotonic_time();
+  g_hash_table_insert(peer->resetting, GINT_TO_POINTER(sid), since);
+  g_hash_table_insert(peer->last_reset, GINT_TO_POINTER(sid), last);
+  return p2psig__sctp_reset_stream(peer->sctp, sid);
+}
+
 static void
 start_close(p2psig_channel *channel)
 {
   channel->state = CHANNEL_CLOSING;
-  if (p2psig__sctp_reset_stream(channel->peer->sctp,
-                                (uint16_t)channel->sid) < 0)
+  channel->closing_since = g_get_monotonic_time();
+  if (request_reset(channel->peer, (uint16_t)channel->sid) < 0)
     mark_closed(channel);
 }
 
@@ -323,10 +432,58 @@ p2psig__channel_remote_reset(p2psig_peer *peer, uint16_t sid)
     return;
   /* Answer a reset of the remote's outgoing stream by resetting ours. */
   if (channel->state == CHANNEL_OPEN)
-    p2psig__sctp_reset_stream(peer->sctp, sid);
+    request_reset(peer, sid);
   /* The id may be used again once both directions are reset. */
   release_sid(channel);
   mark_closed(channel);
+}
+
+void
+p2psig__channel_outgoing_reset(p2psig_peer *peer, uint16_t sid)
+{
+  g_hash_table_remove(peer->resetting, GINT_TO_POINTER(sid));
+}
+
+/* usrsctp 0.9.5 answers a reset request that arrives while data is in
+ * flight with "in progress", and may then never carry it out, while the
+ * requester takes a later exchange as success (seen with hundreds of
+ * channels closing together).  So: a reset that has not gone through, or a
+ * channel still waiting for the remote's reset, after a second, is asked
+ * for again; repeating a reset is harmless. */
+void
+p2psig__channels_retry_resets(p2psig_peer *peer)
+{
+  gint64 now = g_get_monotonic_time();
+  GHashTableIter iter;
+  gpointer key, value;
+
+  for (guint i = 0; i < peer->channels->len; i++) {
+    p2psig_channel *channel = peer->channels->pdata[i];
+
+    if (channel->state == CHANNEL_CLOSING &&
+        now - channel->closing_since > G_USEC_PER_SEC &&
+        !g_hash_table_contains(peer->resetting,
+                               GINT_TO_POINTER(channel->sid))) {
+      g_debug("stream %d (%s, %p): still closing, reset again", channel->sid,
+              channel->label, (void *)channel);
+      channel->closing_since = now;
+      request_reset(peer, (uint16_t)channel->sid);
+    }
+  }
+
+  g_hash_table_iter_init(&iter, peer->resetting);
+  while (g_hash_table_iter_next(&iter, &key, &value)) {
+    gint64 *since = value;
+
+    if (now - *since > G_USEC_PER_SEC) {
+      gint64 *last = g_new(gint64, 1);
+
+      g_debug("stream %d: reset again", GPOINTER_TO_INT(key));
+      *since = *last = now;
+      g_hash_table_insert(peer->last_reset, key, last);
+      p2psig__sctp_reset_stream(peer->sctp, (uint16_t)GPOINTER_TO_INT(key));
+    }
+  }
 }
 
 void
@@ -347,7 +504,8 @@ flush_channel(p2psig_channel *channel)
 
   while ((m = g_queue_peek_head(&channel->pending))) {
     int ret = p2psig__sctp_send(peer->sctp, (uint16_t)channel->sid, m->ppid,
-                                &channel->send_options, m->data, m->len);
+                                options_for(channel, m->ppid), m->data,
+                                m->len);
 
     if (ret == P2PSIG_EAGAIN)
       break;
@@ -355,12 +513,8 @@ flush_channel(p2psig_channel *channel)
       g_debug("channel '%s': a held message was lost: %s", channel->label,
               p2psig_strerror(ret));
     g_queue_pop_head(&channel->pending);
-    /* Empty messages hold one byte on the wire, none in the count. */
-    if (m->ppid != P2PSIG_PPID_STRING_EMPTY &&
-        m->ppid != P2PSIG_PPID_BINARY_EMPTY) {
-      channel->buffered_amount -= m->len;
-      peer->buffered_total -= m->len;
-    }
+    channel->buffered_amount -= m->counted;
+    peer->buffered_total -= m->counted;
     g_free(m);
   }
   if (before > channel->low_threshold &&
@@ -399,7 +553,8 @@ check_config(const p2psig_peer *peer, const p2psig_channel_config *cfg)
       (peer->sctp_connected &&
        cfg->id >= p2psig__sctp_max_streams(peer->sctp)))
     return P2PSIG_EINVAL;
-  if (g_hash_table_contains(peer->channels_by_sid, GINT_TO_POINTER(cfg->id)))
+  if (g_hash_table_contains(peer->channels_by_sid, GINT_TO_POINTER(cfg->id)) ||
+      g_hash_table_contains(peer->resetting, GINT_TO_POINTER(cfg->id)))
     return P2PSIG_EBUSY;
   return 0;
 }
@@ -475,30 +630,6 @@ p2psig__peer_max_message_size(const p2psig_peer *peer)
                      (uint64_t)P2PSIG_SCTP_MAX_SEND);
 }
 
-/* Holds a copy of a message SCTP cannot take now. */
-static int
-hold(p2psig_channel *channel, uint32_t ppid, const void *data, size_t len,
-     size_t counted)
-{
-  p2psig_peer *peer = channel->peer;
-  struct pending_message *m;
-
-  if (peer->buffered_total + counted > peer->send_buffer_limit)
-    return P2PSIG_EAGAIN;
-  m = g_malloc(sizeof *m + len);
-  m->ppid = ppid;
-  m->len = len;
-  memcpy(m->data, data, len);
-  g_queue_push_tail(&channel->pending, m);
-  channel->buffered_amount += counted;
-  peer->buffered_total += counted;
-  if (!channel->blocked) {
-    channel->blocked = true;
-    g_queue_push_tail(&peer->blocked_channels, channel);
-  }
-  return 0;
-}
-
 int
 p2psig_channel_send(p2psig_channel *channel, const void *data, size_t len,
                     p2psig_kind kind)
@@ -515,7 +646,7 @@ p2psig_channel_send(p2psig_channel *channel, const void *data, size_t len,
   p2psig__api_enter();
   p2psig__lock();
   if (!channel_valid(channel)) {
-    ret = P2PSIG_EINVAL;
+    ret = channel_known(channel) ? P2PSIG_ECLOSED : P2PSIG_EINVAL;
     goto out;
   }
   peer = channel->peer;
@@ -539,13 +670,7 @@ p2psig_channel_send(p2psig_channel *channel, const void *data, size_t len,
   } else {
     ppid = kind == P2PSIG_KIND_TEXT ? P2PSIG_PPID_STRING : P2PSIG_PPID_BINARY;
   }
-  /* Messages queue behind held ones, to keep their order. */
-  ret = P2PSIG_EAGAIN;
-  if (g_queue_is_empty(&channel->pending))
-    ret = p2psig__sctp_send(peer->sctp, (uint16_t)channel->sid, ppid,
-                            &channel->send_options, data, wire_len);
-  if (ret == P2PSIG_EAGAIN)
-    ret = hold(channel, ppid, data, wire_len, len);
+  ret = send_or_hold(channel, ppid, data, wire_len, len);
   if (ret == 0) {
     channel->messages_sent++;
     channel->bytes_sent += len;
@@ -576,7 +701,7 @@ p2psig_channel_close(p2psig_channel *channel)
   p2psig__api_enter();
   p2psig__lock();
   if (!channel_valid(channel)) {
-    ret = P2PSIG_EINVAL;
+    ret = channel_known(channel) ? P2PSIG_ECLOSED : P2PSIG_EINVAL;
   } else if (channel->state == CHANNEL_OPEN) {
     /* What was accepted is sent before the stream is reset. */
     if (g_queue_is_empty(&channel->pending))
@@ -594,13 +719,13 @@ p2psig_channel_close(p2psig_channel *channel)
 const char *
 p2psig_channel_get_label(const p2psig_channel *channel)
 {
-  return channel && channel->magic == CHANNEL_MAGIC ? channel->label : NULL;
+  return channel_known(channel) ? channel->label : NULL;
 }
 
 const char *
 p2psig_channel_get_protocol(const p2psig_channel *channel)
 {
-  return channel && channel->magic == CHANNEL_MAGIC ? channel->protocol : NULL;
+  return channel_known(channel) ? channel->protocol : NULL;
 }
 
 int
@@ -608,7 +733,7 @@ p2psig_channel_get_id(const p2psig_channel *channel)
 {
   int id;
 
-  if (!channel || channel->magic != CHANNEL_MAGIC)
+  if (!channel_known(channel))
     return P2PSIG_EINVAL;
   p2psig__lock();
   id = channel->sid;
@@ -621,7 +746,7 @@ p2psig_channel_is_open(const p2psig_channel *channel)
 {
   bool open;
 
-  if (!channel || channel->magic != CHANNEL_MAGIC)
+  if (!channel_known(channel))
     return false;
   p2psig__lock();
   open = channel->state == CHANNEL_OPEN;
@@ -632,20 +757,27 @@ p2psig_channel_is_open(const p2psig_channel *channel)
 p2psig_peer *
 p2psig_channel_get_peer(const p2psig_channel *channel)
 {
-  return channel && channel->magic == CHANNEL_MAGIC ? channel->peer : NULL;
+  p2psig_peer *peer;
+
+  if (!channel_known(channel))
+    return NULL;
+  p2psig__lock();
+  peer = channel->peer;
+  p2psig__unlock();
+  return peer;
 }
 
 void
 p2psig_channel_set_user_data(p2psig_channel *channel, void *user_data)
 {
-  if (channel && channel->magic == CHANNEL_MAGIC)
+  if (channel_known(channel))
     channel->user_data = user_data;
 }
 
 void *
 p2psig_channel_get_user_data(const p2psig_channel *channel)
 {
-  return channel && channel->magic == CHANNEL_MAGIC ? channel->user_data
+  return channel_known(channel) ? channel->user_data
                                                     : NULL;
 }
 
@@ -654,7 +786,7 @@ p2psig_channel_get_buffered_amount(const p2psig_channel *channel)
 {
   size_t amount;
 
-  if (!channel || channel->magic != CHANNEL_MAGIC)
+  if (!channel_known(channel))
     return 0;
   p2psig__lock();
   amount = channel->buffered_amount;
@@ -666,7 +798,7 @@ int
 p2psig_channel_set_buffered_amount_low_threshold(p2psig_channel *channel,
                                                  size_t threshold)
 {
-  if (!channel || channel->magic != CHANNEL_MAGIC)
+  if (!channel_known(channel))
     return P2PSIG_EINVAL;
   p2psig__lock();
   channel->low_threshold = threshold;
@@ -679,10 +811,10 @@ p2psig_channel_get_max_message_size(const p2psig_channel *channel)
 {
   size_t max;
 
-  if (!channel || channel->magic != CHANNEL_MAGIC)
+  if (!channel_known(channel))
     return 0;
   p2psig__lock();
-  max = p2psig__peer_max_message_size(channel->peer);
+  max = channel->detached ? 0 : p2psig__peer_max_message_size(channel->peer);
   p2psig__unlock();
   return max;
 }
@@ -693,7 +825,7 @@ p2psig_channel_get_stats(const p2psig_channel *channel,
 {
   p2psig_channel_stats s = { 0 };
 
-  if (!channel || channel->magic != CHANNEL_MAGIC || !stats ||
+  if (!channel_known(channel) || !stats ||
       stats->size < sizeof(size_t))
     return P2PSIG_EINVAL;
   p2psig__lock();

@@ -33,11 +33,15 @@ enum channel_state {
 struct pending_message {
   uint32_t ppid;
   size_t len;
+  size_t counted;         /* in the buffered amount: 0 for DCEP and for
+                             the byte that stands for an empty message */
   uint8_t data[];
 };
 
 struct p2psig_channel {
   uint32_t magic;
+  gint refcount;          /* the peer's one, plus the application's */
+  bool detached;          /* released by its peer: peer is NULL */
   p2psig_peer *peer;
   char *label;
   char *protocol;
@@ -46,6 +50,7 @@ struct p2psig_channel {
   bool remote_opened;
   bool negotiated;
   bool close_when_flushed; /* closed with messages still pending */
+  gint64 closing_since;   /* when we asked to close it */
   uint8_t channel_type;   /* DCEP channel type */
   uint32_t reliability;
   uint16_t priority;
@@ -111,6 +116,11 @@ struct p2psig_peer {
 
   GPtrArray *channels;           /* every live channel */
   GHashTable *channels_by_sid;   /* sid -> channel */
+  GHashTable *resetting;         /* sid -> gint64 time of our reset
+                                    request, until it went through: the
+                                    sid is not reused meanwhile */
+  GHashTable *last_reset;        /* sid -> gint64 time of our last reset
+                                    request: ids rest before reuse */
   GQueue blocked_channels;       /* channels with pending messages */
   size_t buffered_total;         /* over every channel */
   size_t send_buffer_limit;
@@ -140,12 +150,16 @@ void p2psig__peer_fail(p2psig_peer *peer, int error);
 p2psig_channel *p2psig__channel_new(p2psig_peer *peer, const char *label,
                                     size_t label_len, const char *protocol,
                                     size_t protocol_len);
-void p2psig__channel_free(p2psig_channel *channel);
+/* Detaches the channel from its peer and drops the peer's reference. */
+void p2psig__channel_release(p2psig_channel *channel);
 /* SCTP is up: give ids to channels that have none and announce ours. */
 void p2psig__channels_connected(p2psig_peer *peer);
 void p2psig__channel_receive(p2psig_peer *peer, uint16_t sid, uint32_t ppid,
                              const uint8_t *buf, size_t len);
 void p2psig__channel_remote_reset(p2psig_peer *peer, uint16_t sid);
+/* Requests again the stream resets that got no answer (once a second). */
+void p2psig__channels_retry_resets(p2psig_peer *peer);
+void p2psig__channel_outgoing_reset(p2psig_peer *peer, uint16_t sid);
 /* SCTP has room again: send what channels hold. */
 void p2psig__channels_flush(p2psig_peer *peer);
 /* The largest message the remote accepts (0 before its description). */

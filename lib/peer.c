@@ -68,7 +68,7 @@ run_event(p2psig_peer *peer, struct event *event)
       cfg->on_close(event->channel, ud);
     /* A channel lives until its on_close has returned. */
     if (!peer->freed)
-      p2psig__channel_free(event->channel);
+      p2psig__channel_release(event->channel);
     break;
   case EVENT_BUFFERED_AMOUNT_LOW:
     if (cfg->on_buffered_amount_low)
@@ -200,6 +200,12 @@ sctp_stream_reset(void *data, uint16_t sid)
 }
 
 static void
+sctp_outgoing_reset(void *data, uint16_t sid)
+{
+  p2psig__channel_outgoing_reset(data, sid);
+}
+
+static void
 sctp_writable(void *data)
 {
   p2psig__channels_flush(data);
@@ -212,6 +218,7 @@ static const struct p2psig_sctp_callbacks sctp_callbacks = {
   .on_closed = sctp_closed,
   .on_message = sctp_message,
   .on_stream_reset = sctp_stream_reset,
+  .on_outgoing_reset = sctp_outgoing_reset,
 };
 
 /* ---- DTLS upcalls ---- */
@@ -240,6 +247,8 @@ check_liveness(gpointer data)
 {
   p2psig_peer *peer = data;
 
+  if (peer->sctp_connected)
+    p2psig__channels_retry_resets(peer);
   if (peer->rx_packets != peer->rx_packets_seen) {
     peer->rx_packets_seen = peer->rx_packets;
     peer->silent_seconds = 0;
@@ -397,27 +406,21 @@ static const struct p2psig_ice_callbacks ice_callbacks = {
 static int
 parse_stun_url(const char *url, char **host, uint16_t *port)
 {
-  const char *rest;
-  g_autofree char *h = NULL;
-  guint16 p = 3478;
+  const char *rest = url + 5;
+  g_autoptr(GSocketConnectable) address = NULL;
+  const char *hostname;
 
-  if (!g_str_has_prefix(url, "stun:"))
+  if (!g_str_has_prefix(url, "stun:") || strchr(rest, '/') ||
+      strchr(rest, '?'))
     return P2PSIG_EADDRESS;
-  rest = url + 5;
-  if (!g_network_address_parse(rest, 3478, NULL) ||
-      strchr(rest, '/') || strchr(rest, '?'))
+  address = g_network_address_parse(rest, 3478, NULL);
+  if (!address)
     return P2PSIG_EADDRESS;
-  {
-    g_autoptr(GSocketConnectable) addr =
-      g_network_address_parse(rest, 3478, NULL);
-
-    h = g_strdup(g_network_address_get_hostname(G_NETWORK_ADDRESS(addr)));
-    p = g_network_address_get_port(G_NETWORK_ADDRESS(addr));
-  }
-  if (!h || !*h || p == 0)
+  hostname = g_network_address_get_hostname(G_NETWORK_ADDRESS(address));
+  *port = g_network_address_get_port(G_NETWORK_ADDRESS(address));
+  if (!hostname || !*hostname || *port == 0)
     return P2PSIG_EADDRESS;
-  *host = g_steal_pointer(&h);
-  *port = p;
+  *host = g_strdup(hostname);
   return 0;
 }
 
@@ -497,6 +500,8 @@ p2psig_peer_new(const p2psig_peer_config *config, int *error)
     g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
   peer->channels = g_ptr_array_new();
   peer->channels_by_sid = g_hash_table_new(NULL, NULL);
+  peer->resetting = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+  peer->last_reset = g_hash_table_new_full(NULL, NULL, NULL, g_free);
   g_queue_init(&peer->blocked_channels);
   peer->send_buffer_limit = cfg.send_buffer_limit ? cfg.send_buffer_limit
                                                   : 16 * 1024 * 1024;
@@ -599,7 +604,7 @@ teardown(void *data)
   while ((event = g_queue_pop_head(&peer->events)))
     event_free(event);
   while (peer->channels->len > 0)
-    p2psig__channel_free(peer->channels->pdata[0]);
+    p2psig__channel_release(peer->channels->pdata[0]);
   g_queue_clear(&peer->blocked_channels);
   p2psig__dtls_cert_free(peer->cert);
   p2psig__sdp_remote_clear(&peer->remote);
@@ -607,6 +612,8 @@ teardown(void *data)
   g_ptr_array_unref(peer->early_datagrams);
   g_ptr_array_unref(peer->channels);
   g_hash_table_unref(peer->channels_by_sid);
+  g_hash_table_unref(peer->resetting);
+  g_hash_table_unref(peer->last_reset);
   g_strfreev(peer->local_addresses);
   g_free(peer->stun_host);
   peer->magic = 0;

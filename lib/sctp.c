@@ -401,12 +401,18 @@ handle_stream_reset(struct p2psig_sctp *sctp,
   if (ev->strreset_length < sizeof *ev)
     return;
   n = (ev->strreset_length - sizeof *ev) / sizeof(uint16_t);
-  if (!(ev->strreset_flags & SCTP_STREAM_RESET_INCOMING_SSN) ||
-      (ev->strreset_flags & (SCTP_STREAM_RESET_DENIED |
-                             SCTP_STREAM_RESET_FAILED)))
+  if (ev->strreset_flags & (SCTP_STREAM_RESET_DENIED |
+                            SCTP_STREAM_RESET_FAILED)) {
+    g_debug("stream reset refused (flags 0x%x): will be retried",
+            ev->strreset_flags);
     return;
-  for (size_t i = 0; i < n && !sctp->closed; i++)
-    sctp->cbs.on_stream_reset(sctp->data, ev->strreset_stream_list[i]);
+  }
+  for (size_t i = 0; i < n && !sctp->closed; i++) {
+    if (ev->strreset_flags & SCTP_STREAM_RESET_INCOMING_SSN)
+      sctp->cbs.on_stream_reset(sctp->data, ev->strreset_stream_list[i]);
+    if (ev->strreset_flags & SCTP_STREAM_RESET_OUTGOING_SSN)
+      sctp->cbs.on_outgoing_reset(sctp->data, ev->strreset_stream_list[i]);
+  }
 }
 
 static void

@@ -18,6 +18,8 @@ struct p2psig_sctp_callbacks {
                      const uint8_t *buf, size_t len);
   /* The remote peer reset its outgoing stream sid (closed a channel). */
   void (*on_stream_reset)(void *data, uint16_t sid);
+  /* Our request to reset our outgoing stream sid went through. */
+  void (*on_outgoing_reset)(void *data, uint16_t sid);
   /* Room in the send buffer again after a send returned P2PSIG_EAGAIN. */
   void (*on_writable)(void *data);
 };

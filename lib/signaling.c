@@ -8,8 +8,9 @@
  *
  * Everything libsoup does happens on the library thread: public functions
  * hop there with p2psig__loop_run_sync(), and the server, the session and
- * the timers are attached to the library's main context.  Library state is
- * touched with p2psig__lock() held.
+ * the timers are attached to the library's main context.  The static
+ * functions below run there with p2psig__lock() held (libsoup's handlers
+ * and completions take it first), except the pure helpers at the top.
  *
  * Ordering rules, from pion's example: a side sends its candidates only once
  * it has the remote description, and the answerer only after its answer has
@@ -18,6 +19,11 @@
  * flight at a time, which keeps them in order.  POSTs that meet a
  * connection error or a 5xx are retried with backoff: the offer may start
  * before the answer listens.
+ *
+ * Access control is opt-in: a shared token, sent as a Bearer credential
+ * and checked on every request once its headers are in, and HTTPS for the
+ * server (a certificate and key) and the client (a CA file, or the system's
+ * trust store).  TLS itself is GIO's, through glib-networking.
  */
 #define G_LOG_DOMAIN "p2psig-signaling"
 
@@ -25,6 +31,11 @@
 
 #include <json-glib/json-glib.h>
 #include <libsoup/soup.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -71,7 +82,10 @@ struct p2psig_signaling {
   p2psig_role role;
   p2psig_signaling_error_cb on_error;
   void *user_data;
-  char *remote_base;           /* "http://host:port" */
+  char *remote_base;           /* "http://host:port" or "https://..." */
+  char *authorization;         /* "Bearer <token>" we send; NULL: none */
+  bool token_required;         /* requests must carry token_digest's token */
+  uint8_t token_digest[SHA256_DIGEST_LENGTH];
 
   SoupServer *server;
   uint16_t port;
@@ -370,6 +384,11 @@ sig_unref(struct p2psig_signaling *sig)
     return;
   /* free_on_loop() has already released everything else. */
   g_free(sig->remote_base);
+  if (sig->authorization) {
+    OPENSSL_cleanse(sig->authorization, strlen(sig->authorization));
+    g_free(sig->authorization);
+  }
+  OPENSSL_cleanse(sig, sizeof *sig);
   g_free(sig);
 }
 
@@ -560,6 +579,31 @@ response_reason(GBytes *body)
   return excerpt(text, 200);
 }
 
+/* A TLS failure that waiting will not fix: a remote certificate we do not
+ * trust, a remote that answers in plain HTTP (GnuTLS: "unexpected TLS
+ * packet", G_TLS_ERROR_MISC), no TLS backend.  Only a connection cut in the
+ * middle (G_TLS_ERROR_EOF) may be the remote restarting; connection errors
+ * are G_IO_ERROR and retried. */
+static bool
+tls_refused(const GError *error)
+{
+  return error->domain == G_TLS_ERROR && error->code != G_TLS_ERROR_EOF;
+}
+
+/* What GIO found wrong with the remote's certificate, the likeliest
+ * first, for the report. */
+static const char *
+certificate_problem(GTlsCertificateFlags flags)
+{
+  if (flags & G_TLS_CERTIFICATE_UNKNOWN_CA)
+    return " (not signed by a trusted CA: see tls_ca)";
+  if (flags & G_TLS_CERTIFICATE_BAD_IDENTITY)
+    return " (it does not name the remote address's host)";
+  if (flags & (G_TLS_CERTIFICATE_EXPIRED | G_TLS_CERTIFICATE_NOT_ACTIVATED))
+    return " (outside its validity period)";
+  return flags ? " (certificate refused)" : "";
+}
+
 static void
 post_done(GObject *source, GAsyncResult *result, void *data)
 {
@@ -580,7 +624,12 @@ post_done(GObject *source, GAsyncResult *result, void *data)
   g_assert(post != NULL);
   status = soup_message_get_status(req->msg);
 
-  if (error || SOUP_STATUS_IS_SERVER_ERROR(status)) {
+  if (error && tls_refused(error)) {
+    report(sig, P2PSIG_ENETWORK, "POST %s%s failed: %s%s", sig->remote_base,
+           post_path(post), error->message,
+           certificate_problem(
+               soup_message_get_tls_peer_certificate_errors(req->msg)));
+  } else if (error || SOUP_STATUS_IS_SERVER_ERROR(status)) {
     g_autofree char *why = error ? g_strdup(error->message)
                                  : g_strdup_printf("HTTP %u", status);
 
@@ -598,7 +647,9 @@ post_done(GObject *source, GAsyncResult *result, void *data)
   } else {
     g_autofree char *reason = response_reason(body);
 
-    report(sig, P2PSIG_EHTTP, "POST %s%s refused: %u %s%s%s",
+    report(sig, status == SOUP_STATUS_UNAUTHORIZED ? P2PSIG_EUNAUTHORIZED
+                                                   : P2PSIG_EHTTP,
+           "POST %s%s refused: %u %s%s%s",
            sig->remote_base, post_path(post), status,
            soup_message_get_reason_phrase(req->msg), reason[0] ? ": " : "",
            reason);
@@ -629,6 +680,9 @@ send_current(struct p2psig_signaling *sig)
   g_assert(req->msg != NULL);
   soup_message_set_request_body_from_bytes(req->msg, CONTENT_TYPE,
                                            sig->current->body);
+  if (sig->authorization)
+    soup_message_headers_replace(soup_message_get_request_headers(req->msg),
+                                 "Authorization", sig->authorization);
   sig->refs++;
   soup_session_send_and_read_async(sig->session, req->msg, G_PRIORITY_DEFAULT,
                                    sig->cancellable, post_done, req);
@@ -713,6 +767,34 @@ request_started(SoupServer *server, SoupServerMessage *msg, void *data)
                                "Connection", "close");
 }
 
+/* Why the request does not carry our token, or NULL when it does.  The
+ * credential's SHA-256 digest is compared with that of the token, computed
+ * once in p2psig_signaling_new(), by CRYPTO_memcmp(), which reads all 32
+ * bytes whatever differs: the time taken depends on the length of what the
+ * client sent, never on the token's length or on how much of it matched.
+ * RFC 7235 section 2.1: the scheme is case-insensitive, then spaces. */
+static const char *
+token_refusal(const struct p2psig_signaling *sig, SoupMessageHeaders *headers,
+              const char **challenge)
+{
+  const char *value = soup_message_headers_get_one(headers, "Authorization");
+  uint8_t digest[SHA256_DIGEST_LENGTH];
+
+  /* RFC 6750 section 3.1: an error code only for a Bearer token sent. */
+  *challenge = "Bearer realm=\"p2psig\"";
+  if (!value)
+    return "missing Authorization: Bearer token";
+  if (g_ascii_strncasecmp(value, "Bearer ", 7) != 0)
+    return "Authorization is not a Bearer token";
+  for (value += 7; *value == ' '; value++)
+    ;
+  SHA256((const unsigned char *)value, strlen(value), digest);
+  if (CRYPTO_memcmp(digest, sig->token_digest, sizeof digest) == 0)
+    return NULL;
+  *challenge = "Bearer realm=\"p2psig\", error=\"invalid_token\"";
+  return "wrong Bearer token";
+}
+
 /* Runs once the headers are in: refuses what can be refused before the
  * body. */
 static void
@@ -722,13 +804,24 @@ early_handler(SoupServer *server, SoupServerMessage *msg, const char *path,
   struct p2psig_signaling *sig = data;
   SoupMessageHeaders *headers = soup_server_message_get_request_headers(msg);
   const char *method = soup_server_message_get_method(msg);
+  const char *unauthorized = NULL, *challenge = NULL;
 
   (void)server;
   (void)query;
   p2psig__lock();
+  if (!sig->closed && sig->token_required)
+    unauthorized = token_refusal(sig, headers, &challenge);
   if (sig->closed) {
     soup_server_message_set_status(msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
                                    NULL);
+  } else if (unauthorized) {
+    /* Before the path and method: a client without the token learns
+     * nothing else. */
+    soup_message_headers_replace(
+        soup_server_message_get_response_headers(msg), "WWW-Authenticate",
+        challenge);
+    refuse(sig, msg, SOUP_STATUS_UNAUTHORIZED, P2PSIG_EUNAUTHORIZED, "%s",
+           unauthorized);
   } else if (!known_path(path)) {
     g_autofree char *shown = excerpt(path, 64);
 
@@ -902,6 +995,8 @@ struct new_args {
   char *listen_host;          /* NULL: all interfaces */
   GInetAddress *listen_addr;  /* resolved, unless a literal or localhost */
   uint16_t listen_port;
+  GTlsCertificate *certificate; /* serve HTTPS with it; NULL: HTTP */
+  GTlsDatabase *ca;           /* trusted for the remote; NULL: system's */
   int error;
 };
 
@@ -927,13 +1022,16 @@ server_listen(SoupServer *server, const struct new_args *args,
               GError **error)
 {
   g_autoptr(GSocketAddress) addr = NULL;
+  SoupServerListenOptions options =
+      args->certificate ? SOUP_SERVER_LISTEN_HTTPS : 0;
 
   if (!args->listen_host)
-    return soup_server_listen_all(server, args->listen_port, 0, error);
+    return soup_server_listen_all(server, args->listen_port, options, error);
   if (g_ascii_strcasecmp(args->listen_host, "localhost") == 0)
-    return soup_server_listen_local(server, args->listen_port, 0, error);
+    return soup_server_listen_local(server, args->listen_port, options,
+                                    error);
   addr = g_inet_socket_address_new(args->listen_addr, args->listen_port);
-  return soup_server_listen(server, addr, 0, error);
+  return soup_server_listen(server, addr, options, error);
 }
 
 static void
@@ -944,12 +1042,14 @@ new_on_loop(void *data)
   GMainContext *context = p2psig__loop_context();
   g_autoptr(GError) error = NULL;
 
+  g_assert(p2psig__loop_is_current());
   /* libsoup binds its sources to the thread-default context. */
   g_main_context_push_thread_default(context);
   p2psig__lock();
 
   sig->server = soup_server_new("server-header",
-                                "p2psig/" P2PSIG_VERSION_STRING " ", NULL);
+                                "p2psig/" P2PSIG_VERSION_STRING " ",
+                                "tls-certificate", args->certificate, NULL);
   g_signal_connect(sig->server, "request-started", G_CALLBACK(request_started),
                    NULL);
   soup_server_add_early_handler(sig->server, NULL, early_handler, sig, NULL);
@@ -969,12 +1069,15 @@ new_on_loop(void *data)
       "user-agent", "p2psig/" P2PSIG_VERSION_STRING " ", NULL);
   /* The other side is a peer, not a web site: no proxy. */
   soup_session_set_proxy_resolver(sig->session, NULL);
+  if (args->ca)
+    soup_session_set_tls_database(sig->session, args->ca);
   sig->cancellable = g_cancellable_new();
 
   p2psig__peer_set_observer(sig->peer, &observer, sig);
-  g_debug("%s role listening on port %u, remote %s",
+  g_debug("%s role listening on port %u (%s%s), remote %s",
           sig->role == P2PSIG_ROLE_OFFER ? "offer" : "answer", sig->port,
-          sig->remote_base);
+          args->certificate ? "HTTPS" : "HTTP",
+          sig->token_required ? ", token required" : "", sig->remote_base);
   args->error = 0;
 
 out:
@@ -982,9 +1085,10 @@ out:
   g_main_context_pop_thread_default(context);
 }
 
-/* "http://host:port", or NULL when libsoup cannot make a URI of it. */
+/* "http://host:port" (or https), or NULL when libsoup cannot make a URI
+ * of it. */
 static char *
-make_remote_base(const char *host, uint16_t port)
+make_remote_base(const char *scheme, const char *host, uint16_t port)
 {
   g_autofree char *base = NULL;
   g_autofree char *probe = NULL;
@@ -992,19 +1096,131 @@ make_remote_base(const char *host, uint16_t port)
 
   if (!host) {
     /* ":port", as Go dials it: this machine. */
-    base = g_strdup_printf("http://localhost:%u", port);
+    base = g_strdup_printf("%s://localhost:%u", scheme, port);
   } else if (strchr(host, ':')) {
     /* IPv6; a zone ("fe80::1%eth0") is written %25 in a URI (RFC 6874). */
     g_auto(GStrv) parts = g_strsplit(host, "%", -1);
     g_autofree char *escaped = g_strjoinv("%25", parts);
 
-    base = g_strdup_printf("http://[%s]:%u", escaped, port);
+    base = g_strdup_printf("%s://[%s]:%u", scheme, escaped, port);
   } else {
-    base = g_strdup_printf("http://%s:%u", host, port);
+    base = g_strdup_printf("%s://%s:%u", scheme, host, port);
   }
   probe = g_strconcat(base, "/sdp", NULL);
   msg = soup_message_new(SOUP_METHOD_POST, probe);
   return msg ? g_steal_pointer(&base) : NULL;
+}
+
+/* A token is sent in a header: printable ASCII, no spaces (RFC 6750's
+ * b64token is narrower; passphrases with punctuation are common). */
+static bool
+valid_token(const char *token)
+{
+  if (token[0] == '\0')
+    return false;
+  for (const char *p = token; *p; p++)
+    if (*p < 0x21 || *p > 0x7e)
+      return false;
+  return true;
+}
+
+static int
+no_passphrase(char *buf, int size, int rwflag, void *data)
+{
+  return 0; /* encrypted keys are not supported: never prompt */
+}
+
+/* GIO takes a key that is not the certificate's, and every handshake would
+ * then fail: check the pair once here. */
+static bool
+key_matches(const char *certificate, const char *key_path)
+{
+  X509 *cert = NULL;
+  EVP_PKEY *key = NULL;
+  unsigned long err;
+  BIO *bio;
+  bool ok;
+
+  ERR_clear_error();
+  if ((bio = BIO_new_file(certificate, "r"))) {
+    cert = PEM_read_bio_X509(bio, NULL, no_passphrase, NULL);
+    BIO_free(bio);
+  }
+  if ((bio = BIO_new_file(key_path, "r"))) {
+    key = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL);
+    BIO_free(bio);
+  }
+  ok = cert && key && X509_check_private_key(cert, key) == 1;
+  while ((err = ERR_get_error()))
+    g_debug("OpenSSL: %s", ERR_error_string(err, NULL));
+  X509_free(cert);
+  EVP_PKEY_free(key);
+  return ok;
+}
+
+/* Checks the access-control fields and reads the TLS files, on the
+ * caller's thread rather than on the library's. */
+static int
+load_security(const p2psig_signaling_config *cfg, struct new_args *args)
+{
+  g_autoptr(GError) error = NULL;
+  GList *cas;
+  bool have_ca;
+
+  if (cfg->token && !valid_token(cfg->token)) {
+    g_debug("the token is empty or holds spaces or non-ASCII bytes");
+    return P2PSIG_EINVAL;
+  }
+  if (!cfg->tls_certificate != !cfg->tls_key) {
+    g_debug("tls_certificate and tls_key go together");
+    return P2PSIG_EINVAL;
+  }
+  if (cfg->tls_ca && !cfg->tls_remote) {
+    g_debug("tls_ca without tls_remote");
+    return P2PSIG_EINVAL;
+  }
+  if (cfg->tls_certificate) {
+    args->certificate = g_tls_certificate_new_from_files(
+        cfg->tls_certificate, cfg->tls_key, &error);
+    if (!args->certificate) {
+      g_debug("cannot use certificate %s with key %s: %s",
+              cfg->tls_certificate, cfg->tls_key, error->message);
+      return P2PSIG_EINVAL;
+    }
+    if (!key_matches(cfg->tls_certificate, cfg->tls_key)) {
+      g_debug("key %s is not that of certificate %s", cfg->tls_key,
+              cfg->tls_certificate);
+      return P2PSIG_EINVAL;
+    }
+  }
+  if (cfg->tls_ca) {
+    /* GTlsFileDatabase wants an absolute path (else a warning, and
+     * nothing is trusted). */
+    g_autofree char *ca = g_canonicalize_filename(cfg->tls_ca, NULL);
+
+    /* A file without a certificate would make an empty database, which
+     * trusts nothing: say so now rather than at the first POST. */
+    cas = g_tls_certificate_list_new_from_file(ca, &error);
+    have_ca = cas != NULL;
+    g_list_free_full(cas, g_object_unref);
+    if (have_ca)
+      args->ca = g_tls_file_database_new(ca, &error);
+    if (!args->ca) {
+      g_debug("cannot use CA file %s: %s", cfg->tls_ca,
+              error ? error->message : "no certificate in it");
+      return P2PSIG_EINVAL;
+    }
+  }
+  return 0;
+}
+
+static void
+new_args_clear(struct new_args *args)
+{
+  g_clear_pointer(&args->listen_host, g_free);
+  g_clear_object(&args->listen_addr);
+  g_clear_object(&args->certificate);
+  g_clear_object(&args->ca);
 }
 
 static void
@@ -1055,7 +1271,11 @@ p2psig_signaling_new(p2psig_peer *peer, const p2psig_signaling_config *config,
     goto fail;
   }
 
-  remote_base = make_remote_base(remote_host, remote_port);
+  if ((rc = load_security(&cfg, &args)) < 0)
+    goto fail;
+
+  remote_base = make_remote_base(cfg.tls_remote ? "https" : "http",
+                                 remote_host, remote_port);
   if (!remote_base) {
     g_debug("cannot make a URI of \"%s\"", remote_address);
     rc = P2PSIG_EADDRESS;
@@ -1090,6 +1310,12 @@ p2psig_signaling_new(p2psig_peer *peer, const p2psig_signaling_config *config,
   sig->on_error = cfg.on_error;
   sig->user_data = cfg.user_data;
   sig->remote_base = g_steal_pointer(&remote_base);
+  if (cfg.token) {
+    sig->authorization = g_strconcat("Bearer ", cfg.token, NULL);
+    sig->token_required = true;
+    SHA256((const unsigned char *)cfg.token, strlen(cfg.token),
+           sig->token_digest);
+  }
   g_queue_init(&sig->queue);
   g_queue_init(&sig->reports);
   sig->held = g_ptr_array_new_with_free_func(g_free);
@@ -1101,8 +1327,7 @@ p2psig_signaling_new(p2psig_peer *peer, const p2psig_signaling_config *config,
   if ((rc = args.error) < 0)
     goto fail;
 
-  g_free(args.listen_host);
-  g_clear_object(&args.listen_addr);
+  new_args_clear(&args);
   return sig;
 
 fail:
@@ -1110,8 +1335,7 @@ fail:
     g_ptr_array_unref(sig->held);
     sig_unref(sig);
   }
-  g_free(args.listen_host);
-  g_clear_object(&args.listen_addr);
+  new_args_clear(&args);
   if (error)
     *error = rc;
   return NULL;
@@ -1130,6 +1354,7 @@ start_on_loop(void *data)
   char *offer = NULL;
   int rc;
 
+  g_assert(p2psig__loop_is_current());
   g_main_context_push_thread_default(p2psig__loop_context());
   p2psig__lock();
   if (sig->role != P2PSIG_ROLE_OFFER) {
@@ -1170,6 +1395,7 @@ free_on_loop(void *data)
   struct p2psig_signaling *sig = data;
   struct report *r;
 
+  g_assert(p2psig__loop_is_current());
   g_main_context_push_thread_default(p2psig__loop_context());
   p2psig__lock();
   g_assert(!sig->closed);

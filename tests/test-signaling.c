@@ -6,11 +6,19 @@
  * working; an offer-role and an answer-role object then connect their peers
  * and a message passes both ways; an offer started before the answer
  * listens gets through by retrying; addresses, arguments and freeing with
- * requests pending.
+ * requests pending.  Access control: without the token, or with a wrong
+ * one, a request gets 401 before its body is read; with it, and over HTTPS
+ * with certificates made here, the exchange works; a remote certificate
+ * that is not trusted fails the POST once, reported, not retried.
  */
 #include <p2psig/p2psig.h>
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 #include <libsoup/soup.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "signaling.h"
@@ -133,10 +141,19 @@ side_init(struct side *side, const char *name, bool with_channel)
                                                 &error));
 }
 
+/* The access-control fields of a side's signaling config. */
+struct security {
+  const char *token;
+  const char *certificate, *key; /* serve HTTPS */
+  const char *ca;                /* trusted for the remote */
+  bool remote;                   /* the remote serves HTTPS */
+};
+
 static void
-side_listen(struct side *side, p2psig_role role, const char *listen,
-            const char *remote)
+side_listen_secure(struct side *side, p2psig_role role, const char *listen,
+                   const char *remote, const struct security *sec)
 {
+  static const struct security none;
   p2psig_signaling_config config = {
     P2PSIG_SIGNALING_CONFIG_INIT,
     .role = role,
@@ -146,6 +163,14 @@ side_listen(struct side *side, p2psig_role role, const char *listen,
     .user_data = side,
   };
   int error = 0;
+
+  if (!sec)
+    sec = &none;
+  config.token = sec->token;
+  config.tls_certificate = sec->certificate;
+  config.tls_key = sec->key;
+  config.tls_ca = sec->ca;
+  config.tls_remote = sec->remote;
   p2psig_signaling *sig = p2psig_signaling_new(side->peer, &config, &error);
 
   g_assert_cmpint(error, ==, 0);
@@ -154,6 +179,13 @@ side_listen(struct side *side, p2psig_role role, const char *listen,
   g_mutex_lock(&side->lock);
   side->sig = sig;
   g_mutex_unlock(&side->lock);
+}
+
+static void
+side_listen(struct side *side, p2psig_role role, const char *listen,
+            const char *remote)
+{
+  side_listen_secure(side, role, listen, remote, NULL);
 }
 
 static uint16_t
@@ -262,20 +294,29 @@ http_session(void)
   return session;
 }
 
-/* Sends a request with libsoup; returns the status, the body in *body. */
+/* Sends a request with libsoup to base and path ("http://127.0.0.1:PORT",
+ * or https trusting ca when not NULL), with an Authorization header when
+ * authorization is not NULL.  Returns the status with the body in *body and
+ * the response headers in *headers (unref), or 0 with *error set when no
+ * response came. */
 static unsigned
-http_request(uint16_t port, const char *method, const char *path,
-             const char *data, gssize len, char **body, char **allow)
+http_send(const char *base, GTlsDatabase *ca, const char *authorization,
+          const char *method, const char *path, const char *data, gssize len,
+          char **body, SoupMessageHeaders **headers, GError **error)
 {
   g_autoptr(SoupSession) session = http_session();
-  g_autofree char *uri = g_strdup_printf("http://127.0.0.1:%u%s", port, path);
+  g_autofree char *uri = g_strconcat(base, path, NULL);
   g_autoptr(SoupMessage) msg = soup_message_new(method, uri);
-  g_autoptr(GError) error = NULL;
   g_autoptr(GBytes) bytes = NULL;
   gsize n = 0;
   const char *p;
 
   g_assert_nonnull(msg);
+  if (ca)
+    soup_session_set_tls_database(session, ca);
+  if (authorization)
+    soup_message_headers_replace(soup_message_get_request_headers(msg),
+                                 "Authorization", authorization);
   if (data) {
     g_autoptr(GBytes) request = g_bytes_new_static(
         data, len < 0 ? strlen(data) : (size_t)len);
@@ -283,15 +324,37 @@ http_request(uint16_t port, const char *method, const char *path,
     soup_message_set_request_body_from_bytes(
         msg, "application/json; charset=utf-8", request);
   }
-  bytes = soup_session_send_and_read(session, msg, NULL, &error);
-  g_assert_no_error(error);
+  bytes = soup_session_send_and_read(session, msg, NULL, error);
+  if (!bytes)
+    return 0;
   p = g_bytes_get_data(bytes, &n);
   if (body)
     *body = g_strndup(p ? p : "", n);
-  if (allow)
-    *allow = g_strdup(soup_message_headers_get_one(
-        soup_message_get_response_headers(msg), "Allow"));
+  if (headers)
+    *headers = soup_message_headers_ref(soup_message_get_response_headers(msg));
+  /* Each response closes its connection (libsoup < 3.3 leaks idle ones). */
+  g_assert_true(soup_message_headers_header_equals(
+      soup_message_get_response_headers(msg), "Connection", "close"));
   return soup_message_get_status(msg);
+}
+
+/* Sends a request to http://127.0.0.1:port; returns the status, the body in
+ * *body. */
+static unsigned
+http_request(uint16_t port, const char *method, const char *path,
+             const char *data, gssize len, char **body, char **allow)
+{
+  g_autofree char *base = g_strdup_printf("http://127.0.0.1:%u", port);
+  g_autoptr(GError) error = NULL;
+  SoupMessageHeaders *headers = NULL;
+  unsigned status = http_send(base, NULL, NULL, method, path, data, len, body,
+                              &headers, &error);
+
+  g_assert_no_error(error);
+  if (allow)
+    *allow = g_strdup(soup_message_headers_get_one(headers, "Allow"));
+  soup_message_headers_unref(headers);
+  return status;
 }
 
 /* Writes head, count times chunk, then tail on a plain socket and reads
@@ -706,6 +769,10 @@ test_addresses(void)
                           "[::1]:50000", NULL), ==, 0);
   g_assert_cmpint(try_new(side.peer, P2PSIG_ROLE_OFFER, ":0",
                           "example.org:1", NULL), ==, 0);
+  g_assert_cmpint(try_new(side.peer, P2PSIG_ROLE_OFFER, "127.0.0.1:0",
+                          "[fe80::1%eth0]:1", NULL), ==, 0);
+  g_assert_cmpint(try_new(side.peer, P2PSIG_ROLE_OFFER, "127.0.0.1:0",
+                          ":50000", NULL), ==, 0);
   rc = try_new(side.peer, P2PSIG_ROLE_OFFER, "[::1]:0", "[::1]:1", NULL);
   if (rc == P2PSIG_ENETWORK)
     g_test_message("no IPv6 loopback here: [::1]:0 not tested");
@@ -830,6 +897,548 @@ test_free_pending(void)
   g_main_context_unref(context);
 }
 
+/* ---- access control: token and HTTPS ---- */
+
+#define TOKEN "s3cret-Token_42"
+#define BEARER "Bearer " TOKEN
+
+/* Checks that a request to side's server, at base, is refused with 401, a
+ * Bearer challenge, one line of reason and one P2PSIG_EUNAUTHORIZED. */
+static void
+expect_unauthorized(struct side *side, const char *base, GTlsDatabase *ca,
+                    const char *authorization, const char *method,
+                    const char *path, const char *data)
+{
+  int before = side_errors(side);
+  g_autofree char *body = NULL;
+  g_autoptr(GError) error = NULL;
+  SoupMessageHeaders *headers = NULL;
+  unsigned got;
+
+  g_test_message("%s: %s %s with Authorization \"%s\"", side->name, method,
+                 path, authorization ? authorization : "(none)");
+  got = http_send(base, ca, authorization, method, path, data, -1, &body,
+                  &headers, &error);
+  g_assert_no_error(error);
+  g_assert_true(g_str_has_prefix(
+      soup_message_headers_get_one(headers, "WWW-Authenticate"),
+      "Bearer realm=\"p2psig\""));
+  soup_message_headers_unref(headers);
+  check_refusal(side, before, got, SOUP_STATUS_UNAUTHORIZED, body,
+                P2PSIG_EUNAUTHORIZED);
+}
+
+/* Sends an authorized request; returns the status (no report expected). */
+static unsigned
+authorized_request(const char *base, GTlsDatabase *ca,
+                   const char *authorization, const char *method,
+                   const char *path, const char *data)
+{
+  g_autofree char *body = NULL;
+  g_autoptr(GError) error = NULL;
+  unsigned status = http_send(base, ca, authorization, method, path, data, -1,
+                              &body, NULL, &error);
+
+  g_assert_no_error(error);
+  g_test_message("  %s %s with the token -> %u %s", method, path, status,
+                 body);
+  return status;
+}
+
+static void
+test_token(void)
+{
+  struct side offer, answer;
+  struct security sec = {.token = TOKEN};
+  uint16_t answer_port = free_port();
+  g_autofree char *answer_addr = loopback_address(answer_port);
+  g_autofree char *base = g_strdup_printf("http://127.0.0.1:%u", answer_port);
+  g_autofree char *offer_addr = NULL;
+  static const char *const wrong[] = {
+    NULL,                       /* no Authorization */
+    "Basic czNjcmV0LVRva2VuXzQy",
+    "Bearer",
+    "Bearer ",
+    TOKEN,                      /* no scheme */
+    "Bearer s3cret-Token_4",    /* a prefix */
+    BEARER "x",                 /* longer */
+    "Bearer s3cret-Token_43",   /* same length */
+    "Bearer S3CRET-TOKEN_42",   /* tokens are case-sensitive */
+    "Bearer " TOKEN " " TOKEN,
+  };
+  int answer_errors, offer_errors;
+
+  side_init(&offer, "offer", true);
+  side_init(&answer, "answer", false);
+  side_listen_secure(&offer, P2PSIG_ROLE_OFFER, "127.0.0.1:0", answer_addr,
+                     &sec);
+  offer_addr = loopback_address(side_port(&offer));
+  side_listen_secure(&answer, P2PSIG_ROLE_ANSWER, answer_addr, offer_addr,
+                     &sec);
+
+  for (size_t i = 0; i < G_N_ELEMENTS(wrong); i++)
+    expect_unauthorized(&answer, base, NULL, wrong[i], "POST", "/candidate",
+                        "");
+  /* Before the path and the method: nothing else is told. */
+  expect_unauthorized(&answer, base, NULL, NULL, "GET", "/nope", NULL);
+  expect_unauthorized(&answer, base, NULL, "Bearer x", "PUT", "/sdp", "{}");
+  /* Refused from the headers: with Expect: 100-continue no body is sent. */
+  expect_raw_refusal(&answer,
+                     "POST /sdp HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     "Expect: 100-continue\r\n"
+                     "Content-Length: 100000000\r\n\r\n",
+                     NULL, 0, NULL, SOUP_STATUS_UNAUTHORIZED,
+                     P2PSIG_EUNAUTHORIZED);
+  expect_raw_refusal(&answer,
+                     "POST /candidate HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     "Authorization: Bearer nope\r\n"
+                     "Content-Length: 0\r\n\r\n",
+                     NULL, 0, NULL, SOUP_STATUS_UNAUTHORIZED,
+                     P2PSIG_EUNAUTHORIZED);
+
+  /* With the token: served (an empty candidate is accepted); the scheme
+   * is case-insensitive, spaces may follow it. */
+  answer_errors = side_errors(&answer);
+  g_assert_cmpuint(authorized_request(base, NULL, BEARER, "POST",
+                                      "/candidate", ""), ==, SOUP_STATUS_OK);
+  g_assert_cmpuint(authorized_request(base, NULL, "bearer   " TOKEN, "POST",
+                                      "/candidate", ""), ==, SOUP_STATUS_OK);
+  g_assert_cmpint(side_errors(&answer), ==, answer_errors);
+  /* ... and then the other checks apply. */
+  g_assert_cmpuint(authorized_request(base, NULL, BEARER, "GET", "/sdp",
+                                      NULL), ==,
+                   SOUP_STATUS_METHOD_NOT_ALLOWED);
+  answer_errors++;
+
+  /* Both sides with the token: the exchange works. */
+  offer_errors = side_errors(&offer);
+  g_assert_cmpint(p2psig_signaling_start(offer.sig), ==, 0);
+  check_connected(&offer, &answer, "token");
+  g_assert_cmpint(side_errors(&answer), ==, answer_errors);
+  g_assert_cmpint(side_errors(&offer), ==, offer_errors);
+
+  side_clear(&offer);
+  side_clear(&answer);
+}
+
+/* Different tokens: the answer refuses the offer with 401, both report
+ * P2PSIG_EUNAUTHORIZED, and the offer does not retry. */
+static void
+test_token_mismatch(void)
+{
+  struct side offer, answer;
+  struct security offer_sec = {.token = "one"}, answer_sec = {.token = "two"};
+  g_autofree char *answer_addr = NULL;
+  struct error_wait wa = {&answer, 1}, wo = {&offer, 1};
+
+  side_init(&offer, "offer", true);
+  side_init(&answer, "answer", false);
+  side_listen_secure(&answer, P2PSIG_ROLE_ANSWER, "127.0.0.1:0",
+                     "127.0.0.1:9", &answer_sec);
+  answer_addr = loopback_address(side_port(&answer));
+  side_listen_secure(&offer, P2PSIG_ROLE_OFFER, "127.0.0.1:0", answer_addr,
+                     &offer_sec);
+  g_assert_cmpint(p2psig_signaling_start(offer.sig), ==, 0);
+
+  testutil_wait_for(errors_reached, &wa, TIMEOUT_MS, "answer's refusal");
+  testutil_wait_for(errors_reached, &wo, TIMEOUT_MS, "offer's report");
+  g_mutex_lock(&answer.lock);
+  g_assert_cmpint(answer.last_error, ==, P2PSIG_EUNAUTHORIZED);
+  g_assert_nonnull(strstr(answer.last_message, "wrong Bearer token"));
+  g_mutex_unlock(&answer.lock);
+  g_mutex_lock(&offer.lock);
+  g_assert_cmpint(offer.last_error, ==, P2PSIG_EUNAUTHORIZED);
+  g_assert_nonnull(strstr(offer.last_message, "401"));
+  g_mutex_unlock(&offer.lock);
+
+  g_usleep(500 * 1000);
+  g_assert_cmpint(side_errors(&answer), ==, 1);
+  g_assert_cmpint(side_errors(&offer), ==, 1);
+
+  side_clear(&offer);
+  side_clear(&answer);
+}
+
+static void
+add_extension(X509 *cert, int nid, const char *value)
+{
+  X509V3_CTX ctx;
+  X509_EXTENSION *ext;
+
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, cert, cert, NULL, NULL, 0);
+  ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+  g_assert_nonnull(ext);
+  g_assert_cmpint(X509_add_ext(cert, ext, -1), ==, 1);
+  X509_EXTENSION_free(ext);
+}
+
+/* Writes dir/name.crt, a self-signed P-256 certificate for localhost and
+ * 127.0.0.1, and dir/name.key, its key, in PEM. */
+static void
+make_certificate(const char *dir, const char *name, char **cert_path,
+                 char **key_path)
+{
+  EVP_PKEY *key = EVP_EC_gen("P-256");
+  X509 *cert = X509_new();
+  X509_NAME *subject;
+  BIO *out;
+
+  g_assert_nonnull(key);
+  g_assert_nonnull(cert);
+  g_assert_cmpint(X509_set_version(cert, 2), ==, 1);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert), g_random_int_range(1, 1 << 30));
+  X509_gmtime_adj(X509_getm_notBefore(cert), -3600);
+  X509_gmtime_adj(X509_getm_notAfter(cert), 24 * 3600);
+  g_assert_cmpint(X509_set_pubkey(cert, key), ==, 1);
+  subject = X509_get_subject_name(cert);
+  X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_ASC,
+                             (const unsigned char *)name, -1, -1, 0);
+  X509_set_issuer_name(cert, subject);
+  add_extension(cert, NID_basic_constraints, "critical,CA:TRUE");
+  add_extension(cert, NID_subject_alt_name, "DNS:localhost,IP:127.0.0.1");
+  g_assert_cmpint(X509_sign(cert, key, EVP_sha256()), >, 0);
+
+  *cert_path = g_strdup_printf("%s/%s.crt", dir, name);
+  *key_path = g_strdup_printf("%s/%s.key", dir, name);
+  out = BIO_new_file(*cert_path, "w");
+  g_assert_nonnull(out);
+  g_assert_cmpint(PEM_write_bio_X509(out, cert), ==, 1);
+  BIO_free(out);
+  out = BIO_new_file(*key_path, "w");
+  g_assert_nonnull(out);
+  g_assert_cmpint(PEM_write_bio_PrivateKey(out, key, NULL, NULL, 0, NULL,
+                                           NULL), ==, 1);
+  BIO_free(out);
+  X509_free(cert);
+  EVP_PKEY_free(key);
+}
+
+/* Two self-signed certificates, "alpha" and "beta", in a directory of
+ * their own. */
+struct certs {
+  char *dir;
+  char *alpha_crt, *alpha_key;
+  char *beta_crt, *beta_key;
+};
+
+static bool
+certs_make(struct certs *c)
+{
+  g_autoptr(GError) error = NULL;
+
+  memset(c, 0, sizeof *c);
+  if (!g_tls_backend_supports_tls(g_tls_backend_get_default())) {
+    g_test_skip("GIO has no TLS backend (install glib-networking)");
+    return false;
+  }
+  c->dir = g_dir_make_tmp("p2psig-tls-XXXXXX", &error);
+  g_assert_no_error(error);
+  make_certificate(c->dir, "alpha", &c->alpha_crt, &c->alpha_key);
+  make_certificate(c->dir, "beta", &c->beta_crt, &c->beta_key);
+  return true;
+}
+
+static void
+certs_clear(struct certs *c)
+{
+  char *files[] = {c->alpha_crt, c->alpha_key, c->beta_crt, c->beta_key};
+
+  for (size_t i = 0; i < G_N_ELEMENTS(files); i++) {
+    g_assert_cmpint(g_remove(files[i]), ==, 0);
+    g_free(files[i]);
+  }
+  g_assert_cmpint(g_rmdir(c->dir), ==, 0);
+  g_free(c->dir);
+}
+
+/* Both roles serve HTTPS, each with its own certificate, trust the other's
+ * and require the token: they connect.  A plain HTTP client, or one that
+ * does not trust the certificate, gets no response. */
+static void
+test_https(void)
+{
+  struct certs c;
+  struct side offer, answer;
+  uint16_t answer_port = free_port();
+  g_autofree char *answer_addr = loopback_address(answer_port);
+  g_autofree char *offer_addr = NULL;
+  g_autofree char *https = g_strdup_printf("https://127.0.0.1:%u",
+                                           answer_port);
+  g_autofree char *http = g_strdup_printf("http://127.0.0.1:%u", answer_port);
+  g_autoptr(GTlsDatabase) answer_ca = NULL;
+  g_autoptr(GError) error = NULL;
+  struct security offer_sec, answer_sec;
+  int answer_errors;
+
+  if (!certs_make(&c))
+    return;
+  offer_sec = (struct security){TOKEN, c.alpha_crt, c.alpha_key, c.beta_crt,
+                                true};
+  answer_sec = (struct security){TOKEN, c.beta_crt, c.beta_key, c.alpha_crt,
+                                 true};
+  side_init(&offer, "offer", true);
+  side_init(&answer, "answer", false);
+  side_listen_secure(&offer, P2PSIG_ROLE_OFFER, "127.0.0.1:0", answer_addr,
+                     &offer_sec);
+  offer_addr = loopback_address(side_port(&offer));
+  side_listen_secure(&answer, P2PSIG_ROLE_ANSWER, answer_addr, offer_addr,
+                     &answer_sec);
+
+  g_assert_cmpint(p2psig_signaling_start(offer.sig), ==, 0);
+  check_connected(&offer, &answer, "https");
+  g_assert_cmpint(side_errors(&offer), ==, 0);
+  g_assert_cmpint(side_errors(&answer), ==, 0);
+
+  /* Plain HTTP to the HTTPS server: no response. */
+  g_assert_cmpuint(http_send(http, NULL, BEARER, "POST", "/candidate", "", -1,
+                             NULL, NULL, &error), ==, 0);
+  g_test_message("plain HTTP: %s", error->message);
+  g_clear_error(&error);
+  /* HTTPS without trusting the certificate (system store): refused. */
+  g_assert_cmpuint(http_send(https, NULL, BEARER, "POST", "/candidate", "",
+                             -1, NULL, NULL, &error), ==, 0);
+  g_test_message("untrusted: %s", error->message);
+  g_assert_error(error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE);
+  g_clear_error(&error);
+
+  /* Trusting it: the token is still required. */
+  answer_ca = g_tls_file_database_new(c.beta_crt, &error);
+  g_assert_no_error(error);
+  expect_unauthorized(&answer, https, answer_ca, NULL, "POST", "/candidate",
+                      "");
+  answer_errors = side_errors(&answer);
+  g_assert_cmpuint(authorized_request(https, answer_ca, BEARER, "POST",
+                                      "/candidate", ""), ==, SOUP_STATUS_OK);
+  g_assert_cmpint(side_errors(&answer), ==, answer_errors);
+  check_connected(&offer, &answer, "https again");
+
+  side_clear(&offer);
+  side_clear(&answer);
+  certs_clear(&c);
+}
+
+/* Waits for the offer's one report, checks that it says why, and that no
+ * retry follows. */
+static void
+expect_tls_failure(struct side *offer, struct side *answer, const char *why)
+{
+  struct error_wait w = {offer, 1};
+
+  g_assert_cmpint(p2psig_signaling_start(offer->sig), ==, 0);
+  testutil_wait_for(errors_reached, &w, TIMEOUT_MS, "offer's TLS failure");
+  g_mutex_lock(&offer->lock);
+  g_assert_cmpint(offer->last_error, ==, P2PSIG_ENETWORK);
+  g_assert_nonnull(strstr(offer->last_message, "POST https://127.0.0.1:"));
+  g_assert_nonnull(strstr(offer->last_message, why));
+  g_mutex_unlock(&offer->lock);
+  /* Not retried: backoff would have tried again within 50 + 100 ms. */
+  g_usleep(500 * 1000);
+  g_assert_cmpint(side_errors(offer), ==, 1);
+  g_assert_cmpint(side_errors(answer), ==, 0);
+  g_mutex_lock(&offer->lock);
+  g_assert_cmpint(offer->state, ==, P2PSIG_STATE_NEW);
+  g_mutex_unlock(&offer->lock);
+}
+
+/* Answers any connection with a plain HTTP 400 at once, as Go's net/http
+ * answers a TLS handshake on a plain port.  (libsoup's server waits for the
+ * end of the headers: a TLS client then times out and retries.) */
+static gboolean
+reply_plain_400(GSocketService *service, GSocketConnection *conn,
+                GObject *source, gpointer data)
+{
+  static const char reply[] =
+      "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n";
+
+  g_output_stream_write_all(g_io_stream_get_output_stream(G_IO_STREAM(conn)),
+                            reply, sizeof reply - 1, NULL, NULL, NULL);
+  g_io_stream_close(G_IO_STREAM(conn), NULL, NULL);
+  return TRUE;
+}
+
+/* The offer trusts the wrong certificate, then expects HTTPS from a plain
+ * HTTP server: each POST fails once, reported as P2PSIG_ENETWORK. */
+static void
+test_https_refused(void)
+{
+  struct certs c;
+  struct side offer, answer;
+  g_autofree char *answer_addr = NULL;
+  struct security offer_sec, answer_sec;
+  GMainContext *context;
+  GMainLoop *loop;
+  GSocketService *service;
+  GThread *thread;
+  uint16_t plain_port;
+
+  if (!certs_make(&c))
+    return;
+  offer_sec = (struct security){.ca = c.beta_crt, .remote = true};
+  answer_sec = (struct security){.certificate = c.alpha_crt,
+                                 .key = c.alpha_key};
+
+  side_init(&offer, "offer", true);
+  side_init(&answer, "answer", false);
+  side_listen_secure(&answer, P2PSIG_ROLE_ANSWER, "127.0.0.1:0",
+                     "127.0.0.1:9", &answer_sec);
+  answer_addr = loopback_address(side_port(&answer));
+  side_listen_secure(&offer, P2PSIG_ROLE_OFFER, "127.0.0.1:0", answer_addr,
+                     &offer_sec);
+  expect_tls_failure(&offer, &answer, "not signed by a trusted CA");
+  side_clear(&offer);
+  side_clear(&answer);
+
+  context = g_main_context_new();
+  loop = g_main_loop_new(context, FALSE);
+  g_main_context_push_thread_default(context);
+  service = g_socket_service_new();
+  plain_port = g_socket_listener_add_any_inet_port(G_SOCKET_LISTENER(service),
+                                                   NULL, NULL);
+  g_assert_cmpuint(plain_port, !=, 0);
+  g_signal_connect(service, "incoming", G_CALLBACK(reply_plain_400), NULL);
+  g_main_context_pop_thread_default(context);
+  thread = g_thread_new("plain", silent_server_thread, loop);
+
+  side_init(&offer, "offer", true);
+  side_init(&answer, "answer", false);
+  side_listen(&answer, P2PSIG_ROLE_ANSWER, "127.0.0.1:0", "127.0.0.1:9");
+  g_free(answer_addr);
+  answer_addr = loopback_address(plain_port);
+  side_listen_secure(&offer, P2PSIG_ROLE_OFFER, "127.0.0.1:0", answer_addr,
+                     &offer_sec);
+  expect_tls_failure(&offer, &answer, "TLS");
+  side_clear(&offer);
+  side_clear(&answer);
+
+  g_main_context_invoke(context, quit_loop, loop);
+  g_thread_join(thread);
+  g_socket_service_stop(service);
+  g_socket_listener_close(G_SOCKET_LISTENER(service));
+  g_object_unref(service);
+  g_main_loop_unref(loop);
+  g_main_context_unref(context);
+  certs_clear(&c);
+}
+
+static int
+try_secure(p2psig_peer *peer, const struct security *sec)
+{
+  p2psig_signaling_config config = {
+    P2PSIG_SIGNALING_CONFIG_INIT,
+    .role = P2PSIG_ROLE_ANSWER,
+    .listen_address = "127.0.0.1:0",
+    .remote_address = "127.0.0.1:9",
+    .token = sec->token,
+    .tls_certificate = sec->certificate,
+    .tls_key = sec->key,
+    .tls_ca = sec->ca,
+    .tls_remote = sec->remote,
+  };
+  int error = 12345;
+  p2psig_signaling *sig = p2psig_signaling_new(peer, &config, &error);
+
+  if (!sig) {
+    g_assert_cmpint(error, <, 0);
+    return error;
+  }
+  p2psig_signaling_free(sig);
+  return 0;
+}
+
+/* Configurations refused with P2PSIG_EINVAL, good ones, and a caller built
+ * against the 0.1 header (size without the new fields). */
+static void
+test_security_config(void)
+{
+  struct certs c;
+  struct side side;
+  g_autofree char *missing = NULL;
+  const char *alpha, *alpha_key, *beta_key;
+  p2psig_signaling_config old = {
+    P2PSIG_SIGNALING_CONFIG_INIT,
+    .role = P2PSIG_ROLE_ANSWER,
+    .listen_address = "127.0.0.1:0",
+    .remote_address = "127.0.0.1:9",
+    /* Garbage that a 0.1 caller's struct does not have. */
+    .token = "x y",
+    .tls_certificate = "/nonexistent",
+    .tls_ca = "/nonexistent",
+  };
+  p2psig_signaling *sig;
+  g_autofree char *body = NULL;
+  g_autofree char *cwd = NULL;
+  int error = 0, rc;
+
+  side_init(&side, "config", false);
+
+  /* Tokens: empty, with spaces or control or non-ASCII bytes. */
+  g_assert_cmpint(try_secure(side.peer, &(struct security){.token = ""}), ==,
+                  P2PSIG_EINVAL);
+  g_assert_cmpint(try_secure(side.peer, &(struct security){.token = "a b"}),
+                  ==, P2PSIG_EINVAL);
+  g_assert_cmpint(try_secure(side.peer, &(struct security){.token = "a\r\n"}),
+                  ==, P2PSIG_EINVAL);
+  g_assert_cmpint(try_secure(side.peer,
+                             &(struct security){.token = "caf\xc3\xa9"}),
+                  ==, P2PSIG_EINVAL);
+  g_assert_cmpint(try_secure(side.peer, &(struct security){.token = "~!x="}),
+                  ==, 0);
+
+  /* The 0.1 size: the fields after user_data are not read. */
+  old.size = offsetof(p2psig_signaling_config, token);
+  sig = p2psig_signaling_new(side.peer, &old, &error);
+  g_assert_nonnull(sig);
+  g_assert_cmpuint(http_request(p2psig_signaling_get_port(sig), "POST",
+                                "/candidate", "", 0, &body, NULL), ==,
+                   SOUP_STATUS_OK);
+  p2psig_signaling_free(sig);
+
+  if (!certs_make(&c)) {
+    side_clear(&side);
+    return;
+  }
+  alpha = c.alpha_crt;
+  alpha_key = c.alpha_key;
+  beta_key = c.beta_key;
+  missing = g_build_filename(c.dir, "missing.pem", NULL);
+
+  struct security bad[] = {
+    {.certificate = alpha},                   /* no key */
+    {.key = alpha_key},                       /* no certificate */
+    {.ca = alpha},                            /* no tls_remote */
+    {.certificate = missing, .key = alpha_key},
+    {.certificate = alpha, .key = missing},
+    {.certificate = alpha, .key = alpha},     /* not a key */
+    {.certificate = alpha_key, .key = alpha_key}, /* not a certificate */
+    {.certificate = alpha, .key = beta_key},  /* another's key */
+    {.ca = missing, .remote = true},
+    {.ca = alpha_key, .remote = true},        /* no certificate in it */
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+    g_test_message("bad TLS configuration %zu", i);
+    g_assert_cmpint(try_secure(side.peer, &bad[i]), ==, P2PSIG_EINVAL);
+  }
+  g_assert_cmpint(try_secure(side.peer, &(struct security){
+                      .certificate = alpha, .key = alpha_key}), ==, 0);
+  g_assert_cmpint(try_secure(side.peer, &(struct security){.remote = true}),
+                  ==, 0);
+  g_assert_cmpint(try_secure(side.peer, &(struct security){
+                      .ca = alpha, .remote = true}), ==, 0);
+  /* Relative paths, as the tools pass them (GTlsFileDatabase warns, which
+   * is fatal here, unless the library makes them absolute). */
+  cwd = g_get_current_dir();
+  g_assert_cmpint(g_chdir(c.dir), ==, 0);
+  rc = try_secure(side.peer, &(struct security){
+      .certificate = "alpha.crt", .key = "alpha.key", .ca = "beta.crt",
+      .remote = true});
+  g_assert_cmpint(g_chdir(cwd), ==, 0);
+  g_assert_cmpint(rc, ==, 0);
+
+  side_clear(&side);
+  certs_clear(&c);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -841,6 +1450,11 @@ main(int argc, char **argv)
   g_test_add_func("/signaling/remote-refuses", test_remote_refuses);
   g_test_add_func("/signaling/addresses", test_addresses);
   g_test_add_func("/signaling/free-pending", test_free_pending);
+  g_test_add_func("/signaling/token", test_token);
+  g_test_add_func("/signaling/token-mismatch", test_token_mismatch);
+  g_test_add_func("/signaling/https", test_https);
+  g_test_add_func("/signaling/https-refused", test_https_refused);
+  g_test_add_func("/signaling/security-config", test_security_config);
 
   return g_test_run();
 }

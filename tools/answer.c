@@ -26,7 +26,6 @@ main(int argc, char **argv)
             .interval = 5},
   };
   p2psig_peer_config config;
-  p2psig_signaling_config sconfig = {P2PSIG_SIGNALING_CONFIG_INIT};
   int error = 0;
 
   tool_parse_args(&t, argc, argv);
@@ -38,15 +37,10 @@ main(int argc, char **argv)
   if (!t.peer)
     return tool_fail(&t, "cannot create the peer", error);
 
-  sconfig.role = P2PSIG_ROLE_ANSWER;
-  sconfig.listen_address = t.opt.answer_address;
-  sconfig.remote_address = t.opt.offer_address;
-  sconfig.on_error = tool_on_signaling_error;
-  sconfig.user_data = &t;
-  t.signaling = p2psig_signaling_new(t.peer, &sconfig, &error);
+  t.signaling = tool_signaling_new(&t, P2PSIG_ROLE_ANSWER);
   if (!t.signaling) {
     p2psig_peer_free(t.peer);
-    return tool_fail(&t, t.opt.answer_address, error);
+    return 1;
   }
 
   return tool_run(&t);

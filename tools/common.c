@@ -30,7 +30,19 @@ usage(const struct tool *t, FILE *out)
           "    \tSeconds between two random messages (default 5)\n"
           "  -offer-address string\n"
           "    \tAddress that the Offer HTTP server is hosted on. "
-          "(default \"%s\")\n",
+          "(default \"%s\")\n"
+          "  -tls-ca string\n"
+          "    \tPEM file of the CA (or self-signed certificate) to trust "
+          "for the remote\n"
+          "  -tls-cert string\n"
+          "    \tPEM certificate file: serve HTTPS (with -tls-key)\n"
+          "  -tls-key string\n"
+          "    \tPEM private key file of -tls-cert\n"
+          "  -tls-remote\n"
+          "    \tThe remote serves HTTPS\n"
+          "  -token string\n"
+          "    \tShared secret required and sent as a Bearer token "
+          "(default $P2PSIG_TOKEN)\n",
           t->name, t->opt.answer_address, t->opt.offer_address);
 }
 
@@ -42,12 +54,36 @@ bad_flag(const struct tool *t, const char *what, const char *arg)
   exit(2);
 }
 
+enum flag { FLAG_OFFER_ADDRESS, FLAG_ANSWER_ADDRESS, FLAG_COUNT,
+            FLAG_INTERVAL, FLAG_TOKEN, FLAG_TLS_CERT, FLAG_TLS_KEY,
+            FLAG_TLS_CA, FLAG_TLS_REMOTE, FLAG_NONE };
+static const char *const flag_names[] = {
+  "offer-address", "answer-address", "count", "interval", "token",
+  "tls-cert", "tls-key", "tls-ca", "tls-remote"};
+
+/* Go's strconv.ParseBool. */
+static int
+parse_bool(const char *s)
+{
+  static const char *const yes[] = {"1", "t", "T", "TRUE", "true", "True"};
+  static const char *const no[] = {"0", "f", "F", "FALSE", "false", "False"};
+
+  for (size_t i = 0; i < sizeof yes / sizeof *yes; i++) {
+    if (strcmp(s, yes[i]) == 0)
+      return 1;
+    if (strcmp(s, no[i]) == 0)
+      return 0;
+  }
+  return -1;
+}
+
 void
 tool_parse_args(struct tool *t, int argc, char **argv)
 {
   for (int i = 1; i < argc; i++) {
     const char *arg = argv[i], *value;
-    char name[32], *end;
+    enum flag flag = FLAG_OFFER_ADDRESS;
+    char *end;
     size_t len;
 
     /* Go's flag package: -name, --name, -name=value or -name value; it
@@ -56,40 +92,70 @@ tool_parse_args(struct tool *t, int argc, char **argv)
       break;
     arg += arg[1] == '-' ? 2 : 1;
     len = strcspn(arg, "=");
-    if (len == 0 || len >= sizeof name)
-      bad_flag(t, "bad flag syntax", argv[i]);
-    memcpy(name, arg, len);
-    name[len] = '\0';
-
-    if (strcmp(name, "h") == 0 || strcmp(name, "help") == 0) {
+    if ((len == 1 && arg[0] == 'h') || (len == 4 && !strncmp(arg, "help", 4))) {
       usage(t, stderr);
       exit(0);
     }
+    while (flag < FLAG_NONE && (strlen(flag_names[flag]) != len ||
+                                strncmp(arg, flag_names[flag], len) != 0))
+      flag++;
+    if (flag == FLAG_NONE)
+      bad_flag(t, "flag provided but not defined", argv[i]);
     if (arg[len] == '=')
       value = arg + len + 1;
+    else if (flag == FLAG_TLS_REMOTE) /* Go: a bool takes no next argument */
+      value = "true";
     else if (i + 1 < argc)
       value = argv[++i];
     else
       bad_flag(t, "flag needs an argument", argv[i]);
 
     errno = 0;
-    if (strcmp(name, "offer-address") == 0) {
+    switch (flag) {
+    case FLAG_OFFER_ADDRESS:
       t->opt.offer_address = value;
-    } else if (strcmp(name, "answer-address") == 0) {
+      break;
+    case FLAG_ANSWER_ADDRESS:
       t->opt.answer_address = value;
-    } else if (strcmp(name, "count") == 0) {
+      break;
+    case FLAG_COUNT:
       t->opt.count = strtol(value, &end, 10);
       if (errno || end == value || *end || t->opt.count < 0)
         bad_flag(t, "invalid value for flag -count", value);
-    } else if (strcmp(name, "interval") == 0) {
+      break;
+    case FLAG_TOKEN:
+      t->opt.token = value;
+      break;
+    case FLAG_TLS_CERT:
+      t->opt.tls_cert = value;
+      break;
+    case FLAG_TLS_KEY:
+      t->opt.tls_key = value;
+      break;
+    case FLAG_TLS_CA:
+      t->opt.tls_ca = value;
+      break;
+    case FLAG_TLS_REMOTE:
+      if (parse_bool(value) < 0)
+        bad_flag(t, "invalid boolean value for flag -tls-remote", value);
+      t->opt.tls_remote = parse_bool(value);
+      break;
+    default:
       t->opt.interval = strtod(value, &end);
       if (errno || end == value || *end || !isfinite(t->opt.interval) ||
           t->opt.interval <= 0 || t->opt.interval > 86400)
         bad_flag(t, "invalid value for flag -interval", value);
-    } else {
-      bad_flag(t, "flag provided but not defined", argv[i]);
+      break;
     }
   }
+  if (!t->opt.token)
+    t->opt.token = getenv("P2PSIG_TOKEN");
+  if (!t->opt.tls_cert != !t->opt.tls_key)
+    bad_flag(t, t->opt.tls_cert ? "flag -tls-cert needs -tls-key"
+                                : "flag -tls-key needs -tls-cert",
+             t->opt.tls_cert ? t->opt.tls_cert : t->opt.tls_key);
+  if (t->opt.tls_ca && !t->opt.tls_remote)
+    bad_flag(t, "flag -tls-ca needs -tls-remote", t->opt.tls_ca);
 }
 
 void
@@ -155,14 +221,11 @@ tool_on_open(p2psig_channel *channel, void *user_data)
 {
   struct tool *t = user_data;
 
-  printf("Data channel '%s'-'%d' open. ", p2psig_channel_get_label(channel),
-         p2psig_channel_get_id(channel));
-  if (t->opt.interval == 5)
-    printf("Random messages will now be sent to any connected DataChannels "
-           "every 5 seconds\n");
-  else
-    printf("Random messages will now be sent to any connected DataChannels "
-           "every %g seconds\n", t->opt.interval);
+  /* pion's text, with the interval when it is not pion's 5 s. */
+  printf("Data channel '%s'-'%d' open. Random messages will now be sent to "
+         "any connected DataChannels every %g seconds\n",
+         p2psig_channel_get_label(channel), p2psig_channel_get_id(channel),
+         t->opt.interval);
   atomic_store(&t->channel, channel);
   wake();
 }
@@ -196,6 +259,39 @@ tool_on_signaling_error(p2psig_signaling *signaling, int error,
   const struct tool *t = user_data;
 
   fprintf(stderr, "%s: signaling: %s\n", t->name, message);
+}
+
+p2psig_signaling *
+tool_signaling_new(struct tool *t, p2psig_role role)
+{
+  bool offer = role == P2PSIG_ROLE_OFFER;
+  const char *listen = offer ? t->opt.offer_address : t->opt.answer_address;
+  const char *remote = offer ? t->opt.answer_address : t->opt.offer_address;
+  p2psig_signaling_config config = {
+    P2PSIG_SIGNALING_CONFIG_INIT,
+    .role = role,
+    .listen_address = listen,
+    .remote_address = remote,
+    .on_error = tool_on_signaling_error,
+    .user_data = t,
+    .token = t->opt.token,
+    .tls_certificate = t->opt.tls_cert,
+    .tls_key = t->opt.tls_key,
+    .tls_ca = t->opt.tls_ca,
+    .tls_remote = t->opt.tls_remote,
+  };
+  int error = 0;
+  p2psig_signaling *signaling = p2psig_signaling_new(t->peer, &config, &error);
+
+  if (signaling)
+    return signaling;
+  if (error == P2PSIG_EINVAL)
+    fprintf(stderr, "%s: bad -token or unusable TLS file "
+            "(G_MESSAGES_DEBUG=p2psig-signaling tells why)\n", t->name);
+  else
+    fprintf(stderr, "%s: cannot serve on %s and post to %s: %s\n", t->name,
+            listen, remote, p2psig_strerror(error));
+  return NULL;
 }
 
 int
@@ -256,16 +352,19 @@ send_random(struct tool *t, p2psig_channel *channel)
     tool_fail(t, "send", rc);
 }
 
-/* Closes gracefully, waiting a little for the closed state, then frees. */
+/* Closes gracefully, waiting a little for the closed state, then frees.
+ * A failed peer is only freed: pion exits at once. */
 static void
 shutdown_peer(struct tool *t)
 {
   double deadline = now() + 1.0;
 
   atomic_store(&t->channel, NULL);
-  p2psig_peer_close(t->peer);
-  while (atomic_load(&t->state) != P2PSIG_STATE_CLOSED && now() < deadline)
-    wait_signal(deadline - now());
+  if (!atomic_load(&t->failed)) {
+    p2psig_peer_close(t->peer);
+    while (atomic_load(&t->state) != P2PSIG_STATE_CLOSED && now() < deadline)
+      wait_signal(deadline - now());
+  }
   p2psig_signaling_free(t->signaling);
   p2psig_peer_free(t->peer);
 }

@@ -23,6 +23,11 @@ struct tool_options {
   long count;                 /* -count: stop after N sent and N received;
                                  0: run forever */
   double interval;            /* -interval: seconds between messages */
+  const char *token;          /* -token, else $P2PSIG_TOKEN; NULL: none */
+  const char *tls_cert;       /* -tls-cert: serve HTTPS (with -tls-key) */
+  const char *tls_key;        /* -tls-key */
+  const char *tls_ca;         /* -tls-ca: CA file trusted for the remote */
+  bool tls_remote;            /* -tls-remote: the remote serves HTTPS */
 };
 
 struct tool {
@@ -37,7 +42,8 @@ struct tool {
 };
 
 /* Parses the flags into t->opt (defaults set by the caller).  Prints the
- * usage and exits 0 on -h, exits 2 on a bad flag, as Go's flag package. */
+ * usage and exits 0 on -h, exits 2 on a bad flag, as Go's flag package.
+ * Without -token, the token comes from $P2PSIG_TOKEN (kept out of ps). */
 void tool_parse_args(struct tool *t, int argc, char **argv);
 
 /* Blocks the signals, makes stdout line-buffered, seeds the letters. */
@@ -55,6 +61,10 @@ void tool_on_message(p2psig_channel *channel, const void *data, size_t len,
                      p2psig_kind kind, void *user_data);
 void tool_on_signaling_error(p2psig_signaling *signaling, int error,
                              const char *message, void *user_data);
+
+/* Starts the signaling of role for t->peer with the flags' addresses,
+ * token and TLS files; prints why and returns NULL on failure. */
+p2psig_signaling *tool_signaling_new(struct tool *t, p2psig_role role);
 
 /* Runs until SIGINT or SIGTERM, the count reached or the peer failed, then
  * closes and frees the peer and the signaling.  Returns the exit status. */

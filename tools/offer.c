@@ -5,8 +5,6 @@
  * its offer to the answer at -answer-address (retrying until the answer
  * listens) and then sends a random message every -interval seconds.
  */
-#include <stdio.h>
-
 #include "common.h"
 
 int
@@ -19,7 +17,6 @@ main(int argc, char **argv)
             .interval = 5},
   };
   p2psig_peer_config config;
-  p2psig_signaling_config sconfig = {P2PSIG_SIGNALING_CONFIG_INIT};
   int error = 0;
 
   tool_parse_args(&t, argc, argv);
@@ -35,15 +32,10 @@ main(int argc, char **argv)
     return tool_fail(&t, "cannot create the channel", error);
   }
 
-  sconfig.role = P2PSIG_ROLE_OFFER;
-  sconfig.listen_address = t.opt.offer_address;
-  sconfig.remote_address = t.opt.answer_address;
-  sconfig.on_error = tool_on_signaling_error;
-  sconfig.user_data = &t;
-  t.signaling = p2psig_signaling_new(t.peer, &sconfig, &error);
+  t.signaling = tool_signaling_new(&t, P2PSIG_ROLE_OFFER);
   if (!t.signaling) {
     p2psig_peer_free(t.peer);
-    return tool_fail(&t, t.opt.offer_address, error);
+    return 1;
   }
 
   error = p2psig_signaling_start(t.signaling);

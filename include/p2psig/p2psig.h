@@ -33,8 +33,9 @@
  * A p2psig_peer is one WebRTC peer connection.  A p2psig_channel belongs to
  * its peer: it is valid from its creation (p2psig_peer_create_channel() or
  * on_channel) until its on_close callback has returned, or until the peer is
- * freed.  A p2psig_signaling runs the pion-to-pion HTTP signaling for one
- * peer.  The library never frees an object by itself.
+ * freed, or longer while the application holds a reference to it
+ * (p2psig_channel_ref()).  A p2psig_signaling runs the pion-to-pion HTTP
+ * signaling for one peer.  The library never frees an object by itself.
  */
 #ifndef P2PSIG_H
 #define P2PSIG_H
@@ -481,6 +482,30 @@ P2PSIG_API bool p2psig_channel_is_open(const p2psig_channel *channel);
 P2PSIG_API p2psig_peer *p2psig_channel_get_peer(const p2psig_channel *channel);
 
 /**
+ * p2psig_channel_ref:
+ *
+ * Keeps the channel's memory valid past its on_close, until the matching
+ * p2psig_channel_unref(), even after the peer is freed: functions called on
+ * such a channel fail with P2PSIG_ECLOSED (getters return what they last
+ * knew).  A thread that sends while another may see on_close takes a
+ * reference under its own lock, as tools/common.c does.  Never takes the
+ * library lock, so it is safe under any lock of the application's.
+ *
+ * Returns: the channel.
+ * Since: 0.2
+ */
+P2PSIG_API p2psig_channel *p2psig_channel_ref(p2psig_channel *channel);
+
+/**
+ * p2psig_channel_unref:
+ * @channel: (nullable)
+ *
+ * Drops a reference taken with p2psig_channel_ref().
+ * Since: 0.2
+ */
+P2PSIG_API void p2psig_channel_unref(p2psig_channel *channel);
+
+/**
  * p2psig_channel_set_user_data:
  *
  * Attaches a pointer of the application's to the channel.
@@ -610,7 +635,19 @@ typedef void (*p2psig_signaling_error_cb)(p2psig_signaling *signaling,
 /**
  * p2psig_signaling_config:
  *
- * Since: 0.1
+ * Configuration of a signaling object; initialise with
+ * P2PSIG_SIGNALING_CONFIG_INIT.  The access control (token, tls_*) is
+ * opt-in: zero leaves it off.  p2psig_signaling_new() reads the TLS files
+ * once; one of tls_certificate and tls_key without the other, tls_ca
+ * without tls_remote, a token that is empty or not printable ASCII without
+ * spaces, or a file that cannot be read or used fails with P2PSIG_EINVAL
+ * (the reason is a debug line of the log domain p2psig-signaling).  A
+ * request refused for its token is reported through on_error as
+ * P2PSIG_EUNAUTHORIZED on both sides (our POST answered 401 included); a
+ * POST whose TLS handshake fails (remote certificate not trusted, plain
+ * HTTP answered) as P2PSIG_ENETWORK.  Neither is retried.
+ *
+ * Since: 0.1; token, tls_certificate, tls_key, tls_ca, tls_remote: 0.2
  */
 typedef struct p2psig_signaling_config {
   size_t size;               /* sizeof, set by P2PSIG_SIGNALING_CONFIG_INIT */
@@ -624,6 +661,18 @@ typedef struct p2psig_signaling_config {
                                  "localhost:50000" for the answer) */
   p2psig_signaling_error_cb on_error; /* may be NULL */
   void *user_data;
+
+  const char *token;          /* shared secret: every request we send
+                                 carries "Authorization: Bearer <token>",
+                                 every request we serve must, else 401;
+                                 NULL: none sent, none required */
+  const char *tls_certificate; /* PEM file of our server's certificate
+                                  (chain first): serve HTTPS; NULL: HTTP */
+  const char *tls_key;        /* PEM file of its private key; NULL: none */
+  const char *tls_ca;         /* PEM file of the certificates trusted for
+                                 the remote (a self-signed one itself);
+                                 NULL: the system's trust store */
+  bool tls_remote;            /* the remote serves HTTPS; false: HTTP */
 } p2psig_signaling_config;
 
 #define P2PSIG_SIGNALING_CONFIG_INIT .size = sizeof(p2psig_signaling_config)
