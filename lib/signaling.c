@@ -156,10 +156,15 @@ json_fail(char **detail, const char *fmt, ...)
 {
   if (detail) {
     va_list ap;
+    char *text;
 
     va_start(ap, fmt);
-    *detail = g_strdup_vprintf(fmt, ap);
+    text = g_strdup_vprintf(fmt, ap);
     va_end(ap);
+    /* json-glib's messages quote the offending input, which need not be
+     * UTF-8 once its escapes are decoded. */
+    *detail = g_utf8_make_valid(text, -1);
+    g_free(text);
     flatten_line(*detail);
   }
   return P2PSIG_EJSON;
@@ -264,6 +269,11 @@ p2psig__signal_decode_sdp(const char *body, size_t len, p2psig_sdp_type *type,
   if (!sdp_str)
     return json_fail(detail, present ? "\"sdp\" is not a string"
                                      : "missing \"sdp\"");
+  /* json-glib 1.6 decodes a lone surrogate ("\udc00") or an octal escape
+   * into bytes that are not UTF-8, though the body itself is. */
+  if (!g_utf8_validate(type_str, -1, NULL) ||
+      !g_utf8_validate(sdp_str, -1, NULL))
+    return json_fail(detail, "a string holds an invalid escape");
 
   if (strcmp(type_str, "offer") == 0) {
     *type = P2PSIG_SDP_OFFER;

@@ -170,7 +170,8 @@ tool_init(struct tool *t)
   pthread_sigmask(SIG_BLOCK, &set, NULL);
   setvbuf(stdout, NULL, _IOLBF, 0);
   srandom((unsigned)time(NULL) ^ ((unsigned)getpid() << 16));
-  atomic_init(&t->channel, NULL);
+  pthread_mutex_init(&t->lock, NULL);
+  t->channel = NULL;
   atomic_init(&t->state, P2PSIG_STATE_NEW);
   atomic_init(&t->failed, false);
   atomic_init(&t->received, 0);
@@ -226,18 +227,47 @@ tool_on_open(p2psig_channel *channel, void *user_data)
          "any connected DataChannels every %g seconds\n",
          p2psig_channel_get_label(channel), p2psig_channel_get_id(channel),
          t->opt.interval);
-  atomic_store(&t->channel, channel);
+  /* A reference of our own: the main thread may be sending on it when
+   * on_close runs. */
+  pthread_mutex_lock(&t->lock);
+  p2psig_channel_unref(t->channel);
+  t->channel = p2psig_channel_ref(channel);
+  pthread_mutex_unlock(&t->lock);
   wake();
+}
+
+/* The open channel with a reference for the caller, or NULL. */
+static p2psig_channel *
+take_channel(struct tool *t)
+{
+  p2psig_channel *channel;
+
+  pthread_mutex_lock(&t->lock);
+  channel = p2psig_channel_ref(t->channel);
+  pthread_mutex_unlock(&t->lock);
+  return channel;
+}
+
+static void
+drop_channel(struct tool *t, const p2psig_channel *which)
+{
+  p2psig_channel *channel = NULL;
+
+  pthread_mutex_lock(&t->lock);
+  if (!which || t->channel == which) {
+    channel = t->channel;
+    t->channel = NULL;
+  }
+  pthread_mutex_unlock(&t->lock);
+  p2psig_channel_unref(channel);
 }
 
 void
 tool_on_close(p2psig_channel *channel, void *user_data)
 {
-  struct tool *t = user_data;
-  p2psig_channel *expected = channel;
-
-  atomic_compare_exchange_strong(&t->channel, &expected, NULL);
+  drop_channel(user_data, channel);
   wake();
+
 }
 
 void
@@ -344,9 +374,8 @@ send_random(struct tool *t, p2psig_channel *channel)
     message[i] = letters[random() % (sizeof letters - 1)];
   message[15] = '\0';
   printf("Sending '%s'\n", message);
-  /* The channel could close between the load in tool_run() and this call:
-   * the library gives no way to hold it from this thread (see the
-   * report); a remote close exactly at a tick is the only case. */
+  /* The caller holds a reference: a close meanwhile makes this fail with
+   * P2PSIG_ECLOSED, never touch freed memory. */
   rc = p2psig_channel_send_text(channel, message);
   if (rc < 0)
     tool_fail(t, "send", rc);
@@ -359,7 +388,7 @@ shutdown_peer(struct tool *t)
 {
   double deadline = now() + 1.0;
 
-  atomic_store(&t->channel, NULL);
+  drop_channel(t, NULL);
   if (!atomic_load(&t->failed)) {
     p2psig_peer_close(t->peer);
     while (atomic_load(&t->state) != P2PSIG_STATE_CLOSED && now() < deadline)
@@ -377,14 +406,16 @@ tool_run(struct tool *t)
   p2psig_channel *ticking = NULL;
 
   for (;;) {
-    p2psig_channel *channel = atomic_load(&t->channel);
+    p2psig_channel *channel;
     long count = t->opt.count;
+    double wait_s = 3600;
     int sig;
 
     if (atomic_load(&t->failed))
       break;
     if (count > 0 && sent >= count && atomic_load(&t->received) >= count)
       break;
+    channel = take_channel(t);
     /* pion's ticker starts when the channel opens. */
     if (channel != ticking) {
       ticking = channel;
@@ -396,9 +427,13 @@ tool_run(struct tool *t)
         sent++;
       }
       next_tick += t->opt.interval;
-      continue;
     }
-    sig = wait_signal(channel ? next_tick - now() : 3600);
+    if (channel)
+      wait_s = next_tick - now();
+    p2psig_channel_unref(channel);
+    if (wait_s <= 0)
+      continue;
+    sig = wait_signal(wait_s);
     if (sig == SIGINT || sig == SIGTERM)
       break;
   }

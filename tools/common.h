@@ -15,6 +15,7 @@
 
 #include <p2psig/p2psig.h>
 
+#include <pthread.h>
 #include <stdatomic.h>
 
 struct tool_options {
@@ -35,7 +36,8 @@ struct tool {
   struct tool_options opt;
   p2psig_peer *peer;
   p2psig_signaling *signaling;
-  _Atomic(p2psig_channel *) channel; /* the open channel, or NULL */
+  pthread_mutex_t lock;       /* guards channel */
+  p2psig_channel *channel;    /* the open channel, referenced, or NULL */
   atomic_int state;           /* last p2psig_state seen */
   atomic_bool failed;
   atomic_long received;
