@@ -292,6 +292,10 @@ test_peer_close_closes_channels(void)
   p2psig_peer_close(answer.peer);
   testutil_wait_for(is_closed, &answer, 5000, "answer on_close");
   testutil_wait_for(is_closed_state, &answer, 5000, "answer closed state");
+  /* The far side closed cleanly: the near one sees its channel close
+   * promptly (SCTP abort, DTLS close_notify), not after a timeout. */
+  testutil_wait_for(is_closed, &offer, 1000, "offer on_close");
+  g_assert_cmpint(offer.failed_count, ==, 0);
   /* Sending after close is an error, never a crash. */
   g_assert_cmpint(p2psig_peer_create_offer(answer.peer, &(char *){ NULL }),
                   ==, P2PSIG_ECLOSED);
