@@ -473,6 +473,25 @@ start_resolve(void *data)
 
 /* ---- lifetime ---- */
 
+/* Frees what p2psig_peer_new allocated, once the transports, events and
+ * channels are gone. */
+static void
+free_peer(p2psig_peer *peer)
+{
+  p2psig__dtls_cert_free(peer->cert);
+  p2psig__sdp_remote_clear(&peer->remote);
+  g_ptr_array_unref(peer->pending_candidates);
+  g_ptr_array_unref(peer->early_datagrams);
+  g_ptr_array_unref(peer->channels);
+  g_hash_table_unref(peer->channels_by_sid);
+  g_hash_table_unref(peer->resetting);
+  g_hash_table_unref(peer->last_reset);
+  g_strfreev(peer->local_addresses);
+  g_free(peer->stun_host);
+  peer->magic = 0;
+  g_free(peer);
+}
+
 p2psig_peer *
 p2psig_peer_new(const p2psig_peer_config *config, int *error)
 {
@@ -555,15 +574,7 @@ p2psig_peer_new(const p2psig_peer_config *config, int *error)
   return peer;
 
 fail:
-  p2psig__dtls_cert_free(peer->cert);
-  g_strfreev(peer->local_addresses);
-  g_free(peer->stun_host);
-  g_ptr_array_unref(peer->pending_candidates);
-  g_ptr_array_unref(peer->early_datagrams);
-  g_ptr_array_unref(peer->channels);
-  g_hash_table_unref(peer->channels_by_sid);
-  g_ptr_array_unref(peer->remote.candidates);
-  g_free(peer);
+  free_peer(peer);
 fail_early:
   if (error)
     *error = err ? err : P2PSIG_EINTERNAL;
@@ -606,18 +617,7 @@ teardown(void *data)
   while (peer->channels->len > 0)
     p2psig__channel_release(peer->channels->pdata[0]);
   g_queue_clear(&peer->blocked_channels);
-  p2psig__dtls_cert_free(peer->cert);
-  p2psig__sdp_remote_clear(&peer->remote);
-  g_ptr_array_unref(peer->pending_candidates);
-  g_ptr_array_unref(peer->early_datagrams);
-  g_ptr_array_unref(peer->channels);
-  g_hash_table_unref(peer->channels_by_sid);
-  g_hash_table_unref(peer->resetting);
-  g_hash_table_unref(peer->last_reset);
-  g_strfreev(peer->local_addresses);
-  g_free(peer->stun_host);
-  peer->magic = 0;
-  g_free(peer);
+  free_peer(peer);
   p2psig__unlock();
 }
 
