@@ -90,6 +90,7 @@ for t in "${targets[@]}"; do
   # GLib debug output is dropped by the targets themselves; ASan's leak
   # check runs after each input that allocated more than it freed.
   status=0
+  LSAN_OPTIONS="suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0" \
   "$exe" -max_total_time="$seconds" -max_len=65536 -timeout=10 \
     -print_final_stats=1 -artifact_prefix="$artifacts/$t/" \
     "$corpus" >"$log" 2>&1 || status=$?
