@@ -298,13 +298,9 @@ p2psig__ice_set_remote_credentials(struct p2psig_ice *ice, const char *ufrag,
 }
 
 int
-p2psig__ice_add_remote_candidate(struct p2psig_ice *ice,
-                                 const struct p2psig_candidate *c,
-                                 char **detail)
+p2psig__ice_candidate_usable(const struct p2psig_candidate *c, char **detail)
 {
-  NiceCandidate *nc;
-  GSList list = { 0 };
-  int added;
+  NiceAddress addr;
 
   if (c->transport != P2PSIG_TRANSPORT_UDP) {
     *detail = g_strdup("only UDP candidates are supported");
@@ -315,19 +311,34 @@ p2psig__ice_add_remote_candidate(struct p2psig_ice *ice,
                               "(rtcp-mux)", c->component);
     return P2PSIG_ECANDIDATE;
   }
+  if (!nice_address_set_from_string(&addr, c->address)) {
+    *detail = g_strdup_printf("address %s is not an IP address "
+                              "(hostname candidates are not supported)",
+                              c->address);
+    return P2PSIG_ECANDIDATE;
+  }
+  return 0;
+}
+
+int
+p2psig__ice_add_remote_candidate(struct p2psig_ice *ice,
+                                 const struct p2psig_candidate *c,
+                                 char **detail)
+{
+  NiceCandidate *nc;
+  GSList list = { 0 };
+  int added;
+  int ret = p2psig__ice_candidate_usable(c, detail);
+
+  if (ret < 0)
+    return ret;
   nc = nice_candidate_new(type_to_nice(c->type));
   nc->stream_id = ice->stream_id;
   nc->component_id = COMPONENT_ID;
   nc->transport = NICE_CANDIDATE_TRANSPORT_UDP;
   nc->priority = c->priority;
   g_strlcpy(nc->foundation, c->foundation, sizeof nc->foundation);
-  if (!nice_address_set_from_string(&nc->addr, c->address)) {
-    *detail = g_strdup_printf("address %s is not an IP address "
-                              "(hostname candidates are not supported)",
-                              c->address);
-    nice_candidate_free(nc);
-    return P2PSIG_ECANDIDATE;
-  }
+  nice_address_set_from_string(&nc->addr, c->address);
   nice_address_set_port(&nc->addr, c->port);
   if (c->related_address[0] &&
       nice_address_set_from_string(&nc->base_addr, c->related_address))

@@ -48,6 +48,10 @@ const char *p2psig__ice_local_pwd(const struct p2psig_ice *ice);
 int p2psig__ice_gather(struct p2psig_ice *ice);
 int p2psig__ice_set_remote_credentials(struct p2psig_ice *ice,
                                        const char *ufrag, const char *pwd);
+/* Whether we can use a remote candidate at all (UDP, component 1, an IP
+ * address): 0, or P2PSIG_ECANDIDATE with a reason in *detail (g_free). */
+int p2psig__ice_candidate_usable(const struct p2psig_candidate *c,
+                                 char **detail);
 /* Returns 0 or P2PSIG_ECANDIDATE with a reason in *detail (to g_free). */
 int p2psig__ice_add_remote_candidate(struct p2psig_ice *ice,
                                      const struct p2psig_candidate *c,

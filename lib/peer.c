@@ -864,6 +864,9 @@ p2psig_peer_add_candidate(p2psig_peer *peer, const char *candidate)
   if (candidate[0] == '\0')
     return 0; /* end of candidates: libnice keeps checking what it has */
   ret = p2psig__candidate_parse(candidate, &c, &detail);
+  /* Refused now even when it would wait for the remote description. */
+  if (ret == 0)
+    ret = p2psig__ice_candidate_usable(&c, &detail);
   if (ret < 0) {
     g_debug("remote candidate refused: %s", detail);
     return ret;

@@ -615,6 +615,21 @@ test_refusals_then_exchange(void)
                  -1, SOUP_STATUS_BAD_REQUEST, P2PSIG_ECANDIDATE);
   expect_refusal(&answer, "POST", "/candidate", "candidate:1\0x", 13,
                  SOUP_STATUS_BAD_REQUEST, P2PSIG_ECANDIDATE);
+  /* Well-formed, but a transport or an address we cannot use. */
+  expect_refusal(&answer, "POST", "/candidate",
+                 "candidate:2 1 tcp 1518280447 127.0.0.1 9 typ host "
+                 "tcptype active", -1, SOUP_STATUS_BAD_REQUEST,
+                 P2PSIG_ECANDIDATE);
+  expect_refusal(&answer, "POST", "/candidate",
+                 "candidate:3 1 udp 2122260223 4f2c8d1e-1b2a.local 54321 "
+                 "typ host", -1, SOUP_STATUS_BAD_REQUEST, P2PSIG_ECANDIDATE);
+  /* An SDP without a data-channel section. */
+  expect_refusal(&answer, "POST", "/sdp",
+                 "{\"type\":\"offer\",\"sdp\":\"v=0\\r\\no=- 1 2 IN IP4 "
+                 "127.0.0.1\\r\\ns=-\\r\\nt=0 0\\r\\nm=audio 9 "
+                 "UDP/TLS/RTP/SAVPF 111\\r\\na=ice-ufrag:abcd\\r\\n"
+                 "a=ice-pwd:abcdefghijklmnopqrstuvwx\\r\\n\"}", -1,
+                 SOUP_STATUS_BAD_REQUEST, P2PSIG_ESDP);
   /* An empty candidate (end of candidates) is accepted. */
   g_assert_cmpuint(http_request(answer_port, "POST", "/candidate", "", 0,
                                 &body, NULL), ==, SOUP_STATUS_OK);
