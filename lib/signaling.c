@@ -252,6 +252,11 @@ p2psig__signal_decode_sdp(const char *body, size_t len, p2psig_sdp_type *type,
   if (json_too_deep(body, len))
     return json_fail(detail, "JSON nested more than %d levels deep",
                      MAX_JSON_DEPTH);
+  /* Only an object can be what we want: refuse anything else before
+   * json-glib 1.6, whose error paths leak what they parsed so far. */
+  for (size_t i = 0; i < len && body[i] != '{'; i++)
+    if (!g_ascii_isspace(body[i]))
+      return json_fail(detail, "body is not a JSON object");
 
   parser = json_parser_new_immutable();
   if (!json_parser_load_from_data(parser, body, (gssize)len, &error))

@@ -90,6 +90,9 @@ for t in "${targets[@]}"; do
   # GLib debug output is dropped by the targets themselves; ASan's leak
   # check runs after each input that allocated more than it freed.
   status=0
+  # A full unwind through GLib (no frame pointers) lets the suppressions
+  # see json-glib's frames.
+  ASAN_OPTIONS="fast_unwind_on_malloc=0:${ASAN_OPTIONS:-}" \
   LSAN_OPTIONS="suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0" \
   "$exe" -max_total_time="$seconds" -max_len=65536 -timeout=10 \
     -print_final_stats=1 -artifact_prefix="$artifacts/$t/" \
