@@ -56,10 +56,10 @@ for loss in "$@"; do
   done
   say "loss $loss in each direction, $count messages"
   start=$SECONDS
-  ip netns exec "$b" env ${LOSSY_DEBUG:+G_MESSAGES_DEBUG=all} "$P2PSIG_LOSSY_PEER" answer 198.18.0.2:60000 \
+  ip netns exec "$b" "$P2PSIG_LOSSY_PEER" answer 198.18.0.2:60000 \
     198.18.0.1:50000 "$count" > "$dir/answer.log" 2>&1 &
   answer=$!
-  ip netns exec "$a" env ${LOSSY_DEBUG:+G_MESSAGES_DEBUG=p2psig,p2psig-ice,p2psig-channel} "$P2PSIG_LOSSY_PEER" offer 198.18.0.1:50000 \
+  ip netns exec "$a" "$P2PSIG_LOSSY_PEER" offer 198.18.0.1:50000 \
     198.18.0.2:60000 "$count" > "$dir/offer.log" 2>&1 &
   offer=$!
   status=0
