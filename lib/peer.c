@@ -425,7 +425,7 @@ parse_stun_url(const char *url, char **host, uint16_t *port)
 }
 
 struct resolve {
-  p2psig_peer *peer;   /* NULL once the peer is gone */
+  p2psig_peer *peer;          /* gone once cancellable is cancelled */
   GCancellable *cancellable;
 };
 
@@ -436,23 +436,28 @@ resolved(GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr(GError) error = NULL;
   GList *addresses = g_resolver_lookup_by_name_finish(G_RESOLVER(source),
                                                       result, &error);
+  p2psig_peer *peer;
 
   p2psig__lock();
-  if (resolve->peer && addresses) {
-    p2psig_peer *peer = resolve->peer;
-    g_autofree char *ip = g_inet_address_to_string(addresses->data);
+  /* Teardown cancels under the lock, on this thread: no race. */
+  peer = g_cancellable_is_cancelled(resolve->cancellable) ? NULL
+                                                           : resolve->peer;
+  if (peer)
+    g_clear_object(&peer->resolve_cancellable);
+  if (peer && peer->ice) {
+    if (addresses) {
+      g_autofree char *ip = g_inet_address_to_string(addresses->data);
 
-    if (p2psig__ice_set_stun_server(peer->ice, ip, peer->stun_port))
-      g_debug("STUN server %s is %s", peer->stun_host, ip);
-    else
-      g_debug("STUN server %s resolved after gathering started: unused",
-              peer->stun_host);
-  } else if (resolve->peer) {
-    g_debug("cannot resolve STUN server %s: %s", resolve->peer->stun_host,
-            error->message);
+      if (p2psig__ice_set_stun_server(peer->ice, ip, peer->stun_port))
+        g_debug("STUN server %s is %s", peer->stun_host, ip);
+      else
+        g_debug("STUN server %s resolved after gathering started: unused",
+                peer->stun_host);
+    } else {
+      g_debug("cannot resolve STUN server %s: %s", peer->stun_host,
+              error->message);
+    }
   }
-  if (resolve->peer)
-    g_clear_object(&resolve->peer->resolve_cancellable);
   p2psig__unlock();
   g_object_unref(resolve->cancellable);
   g_resolver_free_addresses(addresses);
