@@ -347,13 +347,38 @@ maybe_start_dtls(p2psig_peer *peer)
 /* ---- ICE upcalls ---- */
 
 static void
-ice_candidate(void *data, const char *candidate)
+emit_candidate(p2psig_peer *peer, const char *candidate)
 {
-  p2psig_peer *peer = data;
   struct event event = { .type = EVENT_CANDIDATE,
                          .candidate = (char *)candidate };
 
   p2psig__peer_emit(peer, &event);
+}
+
+/* Gathering starts just before the local description is made, so that it
+ * carries the host candidates and the remote can check them at once; they
+ * are reported (trickled) too, once the description is set
+ * (emit_gathered_candidates), as a W3C peer connection does. */
+static void
+ice_candidate(void *data, const char *candidate)
+{
+  p2psig_peer *peer = data;
+
+  if (candidate)
+    g_ptr_array_add(peer->local_candidates, g_strdup(candidate));
+  else
+    peer->local_gathering_done = true;
+  if (peer->local_set)
+    emit_candidate(peer, candidate);
+}
+
+static void
+emit_gathered_candidates(p2psig_peer *peer)
+{
+  for (guint i = 0; i < peer->local_candidates->len; i++)
+    emit_candidate(peer, peer->local_candidates->pdata[i]);
+  if (peer->local_gathering_done)
+    emit_candidate(peer, NULL);
 }
 
 static void
@@ -485,6 +510,7 @@ free_peer(p2psig_peer *peer)
 {
   p2psig__dtls_cert_free(peer->cert);
   p2psig__sdp_remote_clear(&peer->remote);
+  g_ptr_array_unref(peer->local_candidates);
   g_ptr_array_unref(peer->pending_candidates);
   g_ptr_array_unref(peer->early_datagrams);
   g_ptr_array_unref(peer->channels);
@@ -519,6 +545,7 @@ p2psig_peer_new(const p2psig_peer_config *config, int *error)
   peer->config.local_addresses = NULL;
   peer->state = P2PSIG_STATE_NEW;
   peer->remote_max_message_size = P2PSIG_DEFAULT_REMOTE_MAX_MESSAGE_SIZE;
+  peer->local_candidates = g_ptr_array_new_with_free_func(g_free);
   peer->pending_candidates = g_ptr_array_new_with_free_func(g_free);
   peer->early_datagrams =
     g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
@@ -716,6 +743,7 @@ build_local_sdp(p2psig_peer *peer, bool offer, enum p2psig_setup setup)
     .mid = peer->remote.mid ? peer->remote.mid : "0",
     .sctp_port = P2PSIG_SCTP_PORT,
     .max_message_size = P2PSIG_MAX_MESSAGE_SIZE,
+    .candidates = peer->local_candidates,
   };
 
   return p2psig__sdp_build(&local);
@@ -750,9 +778,12 @@ p2psig_peer_create_offer(p2psig_peer *peer, char **sdp)
   } else {
     peer->offerer = true;
     p2psig__ice_set_controlling(peer->ice, true);
+    ret = p2psig__ice_gather(peer->ice);
+  }
+  if (ret == 0) {
     *sdp = build_local_sdp(peer, true, P2PSIG_SETUP_ACTPASS);
     peer->local_set = true;
-    ret = p2psig__ice_gather(peer->ice);
+    emit_gathered_candidates(peer);
   }
   p2psig__unlock();
   p2psig__api_leave();
@@ -775,13 +806,15 @@ p2psig_peer_create_answer(p2psig_peer *peer, char **sdp)
   } else {
     /* We take the DTLS client role unless the offer insists on it. */
     peer->dtls_client = peer->remote.setup != P2PSIG_SETUP_ACTIVE;
+    ret = p2psig__ice_gather(peer->ice);
+  }
+  if (ret == 0) {
     *sdp = build_local_sdp(peer, false,
                            peer->dtls_client ? P2PSIG_SETUP_ACTIVE
                                              : P2PSIG_SETUP_PASSIVE);
     peer->local_set = true;
-    ret = p2psig__ice_gather(peer->ice);
-    if (ret == 0)
-      ret = descriptions_complete(peer);
+    emit_gathered_candidates(peer);
+    ret = descriptions_complete(peer);
   }
   p2psig__unlock();
   p2psig__api_leave();

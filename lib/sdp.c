@@ -798,5 +798,8 @@ p2psig__sdp_build(const struct p2psig_sdp_local *sdp)
                            sdp->max_message_size == UINT64_MAX
                                ? (uint64_t)0
                                : sdp->max_message_size);
+  for (guint i = 0; sdp->candidates && i < sdp->candidates->len; i++)
+    g_string_append_printf(s, "a=%s\r\n",
+                           (const char *)sdp->candidates->pdata[i]);
   return g_string_free(s, FALSE);
 }

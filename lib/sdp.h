@@ -57,6 +57,9 @@ struct p2psig_sdp_local {
   const char *mid;                         /* "0" */
   uint16_t sctp_port;
   uint64_t max_message_size;
+  /* Local candidates gathered so far ("candidate:..."), or NULL.  They are
+   * trickled too: a remote ignores the copies it already has. */
+  const GPtrArray *candidates;
 };
 
 /* Builds a complete SDP with CRLF line ends; g_free the result. */

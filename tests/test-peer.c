@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Two peers in one process over 127.0.0.1, wired to each other through the
- * public API only: offer/answer, trickled candidates, a channel opened by
- * the offerer, text, binary and empty messages both ways, channel close,
- * peer close.
+ * public API only: offer/answer, trickled candidates (or only those in the
+ * descriptions), a channel opened by the offerer, text, binary and empty
+ * messages both ways, channel close, peer close.
  */
 #include <p2psig/p2psig.h>
 #include <string.h>
@@ -25,6 +25,8 @@ struct side {
   int failed_count;
   int closed_state_count;
   int gathering_done;
+  bool no_trickle;     /* keep the candidates, do not pass them on */
+  GPtrArray *candidates_seen;
   int opened;
   int closed;
   p2psig_channel *channel;
@@ -52,6 +54,12 @@ on_candidate(p2psig_peer *peer, const char *candidate, void *user_data)
     return;
   }
   g_assert_true(g_str_has_prefix(candidate, "candidate:"));
+  if (side->no_trickle) {
+    g_mutex_lock(&side->lock);
+    g_ptr_array_add(side->candidates_seen, g_strdup(candidate));
+    g_mutex_unlock(&side->lock);
+    return;
+  }
   /* The other peer holds candidates that come before its remote
    * description; this also tests that. */
   g_assert_cmpint(p2psig_peer_add_candidate(side->other->peer, candidate),
@@ -128,6 +136,8 @@ on_message(p2psig_channel *channel, const void *data, size_t len,
 
 /* ICE servers for the next pair; tests that need them set this. */
 static const char *const *test_ice_servers;
+/* The next pair passes no candidates on when set. */
+static bool test_no_trickle;
 
 static void
 side_init(struct side *side, const char *name, struct side *other)
@@ -152,6 +162,8 @@ side_init(struct side *side, const char *name, struct side *other)
   side->other = other;
   g_mutex_init(&side->lock);
   side->messages = g_ptr_array_new_with_free_func(message_free);
+  side->no_trickle = test_no_trickle;
+  side->candidates_seen = g_ptr_array_new_with_free_func(g_free);
   side->peer = p2psig_peer_new(&cfg, &error);
   g_assert_nonnull(side->peer);
   g_assert_cmpint(error, ==, 0);
@@ -162,6 +174,7 @@ side_clear(struct side *side)
 {
   p2psig_peer_free(side->peer);
   g_ptr_array_unref(side->messages);
+  g_ptr_array_unref(side->candidates_seen);
   g_mutex_clear(&side->lock);
 }
 
@@ -326,6 +339,58 @@ test_unreachable_stun(void)
 }
 
 SIDE_CHECK(is_failed, side->failed_count == 1)
+SIDE_CHECK(gathering_reported, side->gathering_done == 1)
+
+/* Each description carries the candidates gathered before it: two peers
+ * that pass no candidates on still connect, and what on_candidate reports
+ * later is what the description holds. */
+static void
+test_candidates_in_description(void)
+{
+  struct side offer, answer;
+  char *offer_sdp = NULL, *answer_sdp = NULL;
+  struct side *sides[] = { &offer, &answer };
+
+  test_no_trickle = true;
+  side_init(&offer, "offer", &answer);
+  side_init(&answer, "answer", &offer);
+  test_no_trickle = false;
+  offer.channel = p2psig_peer_create_channel(
+    offer.peer, "data",
+    &(p2psig_channel_config){ P2PSIG_CHANNEL_CONFIG_INIT, .protocol = "proto" },
+    NULL);
+  g_assert_cmpint(p2psig_peer_create_offer(offer.peer, &offer_sdp), ==, 0);
+  g_assert_nonnull(strstr(offer_sdp, "\r\na=candidate:"));
+  g_assert_cmpint(p2psig_peer_set_remote_description(
+                    answer.peer, P2PSIG_SDP_OFFER, offer_sdp), ==, 0);
+  g_assert_cmpint(p2psig_peer_create_answer(answer.peer, &answer_sdp), ==,
+                  0);
+  g_assert_nonnull(strstr(answer_sdp, "\r\na=candidate:"));
+  g_assert_cmpint(p2psig_peer_set_remote_description(
+                    offer.peer, P2PSIG_SDP_ANSWER, answer_sdp), ==, 0);
+
+  testutil_wait_for(is_open, &offer, 10000, "offer channel open");
+  testutil_wait_for(is_open, &answer, 10000, "answer channel open");
+  for (size_t i = 0; i < G_N_ELEMENTS(sides); i++) {
+    const char *sdp = sides[i] == &offer ? offer_sdp : answer_sdp;
+
+    testutil_wait_for(gathering_reported, sides[i], 5000, "end of candidates");
+    g_mutex_lock(&sides[i]->lock);
+    g_assert_cmpuint(sides[i]->candidates_seen->len, >=, 1);
+    for (guint j = 0; j < sides[i]->candidates_seen->len; j++) {
+      g_autofree char *line =
+        g_strdup_printf("\r\na=%s\r\n",
+                        (char *)sides[i]->candidates_seen->pdata[j]);
+
+      g_assert_nonnull(strstr(sdp, line));
+    }
+    g_mutex_unlock(&sides[i]->lock);
+  }
+  p2psig_free(offer_sdp);
+  p2psig_free(answer_sdp);
+  side_clear(&offer);
+  side_clear(&answer);
+}
 
 /* The offer's copy of the answer's fingerprint is forged: the DTLS
  * handshake completes cryptographically but the certificate does not match,
@@ -409,6 +474,8 @@ main(int argc, char **argv)
   g_test_add_func("/peer/exchange", test_exchange);
   g_test_add_func("/peer/close-closes-channels",
                   test_peer_close_closes_channels);
+  g_test_add_func("/peer/candidates-in-description",
+                  test_candidates_in_description);
   g_test_add_func("/peer/unreachable-stun", test_unreachable_stun);
   g_test_add_func("/peer/fingerprint-mismatch", test_fingerprint_mismatch);
   g_test_add_func("/peer/bad-arguments", test_bad_arguments);

@@ -668,6 +668,43 @@ test_build_defaults(void)
   p2psig__sdp_remote_clear(&sdp);
 }
 
+/* Candidates gathered before the description go in it, in order, and the
+ * parser gives them back as they were. */
+static void
+test_build_candidates(void)
+{
+  static const char *const lines[] = {
+    "candidate:1 1 udp 2015364095 127.0.0.1 50000 typ host",
+    "candidate:2 1 udp 1679819007 203.0.113.7 61000 typ srflx raddr "
+    "192.168.1.2 rport 50001",
+  };
+  uint8_t fp[P2PSIG_FINGERPRINT_LEN] = { 0 };
+  g_autoptr(GPtrArray) candidates = g_ptr_array_new();
+  struct p2psig_sdp_local local = {
+    .offer = true,
+    .ice_ufrag = "abcd",
+    .ice_pwd = "abcdefghijklmnopqrstuvwx",
+    .fingerprint = fp,
+    .candidates = candidates,
+  };
+  g_autofree char *empty = p2psig__sdp_build(&local);
+  g_autofree char *text = NULL;
+  struct p2psig_sdp_remote sdp;
+
+  g_assert_null(strstr(empty, "a=candidate"));
+  for (size_t i = 0; i < G_N_ELEMENTS(lines); i++)
+    g_ptr_array_add(candidates, (char *)lines[i]);
+  text = p2psig__sdp_build(&local);
+  assert_crlf_only(text);
+  g_assert_nonnull(strstr(text, "\r\na=candidate:1 1 udp 2015364095 "
+                                "127.0.0.1 50000 typ host\r\n"));
+  g_assert_cmpint(parse_checked(text, &sdp), ==, 0);
+  g_assert_cmpuint(sdp.candidates->len, ==, G_N_ELEMENTS(lines));
+  for (size_t i = 0; i < G_N_ELEMENTS(lines); i++)
+    g_assert_cmpstr(sdp.candidates->pdata[i], ==, lines[i]);
+  p2psig__sdp_remote_clear(&sdp);
+}
+
 static void
 test_roundtrip(void)
 {
@@ -931,6 +968,7 @@ main(int argc, char *argv[])
   g_test_add_func("/sdp/fingerprint/format", test_fingerprint_format);
   g_test_add_func("/sdp/build/format", test_build_format);
   g_test_add_func("/sdp/build/defaults", test_build_defaults);
+  g_test_add_func("/sdp/build/candidates", test_build_candidates);
   g_test_add_func("/sdp/roundtrip", test_roundtrip);
   g_test_add_func("/sdp/robustness/truncate", test_robustness_truncate);
   g_test_add_func("/sdp/robustness/mutate", test_robustness_mutate);

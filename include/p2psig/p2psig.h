@@ -262,7 +262,9 @@ P2PSIG_API p2psig_peer *p2psig_peer_new(const p2psig_peer_config *config,
  * @sdp: (out): the offer SDP, to free with p2psig_free()
  *
  * Creates the offer, sets it as the local description and starts gathering
- * candidates (reported through on_candidate).  The offerer is the ICE
+ * candidates.  The offer carries the candidates gathered at once (the host
+ * ones); those and the later ones are also reported through on_candidate,
+ * after this call returns, for trickling.  The offerer is the ICE
  * controlling agent.  Channels created before the offer are announced once
  * the connection is up.
  *
@@ -276,7 +278,8 @@ P2PSIG_API int p2psig_peer_create_offer(p2psig_peer *peer, char **sdp);
  * @sdp: (out): the answer SDP, to free with p2psig_free()
  *
  * Creates the answer to the remote offer set before, sets it as the local
- * description and starts gathering candidates.
+ * description and starts gathering candidates, which the answer carries and
+ * on_candidate reports as for p2psig_peer_create_offer().
  *
  * Returns: 0 or a negative p2psig_error (P2PSIG_ESTATE without a remote
  * offer).
