@@ -191,11 +191,13 @@ p2psig__ice_new(const struct p2psig_ice_options *options,
   /* More connectivity-check retransmissions than libnice's 7, so that a
    * lossy link (30 % each way) still finds its pair; a dead pair costs a
    * little longer to give up. */
-  /* libnice paces checks 20 ms apart, which costs 20 ms before the first
-   * one: with a pair or two per peer, a short pacing sets up in a few ms. */
+  /* libnice sends the first check one pacing interval after the pairs
+   * form, never at once, and the next ones as far apart: 20 ms by default.
+   * Its minimum, 1 ms, starts checks in about 1 ms; a data-channel peer has
+   * few pairs, so the check rate stays low. */
   g_object_set(ice->agent, "upnp", FALSE, "ice-tcp", FALSE,
                "controlling-mode", FALSE, "stun-max-retransmissions", 14,
-               "stun-pacing-timer", 2, NULL);
+               "stun-pacing-timer", 1, NULL);
   if (options->stun_ip)
     p2psig__ice_set_stun_server(ice, options->stun_ip, options->stun_port);
   if (options->local_addresses) {
