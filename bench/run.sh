@@ -219,6 +219,30 @@ measure() {
     tool_setup_summary "$impl" "$rundir/tools-$impl.txt" | tee -a "$results" |
       sed 's/^/  /' >&2
   done
+
+  # What every tool run pays before our code does anything: loading the
+  # libraries (an empty main linked with libp2psig, against pion's offer
+  # printing its usage) and OpenSSL's share (bench/floor.c).
+  say "floors: process start (50 runs each), OpenSSL alone (200 runs)"
+  floor_line ours process_start_ms "$BENCH_FLOOR" -r 50 -s "$BENCH_START"
+  floor_line pion process_start_ms "$BENCH_FLOOR" -r 50 -s \
+    "$BENCH_PION_OFFER" -h
+  "$BENCH_FLOOR" -r 200 2>>"$log" | awk '
+    $2 == "cert_first_us" { printf "ours openssl_first_cert_ms %.2f\n", $3 / 1000 }
+    $2 == "handshake_us" { printf "ours openssl_handshake_ms %.2f\n", $3 / 1000 }
+    $2 == "openssl" { printf "ours openssl_version %s\n", $3 }' |
+    tee -a "$results" | sed 's/^/  /' >&2
+}
+
+# floor_line IMPL FIGURE CMD...: CMD prints "floor start_us N"; records
+# "IMPL FIGURE N/1000".
+floor_line() {
+  local impl="$1" fig="$2" out
+  shift 2
+  out="$("$@" 2>>"$rundir/bench.log")" || { say "FAILED: $*"; return 0; }
+  printf '%s\n' "$out" | awk -v i="$impl" -v f="$fig" \
+    '$2 == "start_us" { printf "%s %s %.2f\n", i, f, $3 / 1000 }' |
+    tee -a "$results" | sed 's/^/  /' >&2
 }
 
 if [[ "${1:-}" == --measure ]]; then
@@ -258,7 +282,8 @@ else
     >"$builddir/meson-setup.log" 2>&1 ||
     { cat "$builddir/meson-setup.log" >&2; die "meson setup failed"; }
 fi
-ninja -C "$builddir" bench/bench tools/offer tools/answer \
+ninja -C "$builddir" bench/bench bench/floor bench/start tools/offer \
+  tools/answer \
   >"$builddir/ninja.log" 2>&1 ||
   { tail -n 30 "$builddir/ninja.log" >&2; die "ninja failed"; }
 
@@ -323,6 +348,7 @@ results="$builddir/results.txt"
 } >>"$results"
 env BENCH_OURS="$builddir/bench/bench" BENCH_PION="$builddir/pion-bench" \
   BENCH_OFFER="$builddir/tools/offer" BENCH_ANSWER="$builddir/tools/answer" \
+  BENCH_FLOOR="$builddir/bench/floor" BENCH_START="$builddir/bench/start" \
   BENCH_PION_OFFER="$builddir/pion-offer" \
   BENCH_PION_ANSWER="$builddir/pion-answer" \
   ip netns exec "$ns" "$BASH" "${BASH_SOURCE[0]}" --measure "$results" "$rundir"
@@ -367,6 +393,9 @@ awk '
     row("  max (ms)", "tools_setup_max_ms", "lower")
     row("  runs over 500 ms", "tools_setup_over_500ms_runs", "")
     row("  failed runs", "tools_setup_failed_runs", "")
+    row("process start, empty main (ms)", "process_start_ms", "lower")
+    row("  OpenSSL first certificate (ms)", "openssl_first_cert_ms", "")
+    row("  OpenSSL handshake in memory (ms)", "openssl_handshake_ms", "")
     print ""
     print "ratio > 1: ours is better (ours/pion for MB/s and messages/s," \
       " pion/ours for times).  Targets: throughput >= 2, setup >= 2," \
