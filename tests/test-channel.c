@@ -5,10 +5,10 @@
  * channels, stream ids, large messages, flow control, many channels,
  * closing from inside callbacks and just before the peer, and statistics.
  *
- * Every callback records what it saw under one lock and wakes the test
- * thread, which waits for the records it needs under a deadline.  The test
- * thread never calls the library while it holds that lock (callbacks run
- * with the library's lock held and then take ours).
+ * Every callback records what it saw under the harness's lock (testutil.h)
+ * and wakes the test thread, which waits for the records it needs under a
+ * deadline.  The test thread never calls the library while it holds that
+ * lock (callbacks run with the library's lock held and then take ours).
  */
 #include <p2psig/p2psig.h>
 #include <string.h>
@@ -16,11 +16,6 @@
 #include "testutil.h"
 
 #define WAIT_MS 10000
-
-struct message {
-  p2psig_kind kind;
-  GBytes *data;
-};
 
 struct side;
 
@@ -38,7 +33,7 @@ struct chan {
   int close_events;
   int low_events;          /* on_buffered_amount_low */
   int message_events;
-  GPtrArray *messages;     /* struct message, when kept */
+  GPtrArray *messages;     /* struct testutil_message, when kept */
 
   /* Sequence-numbered stream (flow control): each message starts with a
    * 64-bit sequence number and the rest is a pattern of it. */
@@ -58,15 +53,10 @@ enum hook {
 
 #define BURST_AFTER 50
 
+/* A side of the harness with callbacks of its own for channels: it has
+ * many, recorded here. */
 struct side {
-  const char *name;
-  p2psig_peer *peer;
-  struct side *other;
-  p2psig_state state;
-  int state_events;
-  int connected_count;
-  int failed_count;
-  int closed_state_count;
+  struct testutil_side base;
   GHashTable *live;        /* p2psig_channel * -> struct chan * */
   GPtrArray *chans;        /* every struct chan, owned */
   int channel_events, open_events, close_events, message_events;
@@ -74,37 +64,13 @@ struct side {
   enum hook hook;
   int hook_runs;
   int hook_result;
-  /* Set once the peer is freed; a callback after that is a bug. */
-  bool freed;
-  int after_free;
 };
 
-static GMutex lock;
-static GCond cond;
-
-/* Waits until expr holds, evaluated under the lock; expr must not call the
- * library. */
-#define WAIT(expr, ms, what)                                            \
-  do {                                                                  \
-    gint64 wait_deadline_ = g_get_monotonic_time() + (gint64)(ms)*1000; \
-    g_mutex_lock(&lock);                                                \
-    while (!(expr)) {                                                   \
-      if (!g_cond_wait_until(&cond, &lock, wait_deadline_) && !(expr)) { \
-        g_mutex_unlock(&lock);                                          \
-        g_error("timed out after %d ms waiting for %s (%s)", (int)(ms), \
-                what, #expr);                                           \
-      }                                                                 \
-    }                                                                   \
-    g_mutex_unlock(&lock);                                              \
-  } while (0)
-
-static void
-message_free(gpointer p)
+/* The side of a callback's user_data. */
+static struct side *
+side_of(void *user_data)
 {
-  struct message *m = p;
-
-  g_bytes_unref(m->data);
-  g_free(m);
+  return ((struct testutil_side *)user_data)->user;
 }
 
 static void
@@ -134,85 +100,41 @@ chan_get(struct side *side, p2psig_channel *channel)
   c->label = g_strdup(p2psig_channel_get_label(channel));
   c->protocol = g_strdup(p2psig_channel_get_protocol(channel));
   c->id = -1;
-  c->messages = g_ptr_array_new_with_free_func(message_free);
+  c->messages = g_ptr_array_new_with_free_func(testutil_message_free);
   g_hash_table_insert(side->live, channel, c);
   g_ptr_array_add(side->chans, c);
   return c;
 }
 
 static void
-check_alive(struct side *side)
-{
-  if (side->freed) {
-    side->after_free++;
-    g_printerr("# %s: callback after p2psig_peer_free\n", side->name);
-  }
-}
-
-static void
-on_candidate(p2psig_peer *peer, const char *candidate, void *user_data)
-{
-  struct side *side = user_data;
-  p2psig_peer *other;
-
-  g_mutex_lock(&lock);
-  check_alive(side);
-  other = side->other->freed ? NULL : side->other->peer;
-  g_mutex_unlock(&lock);
-  if (candidate && other)
-    g_assert_cmpint(p2psig_peer_add_candidate(other, candidate), ==, 0);
-}
-
-static void
-on_state(p2psig_peer *peer, p2psig_state state, int error, void *user_data)
-{
-  struct side *side = user_data;
-
-  g_test_message("%s: state %s (%s)", side->name, p2psig_state_name(state),
-                 p2psig_strerror(error));
-  g_mutex_lock(&lock);
-  check_alive(side);
-  g_assert_cmpint(state, !=, side->state);
-  side->state = state;
-  side->state_events++;
-  side->connected_count += state == P2PSIG_STATE_CONNECTED;
-  side->failed_count += state == P2PSIG_STATE_FAILED;
-  side->closed_state_count += state == P2PSIG_STATE_CLOSED;
-  g_cond_broadcast(&cond);
-  g_mutex_unlock(&lock);
-}
-
-static void
 on_channel(p2psig_peer *peer, p2psig_channel *channel, void *user_data)
 {
-  struct side *side = user_data;
+  struct side *side = side_of(user_data);
   struct chan *c;
 
-  g_mutex_lock(&lock);
-  check_alive(side);
+  testutil_lock();
+  testutil_side_check_alive(&side->base);
   c = chan_get(side, channel);
   c->channel_events++;
   side->channel_events++;
-  g_cond_broadcast(&cond);
-  g_mutex_unlock(&lock);
+  testutil_unlock();
 }
 
 static void
 on_open(p2psig_channel *channel, void *user_data)
 {
-  struct side *side = user_data;
+  struct side *side = side_of(user_data);
   int id = p2psig_channel_get_id(channel);
   bool open = p2psig_channel_is_open(channel);
   struct chan *c;
 
-  g_mutex_lock(&lock);
-  check_alive(side);
+  testutil_lock();
+  testutil_side_check_alive(&side->base);
   c = chan_get(side, channel);
   c->open_events++;
   c->id = id;
   side->open_events++;
-  g_cond_broadcast(&cond);
-  g_mutex_unlock(&lock);
+  testutil_unlock();
   g_assert_true(open);
   g_assert_cmpint(id, >=, 0);
   g_assert_cmpint(id, <, 65535);
@@ -221,33 +143,31 @@ on_open(p2psig_channel *channel, void *user_data)
 static void
 on_close(p2psig_channel *channel, void *user_data)
 {
-  struct side *side = user_data;
+  struct side *side = side_of(user_data);
   struct chan *c;
 
-  g_mutex_lock(&lock);
-  check_alive(side);
+  testutil_lock();
+  testutil_side_check_alive(&side->base);
   c = chan_get(side, channel);
   c->close_events++;
   side->close_events++;
   /* The channel is freed when this returns; its address may be reused. */
   c->channel = NULL;
   g_hash_table_remove(side->live, channel);
-  g_cond_broadcast(&cond);
-  g_mutex_unlock(&lock);
+  testutil_unlock();
 }
 
 static void
 on_buffered_amount_low(p2psig_channel *channel, void *user_data)
 {
-  struct side *side = user_data;
+  struct side *side = side_of(user_data);
   struct chan *c;
 
-  g_mutex_lock(&lock);
-  check_alive(side);
+  testutil_lock();
+  testutil_side_check_alive(&side->base);
   c = chan_get(side, channel);
   c->low_events++;
-  g_cond_broadcast(&cond);
-  g_mutex_unlock(&lock);
+  testutil_unlock();
 }
 
 static uint8_t
@@ -287,12 +207,12 @@ check_stream_message(struct chan *c, const uint8_t *data, size_t len)
     if (c->stream_errors++ < 5)
       g_printerr("# %s '%s': message %" G_GUINT64_FORMAT
                  " where %" G_GUINT64_FORMAT " was due\n",
-                 c->side->name, c->label, seq, c->next_seq);
+                 c->side->base.name, c->label, seq, c->next_seq);
   }
   if (!check_pattern(data + sizeof seq, len - sizeof seq, seq)) {
     if (c->stream_errors++ < 5)
       g_printerr("# %s '%s': message %" G_GUINT64_FORMAT " corrupt\n",
-                 c->side->name, c->label, seq);
+                 c->side->base.name, c->label, seq);
   }
   c->next_seq = seq + 1;
   c->stream_bytes += len;
@@ -302,19 +222,19 @@ static void
 on_message(p2psig_channel *channel, const void *data, size_t len,
            p2psig_kind kind, void *user_data)
 {
-  struct side *side = user_data;
+  struct side *side = side_of(user_data);
   struct chan *c;
   enum hook hook = HOOK_NONE;
 
-  g_mutex_lock(&lock);
-  check_alive(side);
+  testutil_lock();
+  testutil_side_check_alive(&side->base);
   c = chan_get(side, channel);
   c->message_events++;
   side->message_events++;
   if (c->stream) {
     check_stream_message(c, data, len);
   } else if (side->keep_messages) {
-    struct message *m = g_new(struct message, 1);
+    struct testutil_message *m = g_new(struct testutil_message, 1);
 
     m->kind = kind;
     m->data = g_bytes_new(data, len);
@@ -327,15 +247,14 @@ on_message(p2psig_channel *channel, const void *data, size_t len,
       len == 7 && memcmp(data, "free-me", 7) == 0) {
     hook = HOOK_FREE_PEER;
     /* No callback of this peer may run from here on. */
-    side->freed = true;
+    side->base.freed = true;
   }
   if (kind == P2PSIG_KIND_TEXT && side->hook == HOOK_BURST && len == 5 &&
       memcmp(data, "burst", 5) == 0)
     hook = HOOK_BURST;
   if (hook != HOOK_NONE)
     side->hook_runs++;
-  g_cond_broadcast(&cond);
-  g_mutex_unlock(&lock);
+  testutil_unlock();
 
   if (hook == HOOK_CLOSE_CHANNEL) {
     int ret = p2psig_channel_close(channel);
@@ -349,10 +268,9 @@ on_message(p2psig_channel *channel, const void *data, size_t len,
     if (ret == 0 && p2psig_channel_send_text(channel, "late") !=
                       P2PSIG_ECLOSED)
       ret = -1000;
-    g_mutex_lock(&lock);
+    testutil_lock();
     side->hook_result = ret;
-    g_cond_broadcast(&cond);
-    g_mutex_unlock(&lock);
+    testutil_unlock();
   } else if (hook == HOOK_FREE_PEER) {
     p2psig_channel_config neg = { P2PSIG_CHANNEL_CONFIG_INIT,
                                   .negotiated = true, .id = 100 };
@@ -369,10 +287,9 @@ on_message(p2psig_channel *channel, const void *data, size_t len,
 
     for (int i = 0; i < BURST_AFTER && ret == 0; i++)
       ret = p2psig_channel_send_text(channel, "after");
-    g_mutex_lock(&lock);
+    testutil_lock();
     side->hook_result = ret;
-    g_cond_broadcast(&cond);
-    g_mutex_unlock(&lock);
+    testutil_unlock();
   }
 }
 
@@ -381,16 +298,13 @@ struct peer_options {
   size_t send_buffer_limit;
 };
 
-static struct side *
-side_new(const char *name, const struct peer_options *opts)
+/* Makes side, whose candidates go to other. */
+static void
+side_init(struct side *side, const char *name, struct side *other,
+          const struct peer_options *opts)
 {
-  static const char *const loopback[] = { "127.0.0.1", NULL };
-  struct side *side = g_new0(struct side, 1);
   p2psig_peer_config cfg = {
     P2PSIG_PEER_CONFIG_INIT,
-    .local_addresses = loopback,
-    .on_candidate = on_candidate,
-    .on_state = on_state,
     .on_channel = on_channel,
     .on_open = on_open,
     .on_close = on_close,
@@ -399,77 +313,45 @@ side_new(const char *name, const struct peer_options *opts)
     .user_data = side,
     .send_buffer_limit = opts ? opts->send_buffer_limit : 0,
   };
-  int error = -1;
 
-  side->name = name;
   side->keep_messages = true;
   side->live = g_hash_table_new(NULL, NULL);
   side->chans = g_ptr_array_new_with_free_func(chan_free);
-  side->peer = p2psig_peer_new(&cfg, &error);
-  g_assert_nonnull(side->peer);
-  g_assert_cmpint(error, ==, 0);
-  return side;
+  testutil_side_init(&side->base, name, &other->base, &cfg);
 }
 
 static void
 pair_new(struct side **offer, struct side **answer,
          const struct peer_options *offer_opts)
 {
-  *offer = side_new("offer", offer_opts);
-  *answer = side_new("answer", NULL);
-  (*offer)->other = *answer;
-  (*answer)->other = *offer;
+  *offer = g_new0(struct side, 1);
+  *answer = g_new0(struct side, 1);
+  side_init(*offer, "offer", *answer, offer_opts);
+  side_init(*answer, "answer", *offer, NULL);
 }
 
 /* Offer, answer, trickled candidates: returns once both are connected. */
 static void
 pair_connect(struct side *offer, struct side *answer)
 {
-  char *offer_sdp = NULL, *answer_sdp = NULL;
-
-  g_assert_cmpint(p2psig_peer_create_offer(offer->peer, &offer_sdp), ==, 0);
-  g_assert_cmpint(p2psig_peer_set_remote_description(
-                    answer->peer, P2PSIG_SDP_OFFER, offer_sdp), ==, 0);
-  g_assert_cmpint(p2psig_peer_create_answer(answer->peer, &answer_sdp), ==,
-                  0);
-  /* The answerer takes the DTLS client role: the offerer is the server. */
-  g_assert_nonnull(strstr(answer_sdp, "a=setup:active"));
-  g_assert_cmpint(p2psig_peer_set_remote_description(
-                    offer->peer, P2PSIG_SDP_ANSWER, answer_sdp), ==, 0);
-  p2psig_free(offer_sdp);
-  p2psig_free(answer_sdp);
-  WAIT(offer->connected_count == 1 && answer->connected_count == 1, WAIT_MS,
-       "both peers connected");
-}
-
-static void
-side_free(struct side *side)
-{
-  bool freed;
-
-  g_mutex_lock(&lock);
-  freed = side->freed;
-  g_mutex_unlock(&lock);
-  if (!freed) {
-    p2psig_peer_free(side->peer);
-    /* Freed from this thread, the peer is gone when the call returns. */
-    g_mutex_lock(&lock);
-    side->freed = true;
-    g_mutex_unlock(&lock);
-  }
+  testutil_negotiate(&offer->base, &answer->base, NULL, NULL);
+  TESTUTIL_WAIT(offer->base.connected_count == 1 &&
+                answer->base.connected_count == 1, WAIT_MS,
+                "both peers connected");
 }
 
 static void
 pair_free(struct side *offer, struct side *answer)
 {
-  side_free(offer);
-  side_free(answer);
-  g_mutex_lock(&lock);
-  g_assert_cmpint(offer->after_free, ==, 0);
-  g_assert_cmpint(answer->after_free, ==, 0);
-  g_assert_cmpint(offer->failed_count, ==, 0);
-  g_assert_cmpint(answer->failed_count, ==, 0);
-  g_mutex_unlock(&lock);
+  testutil_side_clear(&offer->base);
+  testutil_side_clear(&answer->base);
+  /* Both peers are gone: nothing can come any more. */
+  testutil_lock();
+  g_assert_cmpint(offer->base.after_free, ==, 0);
+  g_assert_cmpint(answer->base.after_free, ==, 0);
+  g_assert_cmpint(offer->base.failed_count, ==, 0);
+  g_assert_cmpint(answer->base.failed_count, ==, 0);
+  testutil_unlock();
   for (struct side **s = (struct side *[]){ offer, answer, NULL }; *s; s++) {
     g_hash_table_unref((*s)->live);
     g_ptr_array_unref((*s)->chans);
@@ -482,18 +364,18 @@ static struct chan *
 create(struct side *side, const char *label, const p2psig_channel_config *cfg)
 {
   int error = -1;
-  p2psig_channel *channel = p2psig_peer_create_channel(side->peer, label, cfg,
-                                                       &error);
+  p2psig_channel *channel = p2psig_peer_create_channel(side->base.peer, label,
+                                                       cfg, &error);
   struct chan *c;
 
   if (!channel)
-    g_error("%s: creating channel '%s' failed: %s", side->name, label,
+    g_error("%s: creating channel '%s' failed: %s", side->base.name, label,
             p2psig_error_name(error));
   g_assert_cmpint(error, ==, 0);
-  g_mutex_lock(&lock);
+  testutil_lock();
   c = chan_get(side, channel);
   c->local = true;
-  g_mutex_unlock(&lock);
+  testutil_unlock();
   return c;
 }
 
@@ -503,9 +385,9 @@ chan_channel(struct chan *c)
 {
   p2psig_channel *channel;
 
-  g_mutex_lock(&lock);
+  testutil_lock();
   channel = c->channel;
-  g_mutex_unlock(&lock);
+  testutil_unlock();
   return channel;
 }
 
@@ -536,10 +418,10 @@ wait_remote(struct side *side, const char *label)
 {
   struct chan *c;
 
-  WAIT(remote_open(side, label), WAIT_MS, label);
-  g_mutex_lock(&lock);
+  TESTUTIL_WAIT(remote_open(side, label), WAIT_MS, label);
+  testutil_lock();
   c = find_label(side, label);
-  g_mutex_unlock(&lock);
+  testutil_unlock();
   return c;
 }
 
@@ -549,19 +431,19 @@ send_ok(struct chan *c, const void *data, size_t len, p2psig_kind kind)
   int ret = p2psig_channel_send(chan_channel(c), data, len, kind);
 
   if (ret != 0)
-    g_error("%s '%s': send of %zu bytes: %s", c->side->name, c->label, len,
-            p2psig_error_name(ret));
+    g_error("%s '%s': send of %zu bytes: %s", c->side->base.name, c->label,
+            len, p2psig_error_name(ret));
 }
 
-static struct message *
+static struct testutil_message *
 message_at(struct chan *c, guint i)
 {
-  struct message *m;
+  struct testutil_message *m;
 
-  g_mutex_lock(&lock);
+  testutil_lock();
   g_assert_cmpuint(i, <, c->messages->len);
   m = c->messages->pdata[i];
-  g_mutex_unlock(&lock);
+  testutil_unlock();
   return m;
 }
 
@@ -592,10 +474,10 @@ check_option_messages(struct chan *c, const char *from)
   uint8_t binary[] = { 0, 1, 2, 255, (uint8_t)strlen(c->label) };
   bool seen_text = false, seen_binary = false, seen_empty = false;
 
-  g_mutex_lock(&lock);
+  testutil_lock();
   g_assert_cmpuint(c->messages->len, ==, 3);
   for (guint i = 0; i < 3; i++) {
-    struct message *m = c->messages->pdata[i];
+    struct testutil_message *m = c->messages->pdata[i];
     gsize len;
     const void *data = g_bytes_get_data(m->data, &len);
 
@@ -612,7 +494,7 @@ check_option_messages(struct chan *c, const char *from)
       seen_empty = true;
     }
   }
-  g_mutex_unlock(&lock);
+  testutil_unlock();
 }
 
 static void
@@ -664,8 +546,8 @@ test_options(void)
     const char *protocol = cases[i].cfg.protocol ? cases[i].cfg.protocol : "";
 
     remote[i] = wait_remote(answer, cases[i].label);
-    WAIT(local[i]->open_events == 1, WAIT_MS, "local channel open");
-    g_mutex_lock(&lock);
+    TESTUTIL_WAIT(local[i]->open_events == 1, WAIT_MS, "local channel open");
+    testutil_lock();
     g_assert_cmpint(remote[i]->channel_events, ==, 1);
     g_assert_false(remote[i]->local);
     g_assert_cmpstr(remote[i]->label, ==, cases[i].label);
@@ -673,7 +555,7 @@ test_options(void)
     g_assert_cmpstr(local[i]->protocol, ==, protocol);
     g_assert_cmpint(remote[i]->id, ==, local[i]->id);
     g_assert_cmpint(local[i]->channel_events, ==, 0);
-    g_mutex_unlock(&lock);
+    testutil_unlock();
   }
 
   for (size_t i = 0; i < n; i++) {
@@ -681,20 +563,20 @@ test_options(void)
     send_option_messages(remote[i], "answer");
   }
   for (size_t i = 0; i < n; i++) {
-    WAIT(remote[i]->messages->len >= 3 && local[i]->messages->len >= 3,
-         WAIT_MS, cases[i].label);
+    TESTUTIL_WAIT(remote[i]->messages->len >= 3 &&
+                  local[i]->messages->len >= 3, WAIT_MS, cases[i].label);
     check_option_messages(remote[i], "offer");
     check_option_messages(local[i], "answer");
   }
 
-  g_mutex_lock(&lock);
+  testutil_lock();
   g_assert_cmpint(offer->channel_events, ==, 0);
   g_assert_cmpint(answer->channel_events, ==, (int)n);
   g_assert_cmpint(offer->open_events, ==, (int)n);
   g_assert_cmpint(answer->open_events, ==, (int)n);
   g_assert_cmpint(offer->close_events, ==, 0);
   g_assert_cmpint(answer->close_events, ==, 0);
-  g_mutex_unlock(&lock);
+  testutil_unlock();
   pair_free(offer, answer);
 }
 
@@ -705,12 +587,12 @@ expect_create_error(struct side *side, const char *label,
                     const p2psig_channel_config *cfg, int expected)
 {
   int error = 0;
-  p2psig_channel *channel = p2psig_peer_create_channel(side->peer, label, cfg,
-                                                       &error);
+  p2psig_channel *channel = p2psig_peer_create_channel(side->base.peer, label,
+                                                       cfg, &error);
 
   if (channel || error != expected)
-    g_error("%s: creating '%s' gave %p, %s; expected NULL, %s", side->name,
-            label ? label : "(null)", (void *)channel,
+    g_error("%s: creating '%s' gave %p, %s; expected NULL, %s",
+            side->base.name, label ? label : "(null)", (void *)channel,
             p2psig_error_name(error), p2psig_error_name(expected));
 }
 
@@ -756,14 +638,14 @@ test_invalid(void)
   pair_connect(offer, answer);
 
   remote = wait_remote(answer, "dcep");
-  WAIT(dcep->open_events == 1 && c5->open_events == 1, WAIT_MS,
-       "offer channels open");
-  g_mutex_lock(&lock);
+  TESTUTIL_WAIT(dcep->open_events == 1 && c5->open_events == 1, WAIT_MS,
+                "offer channels open");
+  testutil_lock();
   dcep_id = dcep->id;
   g_assert_cmpint(c5->id, ==, 5);
   g_assert_cmpint(dcep_id, !=, 5);
   g_assert_cmpint(remote->id, ==, dcep_id);
-  g_mutex_unlock(&lock);
+  testutil_unlock();
 
   /* Once connected: taken by a DCEP channel, on both sides, and beyond the
    * association's streams. */
@@ -776,8 +658,8 @@ test_invalid(void)
    * whatever they could have queued. */
   marker = create(offer, "marker", NULL);
   wait_remote(answer, "marker");
-  WAIT(marker->open_events == 1, WAIT_MS, "marker open");
-  g_mutex_lock(&lock);
+  TESTUTIL_WAIT(marker->open_events == 1, WAIT_MS, "marker open");
+  testutil_lock();
   g_assert_cmpint(offer->open_events, ==, 3);
   g_assert_cmpint(offer->close_events, ==, 0);
   g_assert_cmpint(offer->channel_events, ==, 0);
@@ -785,7 +667,7 @@ test_invalid(void)
   g_assert_cmpint(answer->open_events, ==, 2);
   g_assert_cmpint(answer->close_events, ==, 0);
   g_assert_cmpuint(offer->chans->len, ==, 3);
-  g_mutex_unlock(&lock);
+  testutil_unlock();
   pair_free(offer, answer);
 }
 
@@ -814,16 +696,16 @@ negotiated_case(bool after_connect)
   } else {
     /* Wait for the association: the channel is usable on both sides. */
     wait_remote(answer, "warm");
-    WAIT(warm->open_events == 1, WAIT_MS, "warm open");
+    TESTUTIL_WAIT(warm->open_events == 1, WAIT_MS, "warm open");
     o = create(offer, "seven", &neg7);
     a = create(answer, "seven", &neg7);
   }
-  WAIT(o->open_events == 1 && a->open_events == 1, WAIT_MS,
-       "negotiated channel open on both sides");
-  g_mutex_lock(&lock);
+  TESTUTIL_WAIT(o->open_events == 1 && a->open_events == 1, WAIT_MS,
+                "negotiated channel open on both sides");
+  testutil_lock();
   g_assert_cmpint(o->id, ==, 7);
   g_assert_cmpint(a->id, ==, 7);
-  g_mutex_unlock(&lock);
+  testutil_unlock();
   g_assert_cmpint(p2psig_channel_get_id(chan_channel(o)), ==, 7);
   g_assert_cmpint(p2psig_channel_get_id(chan_channel(a)), ==, 7);
   g_assert_cmpstr(p2psig_channel_get_protocol(chan_channel(a)), ==, "neg");
@@ -832,8 +714,8 @@ negotiated_case(bool after_connect)
   send_ok(o, "\x01\x02", 2, P2PSIG_KIND_BINARY);
   send_ok(a, "from answer", 11, P2PSIG_KIND_TEXT);
   send_ok(a, "\x03", 1, P2PSIG_KIND_BINARY);
-  WAIT(o->messages->len >= 2 && a->messages->len >= 2, WAIT_MS,
-       "negotiated messages");
+  TESTUTIL_WAIT(o->messages->len >= 2 && a->messages->len >= 2, WAIT_MS,
+                "negotiated messages");
   g_assert_cmpint(message_at(a, 0)->kind, ==, P2PSIG_KIND_TEXT);
   g_assert_cmpmem(g_bytes_get_data(message_at(a, 0)->data, NULL),
                   g_bytes_get_size(message_at(a, 0)->data), "from offer", 10);
@@ -849,22 +731,22 @@ negotiated_case(bool after_connect)
   if (other) {
     struct chan *r = wait_remote(answer, "dcep");
 
-    g_mutex_lock(&lock);
+    testutil_lock();
     g_assert_cmpint(other->id, !=, 7);
     g_assert_cmpint(other->id % 2, ==, 1);
     g_assert_cmpint(r->id, ==, other->id);
-    g_mutex_unlock(&lock);
+    testutil_unlock();
   }
   /* No on_channel for the negotiated channel on either side; the DCEP
    * channel, if any, is the only one. */
-  g_mutex_lock(&lock);
+  testutil_lock();
   g_assert_cmpint(o->channel_events, ==, 0);
   g_assert_cmpint(a->channel_events, ==, 0);
   g_assert_cmpint(offer->channel_events, ==, 0);
   g_assert_cmpint(answer->channel_events, ==, 1);
   g_assert_cmpuint(o->messages->len, ==, 2);
   g_assert_cmpuint(a->messages->len, ==, 2);
-  g_mutex_unlock(&lock);
+  testutil_unlock();
   pair_free(offer, answer);
 }
 
@@ -898,19 +780,21 @@ test_ids(void)
   ol[0] = create(offer, "o1", NULL);
   ol[1] = create(offer, "o2", NULL);
   g_assert_cmpint(p2psig_channel_get_id(chan_channel(ol[0])), ==, -1);
-  g_assert_cmpint(p2psig_peer_create_offer(offer->peer, &offer_sdp), ==, 0);
-  g_assert_cmpint(p2psig_peer_set_remote_description(
-                    answer->peer, P2PSIG_SDP_OFFER, offer_sdp), ==, 0);
-  g_assert_cmpint(p2psig_peer_create_answer(answer->peer, &answer_sdp), ==,
+  g_assert_cmpint(p2psig_peer_create_offer(offer->base.peer, &offer_sdp), ==,
                   0);
+  g_assert_cmpint(p2psig_peer_set_remote_description(
+                    answer->base.peer, P2PSIG_SDP_OFFER, offer_sdp), ==, 0);
+  g_assert_cmpint(p2psig_peer_create_answer(answer->base.peer, &answer_sdp),
+                  ==, 0);
   g_assert_nonnull(strstr(answer_sdp, "a=setup:active"));
   al[0] = create(answer, "a1", NULL);
   g_assert_cmpint(p2psig_peer_set_remote_description(
-                    offer->peer, P2PSIG_SDP_ANSWER, answer_sdp), ==, 0);
+                    offer->base.peer, P2PSIG_SDP_ANSWER, answer_sdp), ==, 0);
   p2psig_free(offer_sdp);
   p2psig_free(answer_sdp);
-  WAIT(offer->connected_count == 1 && answer->connected_count == 1, WAIT_MS,
-       "both peers connected");
+  TESTUTIL_WAIT(offer->base.connected_count == 1 &&
+                answer->base.connected_count == 1, WAIT_MS,
+                "both peers connected");
   ol[2] = create(offer, "o3", NULL);
   al[1] = create(answer, "a2", NULL);
   ol[3] = create(offer, "o4", NULL);
@@ -919,8 +803,8 @@ test_ids(void)
   for (size_t i = 0; i < G_N_ELEMENTS(ol); i++) {
     struct chan *r = wait_remote(answer, offer_labels[i]);
 
-    WAIT(ol[i]->open_events == 1, WAIT_MS, offer_labels[i]);
-    g_mutex_lock(&lock);
+    TESTUTIL_WAIT(ol[i]->open_events == 1, WAIT_MS, offer_labels[i]);
+    testutil_lock();
     g_test_message("offer's '%s': id %d", ol[i]->label, ol[i]->id);
     /* The offerer is the DTLS server here: odd ids. */
     g_assert_cmpint(ol[i]->id % 2, ==, 1);
@@ -928,13 +812,13 @@ test_ids(void)
     g_assert_cmpint(r->channel_events, ==, 1);
     g_assert_false(g_hash_table_contains(ids, GINT_TO_POINTER(r->id)));
     g_hash_table_add(ids, GINT_TO_POINTER(r->id));
-    g_mutex_unlock(&lock);
+    testutil_unlock();
   }
   for (size_t i = 0; i < G_N_ELEMENTS(al); i++) {
     struct chan *r = wait_remote(offer, answer_labels[i]);
 
-    WAIT(al[i]->open_events == 1, WAIT_MS, answer_labels[i]);
-    g_mutex_lock(&lock);
+    TESTUTIL_WAIT(al[i]->open_events == 1, WAIT_MS, answer_labels[i]);
+    testutil_lock();
     g_test_message("answer's '%s': id %d", al[i]->label, al[i]->id);
     /* The answerer is the DTLS client: even ids. */
     g_assert_cmpint(al[i]->id % 2, ==, 0);
@@ -942,7 +826,7 @@ test_ids(void)
     g_assert_cmpint(r->channel_events, ==, 1);
     g_assert_false(g_hash_table_contains(ids, GINT_TO_POINTER(r->id)));
     g_hash_table_add(ids, GINT_TO_POINTER(r->id));
-    g_mutex_unlock(&lock);
+    testutil_unlock();
   }
   g_assert_cmpint(p2psig_channel_get_id(chan_channel(ol[0])), ==,
                   ol[0]->id);
@@ -968,7 +852,7 @@ test_large(void)
                    0);
   pair_connect(offer, answer);
   a = wait_remote(answer, "large");
-  WAIT(o->open_events == 1, WAIT_MS, "large open");
+  TESTUTIL_WAIT(o->open_events == 1, WAIT_MS, "large open");
   g_assert_cmpuint(p2psig_channel_get_max_message_size(chan_channel(o)), ==,
                    1048576);
   g_assert_cmpuint(p2psig_channel_get_max_message_size(chan_channel(a)), ==,
@@ -990,12 +874,12 @@ test_large(void)
     /* The channel still works afterwards. */
     send_ok(*from, "after", 5, P2PSIG_KIND_TEXT);
 
-    WAIT(to->messages->len >= n + 1, 30000, "large messages");
-    g_mutex_lock(&lock);
+    TESTUTIL_WAIT(to->messages->len >= n + 1, 30000, "large messages");
+    testutil_lock();
     g_assert_cmpuint(to->messages->len, ==, n + 1);
-    g_mutex_unlock(&lock);
+    testutil_unlock();
     for (size_t i = 0; i < n; i++) {
-      struct message *m = message_at(to, (guint)i);
+      struct testutil_message *m = message_at(to, (guint)i);
       gsize len;
       const uint8_t *data = g_bytes_get_data(m->data, &len);
 
@@ -1072,16 +956,16 @@ test_flow_control(void)
   int rounds = 0;
 
   pair_new(&offer, &answer, &opts);
-  g_mutex_lock(&lock);
+  testutil_lock();
   answer->keep_messages = false;
-  g_mutex_unlock(&lock);
+  testutil_unlock();
   s.c = create(offer, "flow", NULL);
   pair_connect(offer, answer);
   a = wait_remote(answer, "flow");
-  WAIT(s.c->open_events == 1, WAIT_MS, "flow open");
-  g_mutex_lock(&lock);
+  TESTUTIL_WAIT(s.c->open_events == 1, WAIT_MS, "flow open");
+  testutil_lock();
   a->stream = true;
-  g_mutex_unlock(&lock);
+  testutil_unlock();
   s.channel = chan_channel(s.c);
   s.buf = g_malloc(FC_MESSAGE);
 
@@ -1106,23 +990,23 @@ test_flow_control(void)
   /* Then respect flow control: fill up, wait for the low mark, again. */
   g_assert_cmpint(p2psig_channel_set_buffered_amount_low_threshold(
                     s.channel, FC_THRESHOLD), ==, 0);
-  g_mutex_lock(&lock);
+  testutil_lock();
   low_before = s.c->low_events;
-  g_mutex_unlock(&lock);
-  WAIT(s.c->low_events > low_before, WAIT_MS,
-       "on_buffered_amount_low after the first P2PSIG_EAGAIN");
+  testutil_unlock();
+  TESTUTIL_WAIT(s.c->low_events > low_before, WAIT_MS,
+                "on_buffered_amount_low after the first P2PSIG_EAGAIN");
   g_assert_cmpuint(p2psig_channel_get_buffered_amount(s.channel), <=,
                    FC_THRESHOLD);
   while (s.seq < total_messages) {
-    g_mutex_lock(&lock);
+    testutil_lock();
     low_before = s.c->low_events;
-    g_mutex_unlock(&lock);
+    testutil_unlock();
     while (s.seq < total_messages && fc_send(&s) == 0)
       ;
     if (s.seq < total_messages) {
       rounds++;
-      WAIT(s.c->low_events > low_before, WAIT_MS,
-           "on_buffered_amount_low");
+      TESTUTIL_WAIT(s.c->low_events > low_before, WAIT_MS,
+                    "on_buffered_amount_low");
     }
   }
   g_test_message("%" G_GUINT64_FORMAT " messages sent in %d rounds, %d "
@@ -1133,14 +1017,14 @@ test_flow_control(void)
   g_assert_cmpuint(s.max_buffered, <=, FC_LIMIT);
   g_assert_cmpint(s.max_send_us, <, MAX_SEND_US);
 
-  WAIT(a->next_seq >= total_messages || a->stream_errors > 0, 60000,
-       "every message at the answer");
-  g_mutex_lock(&lock);
+  TESTUTIL_WAIT(a->next_seq >= total_messages || a->stream_errors > 0, 60000,
+                "every message at the answer");
+  testutil_lock();
   g_assert_cmpint(a->stream_errors, ==, 0);
   g_assert_cmpuint(a->next_seq, ==, total_messages);
   g_assert_cmpuint(a->stream_bytes, ==, FC_TOTAL);
   g_assert_cmpint(a->message_events, ==, (int)total_messages);
-  g_mutex_unlock(&lock);
+  testutil_unlock();
   g_assert_cmpuint(p2psig_channel_get_buffered_amount(s.channel), ==, 0);
   g_assert_cmpint(p2psig_channel_get_stats(s.channel, &stats), ==, 0);
   g_assert_cmpuint(stats.messages_sent, ==, total_messages);
@@ -1178,12 +1062,12 @@ wait_many(struct side *offer, struct side *answer,
   bool open = done == all_open_many;
   int missing = 0;
 
-  g_mutex_lock(&lock);
+  testutil_lock();
   while (!(done(offer) && done(answer)) &&
-         g_cond_wait_until(&cond, &lock, deadline))
+         testutil_wait_until(deadline))
     ;
   if (done(offer) && done(answer)) {
-    g_mutex_unlock(&lock);
+    testutil_unlock();
     return;
   }
   for (struct side **s = (struct side *[]){ offer, answer, NULL }; *s; s++) {
@@ -1192,14 +1076,14 @@ wait_many(struct side *offer, struct side *answer,
 
       if ((open ? c->open_events : c->close_events) == 0 && missing++ < 10)
         g_printerr("# %s: channel %d '%s' (%s) got no %s (%d on_open, "
-                   "%d on_close)\n", (*s)->name, c->id, c->label,
+                   "%d on_close)\n", (*s)->base.name, c->id, c->label,
                    c->local ? "local" : "remote", what, c->open_events,
                    c->close_events);
     }
   }
   g_printerr("# %s: offer %d of %d channels known, answer %d\n", what,
              offer->chans->len, MANY_TOTAL, answer->chans->len);
-  g_mutex_unlock(&lock);
+  testutil_unlock();
   g_error("%s: offer %d, answer %d of %d each (%d missing)", what,
           open ? offer->open_events : offer->close_events,
           open ? answer->open_events : answer->close_events, MANY_TOTAL,
@@ -1225,10 +1109,10 @@ test_many(void)
   GHashTable *used = g_hash_table_new(NULL, NULL);
 
   pair_new(&offer, &answer, NULL);
-  g_mutex_lock(&lock);
+  testutil_lock();
   answer->keep_messages = false;
   offer->keep_messages = false;
-  g_mutex_unlock(&lock);
+  testutil_unlock();
   for (int i = 0; i < MANY_OFFER; i++) {
     g_autofree char *label = g_strdup_printf("o%d", i);
 
@@ -1242,7 +1126,7 @@ test_many(void)
   }
   wait_many(offer, answer, all_open_many, "on_open");
 
-  g_mutex_lock(&lock);
+  testutil_lock();
   g_assert_cmpint(offer->channel_events, ==, MANY_ANSWER);
   g_assert_cmpint(answer->channel_events, ==, MANY_OFFER);
   g_assert_cmpint(offer->close_events, ==, 0);
@@ -1268,7 +1152,7 @@ test_many(void)
     g_assert_true(c->local != r->local);
     g_ptr_array_add(by_id, c);
   }
-  g_mutex_unlock(&lock);
+  testutil_unlock();
   g_ptr_array_sort(by_id, compare_id);
 
   /* Close each from one side, alternately. */
@@ -1278,15 +1162,15 @@ test_many(void)
     int ret;
 
     if (i % 2) {
-      g_mutex_lock(&lock);
+      testutil_lock();
       c = g_hash_table_lookup(answer_ids, GINT_TO_POINTER(c->id));
-      g_mutex_unlock(&lock);
+      testutil_unlock();
     }
     channel = chan_channel(c);
     g_assert_nonnull(channel);
     ret = p2psig_channel_close(channel);
     if (ret != 0)
-      g_error("closing channel %d on the %s: %s", c->id, c->side->name,
+      g_error("closing channel %d on the %s: %s", c->id, c->side->base.name,
               p2psig_error_name(ret));
   }
   g_hash_table_unref(answer_ids);
@@ -1295,8 +1179,8 @@ test_many(void)
   /* An id is used again by a new channel, which opens on both sides. */
   reuse = create(offer, "reuse", NULL);
   reuse_remote = wait_remote(answer, "reuse");
-  WAIT(reuse->open_events == 1, WAIT_MS, "reused channel open");
-  g_mutex_lock(&lock);
+  TESTUTIL_WAIT(reuse->open_events == 1, WAIT_MS, "reused channel open");
+  testutil_lock();
   g_test_message("new channel got id %d", reuse->id);
   g_assert_true(g_hash_table_contains(used, GINT_TO_POINTER(reuse->id)));
   g_assert_cmpint(reuse_remote->id, ==, reuse->id);
@@ -1312,9 +1196,10 @@ test_many(void)
                       c == reuse || c == reuse_remote ? 0 : 1);
     }
   }
-  g_mutex_unlock(&lock);
+  testutil_unlock();
   send_ok(reuse, "reused", 6, P2PSIG_KIND_TEXT);
-  WAIT(reuse_remote->message_events == 1, WAIT_MS, "message on reused id");
+  TESTUTIL_WAIT(reuse_remote->message_events == 1, WAIT_MS,
+                "message on reused id");
   g_hash_table_unref(used);
   pair_free(offer, answer);
 }
@@ -1328,33 +1213,33 @@ test_close_in_callback(void)
   struct chan *o, *a, *o2, *a2;
 
   pair_new(&offer, &answer, NULL);
-  g_mutex_lock(&lock);
+  testutil_lock();
   answer->hook = HOOK_CLOSE_CHANNEL;
-  g_mutex_unlock(&lock);
+  testutil_unlock();
   o = create(offer, "closer", NULL);
   o2 = create(offer, "bystander", NULL);
   pair_connect(offer, answer);
   a = wait_remote(answer, "closer");
   a2 = wait_remote(answer, "bystander");
-  WAIT(o->open_events == 1 && o2->open_events == 1, WAIT_MS, "open");
+  TESTUTIL_WAIT(o->open_events == 1 && o2->open_events == 1, WAIT_MS, "open");
 
   send_ok(o, "first", 5, P2PSIG_KIND_TEXT);
   send_ok(o, "close-me", 8, P2PSIG_KIND_TEXT);
-  WAIT(o->close_events == 1 && a->close_events == 1, WAIT_MS,
-       "on_close on both sides");
-  g_mutex_lock(&lock);
+  TESTUTIL_WAIT(o->close_events == 1 && a->close_events == 1, WAIT_MS,
+                "on_close on both sides");
+  testutil_lock();
   g_assert_cmpint(answer->hook_runs, ==, 1);
   g_assert_cmpint(answer->hook_result, ==, 0);
-  g_mutex_unlock(&lock);
+  testutil_unlock();
   g_assert_cmpint(p2psig_channel_send_text(chan_channel(o2), "ping"), ==, 0);
-  WAIT(a2->message_events == 1, WAIT_MS, "bystander still works");
-  g_mutex_lock(&lock);
+  TESTUTIL_WAIT(a2->message_events == 1, WAIT_MS, "bystander still works");
+  testutil_lock();
   g_assert_cmpint(o->close_events, ==, 1);
   g_assert_cmpint(a->close_events, ==, 1);
   g_assert_cmpint(a->message_events, ==, 2);
   g_assert_cmpint(offer->close_events, ==, 1);
   g_assert_cmpint(answer->close_events, ==, 1);
-  g_mutex_unlock(&lock);
+  testutil_unlock();
   pair_free(offer, answer);
 }
 
@@ -1366,32 +1251,33 @@ test_free_in_callback(void)
   int messages;
 
   pair_new(&offer, &answer, NULL);
-  g_mutex_lock(&lock);
+  testutil_lock();
   answer->hook = HOOK_FREE_PEER;
   offer->hook = HOOK_BURST;
-  g_mutex_unlock(&lock);
+  testutil_unlock();
   o = create(offer, "freer", NULL);
   pair_connect(offer, answer);
   a = wait_remote(answer, "freer");
-  WAIT(o->open_events == 1, WAIT_MS, "open");
+  TESTUTIL_WAIT(o->open_events == 1, WAIT_MS, "open");
 
   /* The offer answers "burst" with "free-me" and more messages behind it,
    * from its callback: none of those after "free-me" may reach a callback
    * of the freed answer.  (The test thread does not send on the offer's
    * channel itself: the answer's leaving closes it at any moment.) */
   send_ok(a, "burst", 5, P2PSIG_KIND_TEXT);
-  WAIT(answer->hook_runs == 1, WAIT_MS, "the answer freed itself");
+  TESTUTIL_WAIT(answer->hook_runs == 1, WAIT_MS, "the answer freed itself");
   /* The freed peer tears its association down: the offer's channel
    * closes. */
-  WAIT(o->close_events == 1, 15000, "offer on_close after the answer left");
-  g_mutex_lock(&lock);
+  TESTUTIL_WAIT(o->close_events == 1, 15000,
+                "offer on_close after the answer left");
+  testutil_lock();
   messages = a->message_events;
   g_assert_cmpint(messages, ==, 1);
   g_assert_cmpint(offer->hook_runs, ==, 1);
   g_assert_cmpint(offer->hook_result, ==, 0);
-  g_assert_cmpint(answer->after_free, ==, 0);
+  g_assert_cmpint(answer->base.after_free, ==, 0);
   g_assert_cmpint(a->close_events, ==, 0);
-  g_mutex_unlock(&lock);
+  testutil_unlock();
   pair_free(offer, answer);
 }
 
@@ -1409,23 +1295,25 @@ test_close_then_peer_close(void)
   pair_connect(offer, answer);
   for (int i = 0; i < 3; i++) {
     a[i] = wait_remote(answer, labels[i]);
-    WAIT(o[i]->open_events == 1, WAIT_MS, labels[i]);
+    TESTUTIL_WAIT(o[i]->open_events == 1, WAIT_MS, labels[i]);
   }
   g_assert_cmpint(p2psig_channel_close(chan_channel(o[0])), ==, 0);
-  p2psig_peer_close(offer->peer);
-  WAIT(offer->close_events == 3 && offer->closed_state_count == 1, WAIT_MS,
-       "the offer's channels and the offer closed");
+  p2psig_peer_close(offer->base.peer);
+  TESTUTIL_WAIT(offer->close_events == 3 &&
+                offer->base.closed_state_count == 1, WAIT_MS,
+                "the offer's channels and the offer closed");
   /* The answer learns from the association's end. */
-  WAIT(answer->close_events == 3, WAIT_MS, "the answer's channels closed");
+  TESTUTIL_WAIT(answer->close_events == 3, WAIT_MS,
+                "the answer's channels closed");
   /* A last round trip through the offer's event queue: nothing more. */
-  p2psig_peer_close(offer->peer);
-  g_mutex_lock(&lock);
+  p2psig_peer_close(offer->base.peer);
+  testutil_lock();
   for (int i = 0; i < 3; i++) {
     g_assert_cmpint(o[i]->close_events, ==, 1);
     g_assert_cmpint(a[i]->close_events, ==, 1);
   }
-  g_assert_cmpint(offer->closed_state_count, ==, 1);
-  g_mutex_unlock(&lock);
+  g_assert_cmpint(offer->base.closed_state_count, ==, 1);
+  testutil_unlock();
   pair_free(offer, answer);
 
   /* The same before any connection: a channel closed (on_close queued),
@@ -1434,22 +1322,23 @@ test_close_then_peer_close(void)
   o[0] = create(offer, "early", NULL);
   o[1] = create(offer, "other", NULL);
   g_assert_cmpint(p2psig_channel_close(chan_channel(o[0])), ==, 0);
-  p2psig_peer_close(offer->peer);
-  WAIT(offer->close_events >= 2 && offer->closed_state_count == 1, WAIT_MS,
-       "unconnected channels and peer closed");
+  p2psig_peer_close(offer->base.peer);
+  TESTUTIL_WAIT(offer->close_events >= 2 &&
+                offer->base.closed_state_count == 1, WAIT_MS,
+                "unconnected channels and peer closed");
   {
     int error = 0;
 
-    g_assert_null(p2psig_peer_create_channel(offer->peer, "late", NULL,
+    g_assert_null(p2psig_peer_create_channel(offer->base.peer, "late", NULL,
                                              &error));
     g_assert_cmpint(error, ==, P2PSIG_ECLOSED);
   }
-  g_mutex_lock(&lock);
+  testutil_lock();
   g_assert_cmpint(o[0]->close_events, ==, 1);
   g_assert_cmpint(o[1]->close_events, ==, 1);
   g_assert_cmpint(offer->close_events, ==, 2);
   g_assert_cmpint(offer->open_events, ==, 0);
-  g_mutex_unlock(&lock);
+  testutil_unlock();
   pair_free(offer, answer);
 }
 
@@ -1464,7 +1353,7 @@ check_channel_stats(struct chan *c, uint64_t msent, uint64_t bsent,
   g_assert_cmpint(p2psig_channel_get_stats(chan_channel(c), &s), ==, 0);
   g_test_message("%s '%s': sent %" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT
                  ", received %" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT,
-                 c->side->name, c->label, s.messages_sent, s.bytes_sent,
+                 c->side->base.name, c->label, s.messages_sent, s.bytes_sent,
                  s.messages_received, s.bytes_received);
   g_assert_cmpuint(s.size, ==, sizeof s);
   g_assert_cmpuint(s.messages_sent, ==, msent);
@@ -1480,11 +1369,11 @@ check_peer_stats(struct side *side, uint64_t msent, uint64_t bsent,
 {
   p2psig_peer_stats s = P2PSIG_STATS_INIT(p2psig_peer_stats);
 
-  g_assert_cmpint(p2psig_peer_get_stats(side->peer, &s), ==, 0);
+  g_assert_cmpint(p2psig_peer_get_stats(side->base.peer, &s), ==, 0);
   g_test_message("%s: sent %" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT
                  ", received %" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT
                  ", pair %s %s:%u - %s %s:%u, rtt %.1f ms",
-                 side->name, s.messages_sent, s.bytes_sent,
+                 side->base.name, s.messages_sent, s.bytes_sent,
                  s.messages_received, s.bytes_received, s.local_type,
                  s.local_address, s.local_port, s.remote_type,
                  s.remote_address, s.remote_port, s.rtt_ms);
@@ -1518,13 +1407,13 @@ test_stats(void)
   o1 = create(offer, "one", NULL);
   o2 = create(offer, "two", NULL);
   /* Before anything is connected: zeros, no pair. */
-  g_assert_cmpint(p2psig_peer_get_stats(offer->peer, &before), ==, 0);
+  g_assert_cmpint(p2psig_peer_get_stats(offer->base.peer, &before), ==, 0);
   g_assert_cmpuint(before.messages_sent, ==, 0);
   g_assert_false(before.has_selected_pair);
   pair_connect(offer, answer);
   a1 = wait_remote(answer, "one");
   a2 = wait_remote(answer, "two");
-  WAIT(o1->open_events == 1 && o2->open_events == 1, WAIT_MS, "open");
+  TESTUTIL_WAIT(o1->open_events == 1 && o2->open_events == 1, WAIT_MS, "open");
   check_channel_stats(o1, 0, 0, 0, 0);
 
   /* Channel one: offer sends 3 messages (5 + 10 + 0 bytes), the answer 2
@@ -1541,9 +1430,9 @@ test_stats(void)
     send_ok(o2, hundred, sizeof hundred, P2PSIG_KIND_BINARY);
   }
   send_ok(a2, "abc", 3, P2PSIG_KIND_TEXT);
-  WAIT(a1->message_events == 3 && o1->message_events == 2 &&
-       a2->message_events == 1 && o2->message_events == 1, WAIT_MS,
-       "the exchange");
+  TESTUTIL_WAIT(a1->message_events == 3 && o1->message_events == 2 &&
+                a2->message_events == 1 && o2->message_events == 1, WAIT_MS,
+                "the exchange");
 
   check_channel_stats(o1, 3, 15, 2, 7);
   check_channel_stats(a1, 2, 7, 3, 15);
@@ -1557,8 +1446,8 @@ test_stats(void)
 
   /* Peer totals keep what closed channels carried. */
   g_assert_cmpint(p2psig_channel_close(chan_channel(o2)), ==, 0);
-  WAIT(o2->close_events == 1 && a2->close_events == 1, WAIT_MS,
-       "channel two closed");
+  TESTUTIL_WAIT(o2->close_events == 1 && a2->close_events == 1, WAIT_MS,
+                "channel two closed");
   check_peer_stats(offer, 4, 115, 3, 10, &os);
   check_peer_stats(answer, 3, 10, 4, 115, &as);
   /* Stats with a size from an older header: only that much is written. */

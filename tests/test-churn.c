@@ -13,7 +13,6 @@
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -23,149 +22,36 @@
 #define RSS_GROWTH_MAX_KIB (8 * 1024)
 #define FD_GROWTH_MAX 2
 
-struct side {
-  p2psig_peer *peer;
-  struct side *other;
-  p2psig_channel *channel;
-  GMutex lock;
-  int opened, messages, closed_state;
-};
-
-static void
-on_candidate(p2psig_peer *peer, const char *candidate, void *user_data)
-{
-  struct side *side = user_data;
-
-  if (candidate)
-    p2psig_peer_add_candidate(side->other->peer, candidate);
-}
-
+/* A failure anywhere fails the test at once. */
 static void
 on_state(p2psig_peer *peer, p2psig_state state, int error, void *user_data)
 {
-  struct side *side = user_data;
-
   g_assert_cmpint(state, !=, P2PSIG_STATE_FAILED);
-  g_mutex_lock(&side->lock);
-  side->closed_state += state == P2PSIG_STATE_CLOSED;
-  g_mutex_unlock(&side->lock);
-}
-
-static void
-on_channel(p2psig_peer *peer, p2psig_channel *channel, void *user_data)
-{
-  struct side *side = user_data;
-
-  g_mutex_lock(&side->lock);
-  side->channel = channel;
-  g_mutex_unlock(&side->lock);
-}
-
-static void
-on_open(p2psig_channel *channel, void *user_data)
-{
-  struct side *side = user_data;
-
-  g_mutex_lock(&side->lock);
-  side->opened++;
-  g_mutex_unlock(&side->lock);
-}
-
-static void
-on_message(p2psig_channel *channel, const void *data, size_t len,
-           p2psig_kind kind, void *user_data)
-{
-  struct side *side = user_data;
-
-  g_mutex_lock(&side->lock);
-  side->messages++;
-  g_mutex_unlock(&side->lock);
-}
-
-static bool
-is_open(void *data)
-{
-  struct side *side = data;
-  bool ok;
-
-  g_mutex_lock(&side->lock);
-  ok = side->opened == 1;
-  g_mutex_unlock(&side->lock);
-  return ok;
-}
-
-static bool
-has_message(void *data)
-{
-  struct side *side = data;
-  bool ok;
-
-  g_mutex_lock(&side->lock);
-  ok = side->messages == 1;
-  g_mutex_unlock(&side->lock);
-  return ok;
-}
-
-static bool
-is_closed(void *data)
-{
-  struct side *side = data;
-  bool ok;
-
-  g_mutex_lock(&side->lock);
-  ok = side->closed_state == 1;
-  g_mutex_unlock(&side->lock);
-  return ok;
-}
-
-static void
-side_init(struct side *side, struct side *other)
-{
-  static const char *const loopback[] = { "127.0.0.1", NULL };
-  p2psig_peer_config cfg = {
-    P2PSIG_PEER_CONFIG_INIT,
-    .local_addresses = loopback,
-    .on_candidate = on_candidate, .on_state = on_state,
-    .on_channel = on_channel, .on_open = on_open, .on_message = on_message,
-    .user_data = side,
-  };
-
-  memset(side, 0, sizeof *side);
-  side->other = other;
-  g_mutex_init(&side->lock);
-  side->peer = p2psig_peer_new(&cfg, NULL);
-  g_assert_nonnull(side->peer);
+  testutil_on_state(peer, state, error, user_data);
 }
 
 static void
 cycle(void)
 {
-  struct side offer, answer;
-  char *sdp = NULL;
+  /* Sides without names: their thousands of states are not logged. */
+  static const p2psig_peer_config cfg = { P2PSIG_PEER_CONFIG_INIT,
+                                          .on_state = on_state };
+  struct testutil_side offer, answer;
 
-  side_init(&offer, &answer);
-  side_init(&answer, &offer);
-  offer.channel = p2psig_peer_create_channel(offer.peer, "churn", NULL, NULL);
-  g_assert_cmpint(p2psig_peer_create_offer(offer.peer, &sdp), ==, 0);
-  g_assert_cmpint(p2psig_peer_set_remote_description(
-                    answer.peer, P2PSIG_SDP_OFFER, sdp), ==, 0);
-  p2psig_free(sdp);
-  g_assert_cmpint(p2psig_peer_create_answer(answer.peer, &sdp), ==, 0);
-  g_assert_cmpint(p2psig_peer_set_remote_description(
-                    offer.peer, P2PSIG_SDP_ANSWER, sdp), ==, 0);
-  p2psig_free(sdp);
-  testutil_wait_for(is_open, &offer, 10000, "offer open");
-  testutil_wait_for(is_open, &answer, 10000, "answer open");
+  testutil_side_init(&offer, NULL, &answer, &cfg);
+  testutil_side_init(&answer, NULL, &offer, &cfg);
+  testutil_side_channel(&offer, "churn", NULL);
+  testutil_negotiate(&offer, &answer, NULL, NULL);
+  TESTUTIL_WAIT(offer.opened == 1, 10000, "offer open");
+  TESTUTIL_WAIT(answer.opened == 1, 10000, "answer open");
   g_assert_cmpint(p2psig_channel_send_text(offer.channel, "ping"), ==, 0);
   g_assert_cmpint(p2psig_channel_send_text(answer.channel, "pong"), ==, 0);
-  testutil_wait_for(has_message, &offer, 10000, "offer message");
-  testutil_wait_for(has_message, &answer, 10000, "answer message");
+  TESTUTIL_WAIT(offer.messages->len == 1, 10000, "offer message");
+  TESTUTIL_WAIT(answer.messages->len == 1, 10000, "answer message");
   p2psig_peer_close(offer.peer);
-  testutil_wait_for(is_closed, &offer, 10000, "offer closed");
-  p2psig_peer_free(offer.peer);
-  p2psig_peer_free(answer.peer);
-  g_mutex_clear(&offer.lock);
-  g_mutex_clear(&answer.lock);
+  TESTUTIL_WAIT(offer.closed_state_count == 1, 10000, "offer closed");
+  testutil_side_clear(&offer);
+  testutil_side_clear(&answer);
 }
 
 static long

@@ -26,19 +26,12 @@
 
 #define TIMEOUT_MS 20000
 
-static const char *const loopback[] = {"127.0.0.1", NULL};
-
+/* A peer (its channel, states and messages recorded by the harness) and
+ * its signaling object. */
 struct side {
-  const char *name;
-  p2psig_peer *peer;
-  p2psig_signaling *sig;
-  GMutex lock;
-  p2psig_state state;
-  p2psig_channel *channel;  /* set by on_open */
-  int opened;
-  int remote_channels;      /* on_channel */
-  GPtrArray *messages;      /* char *, text received */
-  int errors;               /* on_error calls */
+  struct testutil_side base;
+  p2psig_signaling *sig;    /* under the lock */
+  int errors;               /* on_error calls, and the last one's: */
   int last_error;
   char *last_message;
   bool free_sig_on_connect; /* free the signaling inside on_state */
@@ -49,53 +42,19 @@ struct side {
 static void
 on_state(p2psig_peer *peer, p2psig_state state, int error, void *user_data)
 {
-  struct side *side = user_data;
+  struct side *side = ((struct testutil_side *)user_data)->user;
   p2psig_signaling *sig = NULL;
 
-  g_test_message("%s: state %s (%s)", side->name, p2psig_state_name(state),
-                 p2psig_strerror(error));
-  g_mutex_lock(&side->lock);
-  side->state = state;
+  testutil_on_state(peer, state, error, user_data);
+  testutil_lock();
   if (state == P2PSIG_STATE_CONNECTED && side->free_sig_on_connect) {
     sig = side->sig;
     side->sig = NULL;
   }
-  g_mutex_unlock(&side->lock);
+  testutil_unlock();
   /* Freeing from inside a peer callback must work. */
   if (sig)
     p2psig_signaling_free(sig);
-}
-
-static void
-on_channel(p2psig_peer *peer, p2psig_channel *channel, void *user_data)
-{
-  struct side *side = user_data;
-
-  g_mutex_lock(&side->lock);
-  side->remote_channels++;
-  g_mutex_unlock(&side->lock);
-}
-
-static void
-on_open(p2psig_channel *channel, void *user_data)
-{
-  struct side *side = user_data;
-
-  g_mutex_lock(&side->lock);
-  side->channel = channel;
-  side->opened++;
-  g_mutex_unlock(&side->lock);
-}
-
-static void
-on_message(p2psig_channel *channel, const void *data, size_t len,
-           p2psig_kind kind, void *user_data)
-{
-  struct side *side = user_data;
-
-  g_mutex_lock(&side->lock);
-  g_ptr_array_add(side->messages, g_strndup(data, len));
-  g_mutex_unlock(&side->lock);
 }
 
 static void
@@ -104,41 +63,33 @@ on_error(p2psig_signaling *sig, int error, const char *message,
 {
   struct side *side = user_data;
 
-  g_test_message("%s: on_error %s: %s", side->name, p2psig_error_name(error),
-                 message);
-  g_mutex_lock(&side->lock);
+  g_test_message("%s: on_error %s: %s", side->base.name,
+                 p2psig_error_name(error), message);
+  testutil_lock();
   side->errors++;
   side->last_error = error;
   g_free(side->last_message);
   side->last_message = g_strdup(message);
-  g_mutex_unlock(&side->lock);
+  testutil_unlock();
 }
 
 /* ---- sides ---- */
 
+/* Makes a side whose peer has no other side: the signaling passes the
+ * candidates. */
 static void
 side_init(struct side *side, const char *name, bool with_channel)
 {
   p2psig_peer_config config = {
     P2PSIG_PEER_CONFIG_INIT,
-    .local_addresses = loopback,
     .on_state = on_state,
-    .on_channel = on_channel,
-    .on_open = on_open,
-    .on_message = on_message,
     .user_data = side,
   };
-  int error = 0;
 
   memset(side, 0, sizeof *side);
-  side->name = name;
-  g_mutex_init(&side->lock);
-  side->messages = g_ptr_array_new_with_free_func(g_free);
-  side->peer = p2psig_peer_new(&config, &error);
-  g_assert_nonnull(side->peer);
+  testutil_side_init(&side->base, name, NULL, &config);
   if (with_channel)
-    g_assert_nonnull(p2psig_peer_create_channel(side->peer, "data", NULL,
-                                                &error));
+    testutil_side_channel(&side->base, "data", NULL);
 }
 
 /* The access-control fields of a side's signaling config. */
@@ -171,14 +122,15 @@ side_listen_secure(struct side *side, p2psig_role role, const char *listen,
   config.tls_key = sec->key;
   config.tls_ca = sec->ca;
   config.tls_remote = sec->remote;
-  p2psig_signaling *sig = p2psig_signaling_new(side->peer, &config, &error);
+  p2psig_signaling *sig = p2psig_signaling_new(side->base.peer, &config,
+                                               &error);
 
   g_assert_cmpint(error, ==, 0);
   g_assert_nonnull(sig);
   g_assert_cmpuint(p2psig_signaling_get_port(sig), !=, 0);
-  g_mutex_lock(&side->lock);
+  testutil_lock();
   side->sig = sig;
-  g_mutex_unlock(&side->lock);
+  testutil_unlock();
 }
 
 static void
@@ -197,16 +149,14 @@ side_port(struct side *side)
 static void
 side_clear(struct side *side)
 {
-  g_mutex_lock(&side->lock);
+  testutil_lock();
   p2psig_signaling *sig = side->sig;
   side->sig = NULL;
-  g_mutex_unlock(&side->lock);
+  testutil_unlock();
 
   p2psig_signaling_free(sig);
-  p2psig_peer_free(side->peer);
-  g_ptr_array_unref(side->messages);
+  testutil_side_clear(&side->base);
   g_free(side->last_message);
-  g_mutex_clear(&side->lock);
 }
 
 static int
@@ -214,53 +164,33 @@ side_errors(struct side *side)
 {
   int n;
 
-  g_mutex_lock(&side->lock);
+  testutil_lock();
   n = side->errors;
-  g_mutex_unlock(&side->lock);
+  testutil_unlock();
   return n;
 }
 
-struct error_wait {
-  struct side *side;
-  int count;
-};
-
+/* Lock held. */
 static bool
-errors_reached(void *data)
+has_text(struct side *side, const char *text)
 {
-  struct error_wait *w = data;
-
-  return side_errors(w->side) >= w->count;
-}
-
-static bool
-side_ready(void *data)
-{
-  struct side *side = data;
-  bool ready;
-
-  g_mutex_lock(&side->lock);
-  ready = side->state == P2PSIG_STATE_CONNECTED && side->opened == 1;
-  g_mutex_unlock(&side->lock);
-  return ready;
-}
-
-struct message_wait {
-  struct side *side;
-  const char *text;
-};
-
-static bool
-message_arrived(void *data)
-{
-  struct message_wait *w = data;
+  g_autoptr(GBytes) want = g_bytes_new_static(text, strlen(text));
+  GPtrArray *messages = side->base.messages;
   bool found = false;
 
-  g_mutex_lock(&w->side->lock);
-  for (unsigned i = 0; i < w->side->messages->len; i++)
-    found |= strcmp(g_ptr_array_index(w->side->messages, i), w->text) == 0;
-  g_mutex_unlock(&w->side->lock);
+  for (unsigned i = 0; i < messages->len; i++) {
+    struct testutil_message *m = messages->pdata[i];
+
+    found |= g_bytes_equal(m->data, want);
+  }
   return found;
+}
+
+/* Lock held. */
+static bool
+side_ready(struct side *side)
+{
+  return side->base.state == P2PSIG_STATE_CONNECTED && side->base.opened == 1;
 }
 
 /* Waits until both are connected with the channel open, then passes a
@@ -270,17 +200,18 @@ check_connected(struct side *offer, struct side *answer, const char *tag)
 {
   g_autofree char *to_answer = g_strdup_printf("from offer %s", tag);
   g_autofree char *to_offer = g_strdup_printf("from answer %s", tag);
-  struct message_wait wa = {answer, to_answer}, wo = {offer, to_offer};
 
-  testutil_wait_for(side_ready, offer, TIMEOUT_MS, "offer connected, open");
-  testutil_wait_for(side_ready, answer, TIMEOUT_MS, "answer connected, open");
-  g_assert_cmpint(answer->remote_channels, ==, 1);
-  g_assert_cmpint(offer->remote_channels, ==, 0);
+  TESTUTIL_WAIT(side_ready(offer), TIMEOUT_MS, "offer connected, open");
+  TESTUTIL_WAIT(side_ready(answer), TIMEOUT_MS, "answer connected, open");
+  g_assert_cmpint(answer->base.announced, ==, 1);
+  g_assert_cmpint(offer->base.announced, ==, 0);
 
-  g_assert_cmpint(p2psig_channel_send_text(offer->channel, to_answer), ==, 0);
-  g_assert_cmpint(p2psig_channel_send_text(answer->channel, to_offer), ==, 0);
-  testutil_wait_for(message_arrived, &wa, TIMEOUT_MS, "message to answer");
-  testutil_wait_for(message_arrived, &wo, TIMEOUT_MS, "message to offer");
+  g_assert_cmpint(p2psig_channel_send_text(offer->base.channel, to_answer),
+                  ==, 0);
+  g_assert_cmpint(p2psig_channel_send_text(answer->base.channel, to_offer),
+                  ==, 0);
+  TESTUTIL_WAIT(has_text(answer, to_answer), TIMEOUT_MS, "message to answer");
+  TESTUTIL_WAIT(has_text(offer, to_offer), TIMEOUT_MS, "message to offer");
 }
 
 /* ---- HTTP clients ---- */
@@ -425,19 +356,17 @@ static void
 check_refusal(struct side *side, int errors_before, unsigned got,
               unsigned status, const char *body, int error)
 {
-  struct error_wait w = {side, errors_before + 1};
-
   g_test_message("  -> %u %.*s", got, (int)strcspn(body, "\n"), body);
   g_assert_cmpuint(got, ==, status);
   check_one_line(body);
-  testutil_wait_for(errors_reached, &w, TIMEOUT_MS, "on_error");
-  g_mutex_lock(&side->lock);
+  TESTUTIL_WAIT(side->errors >= errors_before + 1, TIMEOUT_MS, "on_error");
+  testutil_lock();
   g_assert_cmpint(side->errors, ==, errors_before + 1);
   g_assert_cmpint(side->last_error, ==, error);
   g_assert_nonnull(side->last_message);
   g_assert_cmpuint(strlen(side->last_message), >, 0);
   g_assert_null(strchr(side->last_message, '\n'));
-  g_mutex_unlock(&side->lock);
+  testutil_unlock();
 }
 
 static void
@@ -453,7 +382,7 @@ expect_refusal(struct side *side, const char *method, const char *path,
   g_autofree char *head = g_strndup(data ? data : "", MIN(n, 60));
   g_autofree char *shown = g_strescape(head, NULL);
 
-  g_test_message("%s: %s %s %s", side->name, method, path, shown);
+  g_test_message("%s: %s %s %s", side->base.name, method, path, shown);
   got = http_request(side_port(side), method, path, data, len, &body, &allow);
   check_refusal(side, before, got, status, body, error);
   if (status == SOUP_STATUS_METHOD_NOT_ALLOWED)
@@ -470,7 +399,7 @@ expect_raw_refusal(struct side *side, const char *head, const char *chunk,
 
   g_autofree char *shown = g_strescape(head, NULL);
 
-  g_test_message("%s: raw %.70s...", side->name, shown);
+  g_test_message("%s: raw %.70s...", side->base.name, shown);
   got = raw_request(side_port(side), head, chunk, count, tail, &body);
   check_refusal(side, before, got, status, body, error);
 }
@@ -687,9 +616,9 @@ test_offer_before_answer(void)
   side_listen(&answer, P2PSIG_ROLE_ANSWER, answer_addr, offer_addr);
   check_connected(&offer, &answer, "late");
 
-  g_mutex_lock(&offer.lock);
+  testutil_lock();
   g_assert_null(offer.sig);
-  g_mutex_unlock(&offer.lock);
+  testutil_unlock();
   g_assert_cmpint(side_errors(&offer), ==, 0);
   g_assert_cmpint(side_errors(&answer), ==, 0);
 
@@ -712,9 +641,8 @@ test_remote_refuses(void)
   side_listen(&offer, P2PSIG_ROLE_OFFER, "127.0.0.1:0", other_addr);
   g_assert_cmpint(p2psig_signaling_start(offer.sig), ==, 0);
 
-  struct error_wait w1 = {&other, 1}, w2 = {&offer, 1};
-  testutil_wait_for(errors_reached, &w1, TIMEOUT_MS, "other's refusal");
-  testutil_wait_for(errors_reached, &w2, TIMEOUT_MS, "offer's report");
+  TESTUTIL_WAIT(other.errors >= 1, TIMEOUT_MS, "other's refusal");
+  TESTUTIL_WAIT(offer.errors >= 1, TIMEOUT_MS, "offer's report");
   g_assert_cmpint(other.last_error, ==, P2PSIG_ESTATE);
   g_assert_cmpint(offer.last_error, ==, P2PSIG_EHTTP);
   g_assert_nonnull(strstr(offer.last_message, "400"));
@@ -755,7 +683,7 @@ try_new(p2psig_peer *peer, p2psig_role role, const char *listen,
 static void
 test_addresses(void)
 {
-  struct side side;
+  struct testutil_side side; /* a peer alone */
   static const char *const bad[] = {
     "", "50000", "127.0.0.1", "::1:0", "[::1]0", "[]:0", "1.2.3.4:99999",
     "host name:0", "[example.org]:0",
@@ -765,7 +693,7 @@ test_addresses(void)
   uint16_t port = 0;
   int rc;
 
-  side_init(&side, "addresses", false);
+  testutil_side_init(&side, "addresses", NULL, NULL);
 
   for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
     g_test_message("bad address \"%s\"", bad[i]);
@@ -832,7 +760,7 @@ test_addresses(void)
   g_assert_cmpuint(p2psig_signaling_get_port(NULL), ==, 0);
   p2psig_signaling_free(NULL);
 
-  side_clear(&side);
+  testutil_side_clear(&side);
 }
 
 /* A server that accepts connections and never answers. */
@@ -930,8 +858,8 @@ expect_unauthorized(struct side *side, const char *base, GTlsDatabase *ca,
   SoupMessageHeaders *headers = NULL;
   unsigned got;
 
-  g_test_message("%s: %s %s with Authorization \"%s\"", side->name, method,
-                 path, authorization ? authorization : "(none)");
+  g_test_message("%s: %s %s with Authorization \"%s\"", side->base.name,
+                 method, path, authorization ? authorization : "(none)");
   got = http_send(base, ca, authorization, method, path, data, -1, &body,
                   &headers, &error);
   g_assert_no_error(error);
@@ -1044,7 +972,6 @@ test_token_mismatch(void)
   struct side offer, answer;
   struct security offer_sec = {.token = "one"}, answer_sec = {.token = "two"};
   g_autofree char *answer_addr = NULL;
-  struct error_wait wa = {&answer, 1}, wo = {&offer, 1};
 
   side_init(&offer, "offer", true);
   side_init(&answer, "answer", false);
@@ -1055,16 +982,14 @@ test_token_mismatch(void)
                      &offer_sec);
   g_assert_cmpint(p2psig_signaling_start(offer.sig), ==, 0);
 
-  testutil_wait_for(errors_reached, &wa, TIMEOUT_MS, "answer's refusal");
-  testutil_wait_for(errors_reached, &wo, TIMEOUT_MS, "offer's report");
-  g_mutex_lock(&answer.lock);
+  TESTUTIL_WAIT(answer.errors >= 1, TIMEOUT_MS, "answer's refusal");
+  TESTUTIL_WAIT(offer.errors >= 1, TIMEOUT_MS, "offer's report");
+  testutil_lock();
   g_assert_cmpint(answer.last_error, ==, P2PSIG_EUNAUTHORIZED);
   g_assert_nonnull(strstr(answer.last_message, "wrong Bearer token"));
-  g_mutex_unlock(&answer.lock);
-  g_mutex_lock(&offer.lock);
   g_assert_cmpint(offer.last_error, ==, P2PSIG_EUNAUTHORIZED);
   g_assert_nonnull(strstr(offer.last_message, "401"));
-  g_mutex_unlock(&offer.lock);
+  testutil_unlock();
 
   g_usleep(500 * 1000);
   g_assert_cmpint(side_errors(&answer), ==, 1);
@@ -1238,22 +1163,20 @@ test_https(void)
 static void
 expect_tls_failure(struct side *offer, struct side *answer, const char *why)
 {
-  struct error_wait w = {offer, 1};
-
   g_assert_cmpint(p2psig_signaling_start(offer->sig), ==, 0);
-  testutil_wait_for(errors_reached, &w, TIMEOUT_MS, "offer's TLS failure");
-  g_mutex_lock(&offer->lock);
+  TESTUTIL_WAIT(offer->errors >= 1, TIMEOUT_MS, "offer's TLS failure");
+  testutil_lock();
   g_assert_cmpint(offer->last_error, ==, P2PSIG_ENETWORK);
   g_assert_nonnull(strstr(offer->last_message, "POST https://127.0.0.1:"));
   g_assert_nonnull(strstr(offer->last_message, why));
-  g_mutex_unlock(&offer->lock);
+  testutil_unlock();
   /* Not retried: backoff would have tried again within 50 + 100 ms. */
   g_usleep(500 * 1000);
   g_assert_cmpint(side_errors(offer), ==, 1);
   g_assert_cmpint(side_errors(answer), ==, 0);
-  g_mutex_lock(&offer->lock);
-  g_assert_cmpint(offer->state, ==, P2PSIG_STATE_NEW);
-  g_mutex_unlock(&offer->lock);
+  testutil_lock();
+  g_assert_cmpint(offer->base.state, ==, P2PSIG_STATE_NEW);
+  testutil_unlock();
 }
 
 /* Answers any connection with a plain HTTP 400 at once, as Go's net/http
@@ -1367,7 +1290,7 @@ static void
 test_security_config(void)
 {
   struct certs c;
-  struct side side;
+  struct testutil_side side; /* a peer alone */
   g_autofree char *missing = NULL;
   const char *alpha, *alpha_key, *beta_key;
   p2psig_signaling_config old = {
@@ -1385,7 +1308,7 @@ test_security_config(void)
   g_autofree char *cwd = NULL;
   int error = 0, rc;
 
-  side_init(&side, "config", false);
+  testutil_side_init(&side, "config", NULL, NULL);
 
   /* Tokens: empty, with spaces or control or non-ASCII bytes. */
   g_assert_cmpint(try_secure(side.peer, &(struct security){.token = ""}), ==,
@@ -1410,7 +1333,7 @@ test_security_config(void)
   p2psig_signaling_free(sig);
 
   if (!certs_make(&c)) {
-    side_clear(&side);
+    testutil_side_clear(&side);
     return;
   }
   alpha = c.alpha_crt;
@@ -1450,7 +1373,7 @@ test_security_config(void)
   g_assert_cmpint(g_chdir(cwd), ==, 0);
   g_assert_cmpint(rc, ==, 0);
 
-  side_clear(&side);
+  testutil_side_clear(&side);
   certs_clear(&c);
 }
 
