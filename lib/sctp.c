@@ -33,6 +33,11 @@
 #define SCTP_RECV_BUFFER_SIZE (2 * 1024 * 1024)
 #define SCTP_TIMER_MS 10
 #define SCTP_HEARTBEAT_MS 1000
+#define SCTP_RTO_MIN_MS 200
+#define SCTP_RTO_MAX_MS 5000
+/* At most this many heartbeats, one a timer tick, to correct the RTT the
+ * handshake measured: from 3 s, 25 to 40 answered ones are needed. */
+#define SCTP_SETTLE_HEARTBEATS 100
 
 struct p2psig_sctp {
   struct socket *sock;
@@ -46,6 +51,7 @@ struct p2psig_sctp {
   bool blocked;             /* a send returned EAGAIN */
   GByteArray *partial;      /* a message arriving in pieces */
   bool partial_too_big;     /* drop the rest of it */
+  unsigned settle_heartbeats; /* left to correct the RTT estimate */
 };
 
 static GSource *timer_source;
@@ -53,10 +59,12 @@ static gint64 timer_last;
 static unsigned association_count;
 static GPtrArray *readable_list; /* sockets marked by the upcall */
 static GPtrArray *writable_list; /* blocked sockets with room again */
+static GPtrArray *settling_list; /* associations with a suspect RTT */
 /* Larger messages come in pieces and are reassembled. */
 static uint8_t recv_buffer[128 * 1024];
 
 static void drain_readable(void);
+static void settle_rtt(void);
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <nmmintrin.h>
@@ -149,16 +157,17 @@ init_usrsctp(gpointer unused)
   usrsctp_sysctl_set_sctp_blackhole(2);
   /* The default minimum RTO of one second makes every loss cost a second
    * on a path with a round trip of a millisecond. */
-  usrsctp_sysctl_set_sctp_rto_min_default(200);
+  usrsctp_sysctl_set_sctp_rto_min_default(SCTP_RTO_MIN_MS);
   usrsctp_sysctl_set_sctp_rto_initial_default(1000);
   /* Exponential backoff up to usrsctp's 60 s would stall a lossy link for
    * minutes; the peer's own 30 s silence limit decides when it is dead, so
    * SCTP may retry longer before giving up on the association. */
-  usrsctp_sysctl_set_sctp_rto_max_default(5000);
+  usrsctp_sysctl_set_sctp_rto_max_default(SCTP_RTO_MAX_MS);
   usrsctp_sysctl_set_sctp_assoc_rtx_max_default(20);
   usrsctp_sysctl_set_sctp_path_rtx_max_default(20);
   readable_list = g_ptr_array_new();
   writable_list = g_ptr_array_new();
+  settling_list = g_ptr_array_new();
   return GINT_TO_POINTER(1);
 }
 
@@ -173,6 +182,7 @@ on_timer(gpointer unused)
     usrsctp_handle_timers(elapsed);
     drain_readable();
   }
+  settle_rtt();
   return G_SOURCE_CONTINUE;
 }
 
@@ -322,29 +332,34 @@ p2psig__sctp_free(struct p2psig_sctp *sctp)
   sctp->closed = true;
   g_ptr_array_remove(readable_list, sctp);
   g_ptr_array_remove(writable_list, sctp);
+  g_ptr_array_remove(settling_list, sctp);
   usrsctp_deregister_address(sctp);
   timer_unref();
   g_byte_array_unref(sctp->partial);
   g_free(sctp);
 }
 
-/* A fixed path MTU: DTLS sits below, and probing would only lose packets.
- * Frequent heartbeats keep packets flowing on an idle association, which
- * is how the peer notices a silent remote within seconds.  The association
+/* Sets the one path's parameters (SPP_* flags say which).  The association
  * exists once connect has been called. */
 static void
-set_path_params(struct p2psig_sctp *sctp, const struct sockaddr_conn *remote)
+set_path_params(struct p2psig_sctp *sctp, uint32_t flags)
 {
   struct sctp_paddrparams params = { 0 };
+  struct sockaddr_conn sconn = { 0 };
 
-  memcpy(&params.spp_address, remote, sizeof *remote);
+  sconn.sconn_family = AF_CONN;
+  sconn.sconn_port = htons(sctp->remote_port);
+  sconn.sconn_addr = sctp;
+  memcpy(&params.spp_address, &sconn, sizeof sconn);
   params.spp_pathmtu = SCTP_PATH_MTU;
   params.spp_hbinterval = SCTP_HEARTBEAT_MS;
-  params.spp_flags = SPP_PMTUD_DISABLE | SPP_HB_ENABLE;
+  params.spp_flags = flags;
   set_option(sctp->sock, IPPROTO_SCTP, SCTP_PEER_ADDR_PARAMS, &params,
              sizeof params);
 }
 
+/* A fixed path MTU: DTLS sits below, and probing would only lose packets.
+ * Heartbeats start once the association is up (handle_assoc_change). */
 int
 p2psig__sctp_connect(struct p2psig_sctp *sctp)
 {
@@ -358,8 +373,45 @@ p2psig__sctp_connect(struct p2psig_sctp *sctp)
     g_debug("connect: %s", g_strerror(errno));
     return P2PSIG_ESCTP;
   }
-  set_path_params(sctp, &sconn);
+  set_path_params(sctp, SPP_PMTUD_DISABLE);
   return 0;
+}
+
+/* An estimate at the floor, or settled (RTTVAR at most SRTT / 4). */
+static bool
+rtt_sane(const struct sctp_paddrinfo *path)
+{
+  return path->spinfo_rto <= SCTP_RTO_MIN_MS ||
+         (path->spinfo_rto < SCTP_RTO_MAX_MS &&
+          path->spinfo_rto <= 2 * path->spinfo_srtt);
+}
+
+/* usrsctp 0.9.5 times the INIT-ACK from connect, across retransmitted
+ * INITs (against Karn's rule; fixed upstream in 2023), and a remote still
+ * finishing DTLS holds our INITs for seconds.  The SRTT of seconds that
+ * results takes dozens of samples to decay, and meanwhile T3 retransmits
+ * nothing sent less than SRTT + 4 RTTVAR ago, whatever RTO.Max says: on a
+ * lossy link, a minute or more with data stuck.  Heartbeats asked for now
+ * bring fresh samples within a second. */
+static void
+settle_rtt(void)
+{
+  for (guint i = 0; i < settling_list->len;) {
+    struct p2psig_sctp *sctp = g_ptr_array_index(settling_list, i);
+    struct sctp_status status = { 0 };
+    socklen_t len = sizeof status;
+
+    if (sctp->closed || sctp->settle_heartbeats == 0 ||
+        usrsctp_getsockopt(sctp->sock, IPPROTO_SCTP, SCTP_STATUS, &status,
+                           &len) < 0 ||
+        rtt_sane(&status.sstat_primary)) {
+      g_ptr_array_remove_index_fast(settling_list, i);
+      continue;
+    }
+    sctp->settle_heartbeats--;
+    set_path_params(sctp, SPP_HB_DEMAND);
+    i++;
+  }
 }
 
 static void
@@ -374,6 +426,14 @@ handle_assoc_change(struct p2psig_sctp *sctp,
                         change->sac_inbound_streams);
     if (!sctp->connected) {
       sctp->connected = true;
+      /* Frequent heartbeats keep packets flowing on an idle association,
+       * which is how the peer notices a silent remote within seconds.  Not
+       * before now: a remote still finishing DTLS answers them late, which
+       * spoils the RTT, and unanswered ones count against the INIT
+       * retransmission limit. */
+      set_path_params(sctp, SPP_PMTUD_DISABLE | SPP_HB_ENABLE);
+      sctp->settle_heartbeats = SCTP_SETTLE_HEARTBEATS;
+      g_ptr_array_add(settling_list, sctp);
       sctp->cbs.on_connected(sctp->data);
     }
     break;
