@@ -111,7 +111,7 @@ struct p2psig_peer {
   bool sctp_connected;
   struct p2psig_sdp_remote remote;
   uint64_t remote_max_message_size;
-  GPtrArray *local_candidates;   /* gathered so far, for the local SDP */
+  GPtrArray *local_candidates;   /* gathered before the local SDP, for it */
   bool local_gathering_done;
   GPtrArray *pending_candidates; /* remote, before the remote description */
   GPtrArray *early_datagrams;    /* GBytes */

@@ -356,20 +356,21 @@ emit_candidate(p2psig_peer *peer, const char *candidate)
 }
 
 /* Gathering starts just before the local description is made, so that it
- * carries the host candidates and the remote can check them at once; they
- * are reported (trickled) too, once the description is set
- * (emit_gathered_candidates), as a W3C peer connection does. */
+ * carries the host candidates and the remote can check them at once.  Those
+ * are held for it and reported (trickled) too once it is set
+ * (emit_gathered_candidates), as a W3C peer connection does; later ones
+ * are reported at once. */
 static void
 ice_candidate(void *data, const char *candidate)
 {
   p2psig_peer *peer = data;
 
-  if (candidate)
+  if (peer->local_set)
+    emit_candidate(peer, candidate);
+  else if (candidate)
     g_ptr_array_add(peer->local_candidates, g_strdup(candidate));
   else
     peer->local_gathering_done = true;
-  if (peer->local_set)
-    emit_candidate(peer, candidate);
 }
 
 static void

@@ -283,6 +283,19 @@ configure_socket(struct p2psig_sctp *sctp)
   return 0;
 }
 
+/* usrsctp's address of one end of this association: the sctp itself,
+ * with the port. */
+static struct sockaddr_conn
+conn_address(struct p2psig_sctp *sctp, uint16_t port)
+{
+  struct sockaddr_conn sconn = { 0 };
+
+  sconn.sconn_family = AF_CONN;
+  sconn.sconn_port = htons(port);
+  sconn.sconn_addr = sctp;
+  return sconn;
+}
+
 struct p2psig_sctp *
 p2psig__sctp_new(uint16_t local_port, uint16_t remote_port,
                  const struct p2psig_sctp_callbacks *cbs, void *data,
@@ -290,7 +303,7 @@ p2psig__sctp_new(uint16_t local_port, uint16_t remote_port,
 {
   static GOnce once = G_ONCE_INIT;
   struct p2psig_sctp *sctp;
-  struct sockaddr_conn sconn = { 0 };
+  struct sockaddr_conn sconn;
 
   g_once(&once, init_usrsctp, NULL);
   sctp = g_new0(struct p2psig_sctp, 1);
@@ -305,9 +318,7 @@ p2psig__sctp_new(uint16_t local_port, uint16_t remote_port,
                               0, NULL);
   if (!sctp->sock || configure_socket(sctp) < 0)
     goto fail;
-  sconn.sconn_family = AF_CONN;
-  sconn.sconn_port = htons(local_port);
-  sconn.sconn_addr = sctp;
+  sconn = conn_address(sctp, local_port);
   if (usrsctp_bind(sctp->sock, (struct sockaddr *)&sconn, sizeof sconn) < 0) {
     g_debug("bind: %s", g_strerror(errno));
     goto fail;
@@ -345,11 +356,8 @@ static void
 set_path_params(struct p2psig_sctp *sctp, uint32_t flags)
 {
   struct sctp_paddrparams params = { 0 };
-  struct sockaddr_conn sconn = { 0 };
+  struct sockaddr_conn sconn = conn_address(sctp, sctp->remote_port);
 
-  sconn.sconn_family = AF_CONN;
-  sconn.sconn_port = htons(sctp->remote_port);
-  sconn.sconn_addr = sctp;
   memcpy(&params.spp_address, &sconn, sizeof sconn);
   params.spp_pathmtu = SCTP_PATH_MTU;
   params.spp_hbinterval = SCTP_HEARTBEAT_MS;
@@ -363,11 +371,8 @@ set_path_params(struct p2psig_sctp *sctp, uint32_t flags)
 int
 p2psig__sctp_connect(struct p2psig_sctp *sctp)
 {
-  struct sockaddr_conn sconn = { 0 };
+  struct sockaddr_conn sconn = conn_address(sctp, sctp->remote_port);
 
-  sconn.sconn_family = AF_CONN;
-  sconn.sconn_port = htons(sctp->remote_port);
-  sconn.sconn_addr = sctp;
   if (usrsctp_connect(sctp->sock, (struct sockaddr *)&sconn,
                       sizeof sconn) < 0 && errno != EINPROGRESS) {
     g_debug("connect: %s", g_strerror(errno));
