@@ -339,12 +339,25 @@ receive_open(p2psig_peer *peer, uint16_t sid, const uint8_t *buf, size_t len)
   emit_channel_event(channel, EVENT_OPEN);
 }
 
+/* The message of empty messages (static: never freed). */
+static GBytes *
+empty_message(void)
+{
+  static GBytes *empty;
+
+  if (!empty)
+    empty = g_bytes_new_static("", 0);
+  return empty;
+}
+
 void
 p2psig__channel_receive(p2psig_peer *peer, uint16_t sid, uint32_t ppid,
-                        const uint8_t *buf, size_t len)
+                        GBytes *message)
 {
   p2psig_channel *channel;
-  struct event event = { .type = EVENT_MESSAGE };
+  struct event event = { .type = EVENT_MESSAGE, .message = message };
+  gsize len;
+  const uint8_t *buf = g_bytes_get_data(message, &len);
 
   if (ppid == P2PSIG_PPID_DCEP) {
     switch (p2psig__dcep_message_type(buf, len)) {
@@ -377,10 +390,12 @@ p2psig__channel_receive(p2psig_peer *peer, uint16_t sid, uint32_t ppid,
   case P2PSIG_PPID_STRING_EMPTY:
     event.kind = P2PSIG_KIND_TEXT;
     len = 0;
+    event.message = empty_message();
     break;
   case P2PSIG_PPID_BINARY_EMPTY:
     event.kind = P2PSIG_KIND_BINARY;
     len = 0;
+    event.message = empty_message();
     break;
   default:
     g_debug("message with unknown PPID %u on stream %u", ppid, sid);
@@ -391,10 +406,7 @@ p2psig__channel_receive(p2psig_peer *peer, uint16_t sid, uint32_t ppid,
   peer->messages_received++;
   peer->bytes_received += len;
   event.channel = channel;
-  /* peer_emit lends this buffer to the callback or copies it. */
-  event.message = g_bytes_new_static(len ? buf : (const uint8_t *)"", len);
   p2psig__peer_emit(peer, &event);
-  g_bytes_unref(event.message);
 }
 
 /* Resets our outgoing stream: the channel closes once the remote resets
@@ -486,6 +498,8 @@ p2psig__channels_retry_resets(p2psig_peer *peer)
   }
 }
 
+/* mark_closed only queues on_close: the array does not change under the
+ * walk. */
 void
 p2psig__channels_close_all(p2psig_peer *peer)
 {

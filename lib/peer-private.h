@@ -78,11 +78,11 @@ enum event_type {
 
 struct event {
   enum event_type type;
-  p2psig_channel *channel;
+  p2psig_channel *channel; /* a reference, once queued */
   char *candidate;        /* EVENT_CANDIDATE; NULL: gathering done */
   p2psig_state state;
   int error;
-  GBytes *message;
+  GBytes *message;        /* a reference, once queued */
   p2psig_kind kind;
 };
 
@@ -130,14 +130,19 @@ struct p2psig_peer {
   uint64_t messages_received, bytes_received;
 
   GQueue events;                 /* struct event, waiting to be run */
-  GSource *dispatch_source;
+  GSource *dispatch_source;      /* runs the queue from the loop */
   GSource *release_source;       /* after p2psig_peer_close */
-  bool dispatching;
+  bool dispatching;              /* the queue is running */
+  bool receiving;                /* in the receive upcall, which runs
+                                    the queue at its end */
 
-  /* Liveness: packets received, checked once a second once connected. */
+  /* Liveness: records DTLS authenticated, checked once a second once
+   * connected; the limits are fields so that tests can shorten them. */
   uint64_t rx_packets;
   uint64_t rx_packets_seen;
   unsigned silent_seconds;
+  unsigned disconnected_after_s;
+  unsigned failed_after_s;
   GSource *liveness_source;
 
   const struct p2psig_peer_observer *observer;
@@ -157,7 +162,7 @@ void p2psig__channel_release(p2psig_channel *channel);
 /* SCTP is up: give ids to channels that have none and announce ours. */
 void p2psig__channels_connected(p2psig_peer *peer);
 void p2psig__channel_receive(p2psig_peer *peer, uint16_t sid, uint32_t ppid,
-                             const uint8_t *buf, size_t len);
+                             GBytes *message);
 void p2psig__channel_remote_reset(p2psig_peer *peer, uint16_t sid);
 /* Requests again the stream resets that got no answer (once a second). */
 void p2psig__channels_retry_resets(p2psig_peer *peer);
@@ -166,7 +171,8 @@ void p2psig__channel_outgoing_reset(p2psig_peer *peer, uint16_t sid);
 void p2psig__channels_flush(p2psig_peer *peer);
 /* The largest message the remote accepts (0 before its description). */
 size_t p2psig__peer_max_message_size(const p2psig_peer *peer);
-/* Marks every channel closed and queues its on_close. */
+/* Marks every channel closed and queues its on_close (which runs later:
+ * the channels stay in peer->channels meanwhile). */
 void p2psig__channels_close_all(p2psig_peer *peer);
 
 #endif

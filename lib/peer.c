@@ -4,11 +4,13 @@
  * between ICE, DTLS and SCTP, and the event queue that runs the
  * application's callbacks.
  *
- * Events run at once when they happen on the library thread outside any
- * public call and nothing is queued before them; otherwise they wait in the
- * peer's queue, which an idle source on the library context drains.  This
- * keeps them in order, keeps callbacks out of the public calls that cause
- * them, and costs no copy on the usual receive path.
+ * Callbacks never run inside a layer, nor inside the public call that
+ * caused them: every event is queued, and the queue is run only where no
+ * layer of the peer is on the stack: at the end of the ICE receive upcall,
+ * once the datagram has gone through DTLS and SCTP and they have returned,
+ * or else from an idle source on the library context.  So a callback may
+ * close or free anything, its own peer included, without a layer below
+ * finding its state gone when the callback returns.
  */
 #define G_LOG_DOMAIN "p2psig"
 
@@ -33,6 +35,7 @@ event_free(struct event *event)
   g_free(event->candidate);
   if (event->message)
     g_bytes_unref(event->message);
+  p2psig_channel_unref(event->channel);
   g_free(event);
 }
 
@@ -85,22 +88,38 @@ run_event(p2psig_peer *peer, struct event *event)
   }
 }
 
-static gboolean
-dispatch_queue(gpointer user_data)
+/* Runs the queued events in order; with the lock held, on the library
+ * thread, with no layer of the peer on the stack.  A callback that frees
+ * the peer stops the run (the teardown waits for it to return); events a
+ * callback causes join the end of the queue and run in this same pass, so
+ * a nested call finds the run in progress and leaves it to it. */
+static void
+dispatch(p2psig_peer *peer)
 {
-  p2psig_peer *peer = user_data;
   struct event *event;
 
-  g_clear_pointer(&peer->dispatch_source, g_source_unref);
+  if (peer->dispatching)
+    return;
   peer->dispatching = true;
   while (!peer->freed && (event = g_queue_pop_head(&peer->events))) {
     run_event(peer, event);
     event_free(event);
   }
   peer->dispatching = false;
+}
+
+static gboolean
+dispatch_idle(gpointer user_data)
+{
+  p2psig_peer *peer = user_data;
+
+  g_clear_pointer(&peer->dispatch_source, g_source_unref);
+  dispatch(peer);
   return G_SOURCE_REMOVE;
 }
 
+/* Queues an event; takes references to its channel and message, copies
+ * its candidate. */
 void
 p2psig__peer_emit(p2psig_peer *peer, struct event *event)
 {
@@ -108,25 +127,18 @@ p2psig__peer_emit(p2psig_peer *peer, struct event *event)
 
   if (peer->freed)
     return;
-  if (g_queue_is_empty(&peer->events) && !peer->dispatching &&
-      !p2psig__in_api() && p2psig__loop_is_current()) {
-    peer->dispatching = true;
-    run_event(peer, event);
-    peer->dispatching = false;
-    return;
-  }
   copy = g_new(struct event, 1);
   *copy = *event;
   copy->candidate = g_strdup(event->candidate);
-  if (event->message) {
-    gsize len;
-    const void *data = g_bytes_get_data(event->message, &len);
-
-    copy->message = g_bytes_new(data, len);
-  }
+  if (event->message)
+    g_bytes_ref(event->message);
+  if (event->channel)
+    p2psig_channel_ref(event->channel);
   g_queue_push_tail(&peer->events, copy);
-  if (!peer->dispatch_source)
-    peer->dispatch_source = p2psig__loop_idle(dispatch_queue, peer, NULL);
+  /* Inside the receive upcall, its end runs the queue: no source to make
+   * for each message. */
+  if (!peer->receiving && !peer->dispatch_source)
+    peer->dispatch_source = p2psig__loop_idle(dispatch_idle, peer, NULL);
 }
 
 static void
@@ -187,10 +199,9 @@ sctp_closed(void *data, int error)
 }
 
 static void
-sctp_message(void *data, uint16_t sid, uint32_t ppid, const uint8_t *buf,
-             size_t len)
+sctp_message(void *data, uint16_t sid, uint32_t ppid, GBytes *message)
 {
-  p2psig__channel_receive(data, sid, ppid, buf, len);
+  p2psig__channel_receive(data, sid, ppid, message);
 }
 
 static void
@@ -234,8 +245,7 @@ dtls_send(void *data, const uint8_t *buf, size_t len)
 
 /* Consent freshness (RFC 7675) on what the remote sends: disconnected
  * after 5 s without a packet (as pion), failed after 30 s (RFC 7675's
- * consent timeout).  Packets count once they pass DTLS and SCTP's checks
- * below.  SCTP heartbeats (every second or two) keep an idle but living
+ * consent timeout).  Only records DTLS authenticated count.  SCTP heartbeats (every second or two) keep an idle but living
  * connection well above the first limit.  libnice 0.1.21's own consent
  * check gives up after about 10 s, which a link losing 30 % of its packets
  * each way reaches within seconds, so ICE leaves that to us. */
@@ -257,12 +267,12 @@ check_liveness(gpointer data)
     return G_SOURCE_CONTINUE;
   }
   peer->silent_seconds++;
-  if (peer->silent_seconds >= FAILED_AFTER_S) {
+  if (peer->silent_seconds >= peer->failed_after_s) {
     g_clear_pointer(&peer->liveness_source, g_source_unref);
     p2psig__peer_fail(peer, P2PSIG_ETIMEDOUT);
     return G_SOURCE_REMOVE;
   }
-  if (peer->silent_seconds >= DISCONNECTED_AFTER_S)
+  if (peer->silent_seconds >= peer->disconnected_after_s)
     set_state(peer, P2PSIG_STATE_DISCONNECTED, 0);
   return G_SOURCE_CONTINUE;
 }
@@ -303,6 +313,9 @@ dtls_data(void *data, const uint8_t *buf, size_t len)
 {
   p2psig_peer *peer = data;
 
+  /* Only what DTLS authenticated is a sign of life: anyone can send a
+   * datagram with the remote's address on it. */
+  peer->rx_packets++;
   if (peer->sctp)
     p2psig__sctp_feed(peer->sctp, buf, len);
 }
@@ -404,17 +417,21 @@ ice_state(void *data, enum p2psig_ice_state state)
   }
 }
 
+/* The top of the receive path: libnice's callback, with the lock held.
+ * The events the datagram caused run once DTLS and SCTP have returned. */
 static void
 ice_receive(void *data, const uint8_t *buf, size_t len)
 {
   p2psig_peer *peer = data;
 
-  peer->rx_packets++;
   /* RFC 7983: DTLS records start with a byte in 20..63. */
   if (len == 0 || buf[0] < 20 || buf[0] > 63)
     return;
   if (peer->dtls_started) {
+    peer->receiving = true;
     p2psig__dtls_feed(peer->dtls, buf, len);
+    peer->receiving = false;
+    dispatch(peer);
   } else if (peer->early_datagrams->len < EARLY_DATAGRAMS_MAX) {
     g_ptr_array_add(peer->early_datagrams, g_bytes_new(buf, len));
   }
@@ -546,6 +563,8 @@ p2psig_peer_new(const p2psig_peer_config *config, int *error)
   peer->config.local_addresses = NULL;
   peer->state = P2PSIG_STATE_NEW;
   peer->remote_max_message_size = P2PSIG_DEFAULT_REMOTE_MAX_MESSAGE_SIZE;
+  peer->disconnected_after_s = DISCONNECTED_AFTER_S;
+  peer->failed_after_s = FAILED_AFTER_S;
   peer->local_candidates = g_ptr_array_new_with_free_func(g_free);
   peer->pending_candidates = g_ptr_array_new_with_free_func(g_free);
   peer->early_datagrams =

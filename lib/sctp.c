@@ -515,6 +515,8 @@ static void
 deliver(struct p2psig_sctp *sctp, const struct sctp_rcvinfo *info,
         const uint8_t *buf, size_t len, int flags)
 {
+  GBytes *message;
+
   if (!(flags & MSG_EOR)) {
     if (sctp->partial->len + len > P2PSIG_MAX_MESSAGE_SIZE)
       sctp->partial_too_big = true;
@@ -526,20 +528,28 @@ deliver(struct p2psig_sctp *sctp, const struct sctp_rcvinfo *info,
       sctp->partial->len + len > P2PSIG_MAX_MESSAGE_SIZE) {
     g_debug("dropped a message over %u bytes on stream %u",
             P2PSIG_MAX_MESSAGE_SIZE, info->rcv_sid);
-  } else if (sctp->partial->len > 0) {
-    g_byte_array_append(sctp->partial, buf, (guint)len);
-    sctp->cbs.on_message(sctp->data, info->rcv_sid, ntohl(info->rcv_ppid),
-                         sctp->partial->data, sctp->partial->len);
-  } else {
-    sctp->cbs.on_message(sctp->data, info->rcv_sid, ntohl(info->rcv_ppid),
-                         buf, len);
+    g_byte_array_set_size(sctp->partial, 0);
+    sctp->partial_too_big = false;
+    return;
   }
-  g_byte_array_set_size(sctp->partial, 0);
-  sctp->partial_too_big = false;
+  /* The message outlives this call (the peer queues it for its callback):
+   * a reassembled one is handed over as it is, a whole one copied out of
+   * the shared receive buffer. */
+  if (sctp->partial->len > 0) {
+    g_byte_array_append(sctp->partial, buf, (guint)len);
+    message = g_byte_array_free_to_bytes(sctp->partial);
+    sctp->partial = g_byte_array_new();
+  } else {
+    message = g_bytes_new(buf, len);
+  }
+  sctp->cbs.on_message(sctp->data, info->rcv_sid, ntohl(info->rcv_ppid),
+                       message);
+  g_bytes_unref(message);
 }
 
-/* Reads everything the socket holds.  sctp may not be freed meanwhile:
- * the peer defers its teardown to the library context. */
+/* Reads everything the socket holds.  Upcalls only queue the
+ * application's callbacks (see peer.c), so sctp cannot be freed under this
+ * loop. */
 static void
 drain(struct p2psig_sctp *sctp)
 {

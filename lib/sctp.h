@@ -14,8 +14,9 @@ struct p2psig_sctp_callbacks {
   void (*send)(void *data, const uint8_t *buf, size_t len); /* to DTLS */
   void (*on_connected)(void *data);
   void (*on_closed)(void *data, int error);
+  /* A whole message, lent: take a reference to keep it. */
   void (*on_message)(void *data, uint16_t sid, uint32_t ppid,
-                     const uint8_t *buf, size_t len);
+                     GBytes *message);
   /* The remote peer reset its outgoing stream sid (closed a channel). */
   void (*on_stream_reset)(void *data, uint16_t sid);
   /* Our request to reset our outgoing stream sid went through. */

@@ -1,0 +1,767 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Object lifetimes between two peers in one process over 127.0.0.1:
+ *
+ * - /lifetime/callback/<callback>/<action>: the answer closes its peer,
+ *   frees it, or closes a channel from inside each of its callbacks, while
+ *   the offer streams messages large enough to arrive in pieces.  Nothing
+ *   may touch freed memory (the suite runs under ASan in CI), no callback
+ *   may follow a free, and every channel gets exactly one on_close.
+ * - /lifetime/close-all/<path>/<n>: with n channels open, each way a
+ *   connection can end gives every channel exactly one on_close (none
+ *   after a free).
+ * - /lifetime/liveness/junk: datagrams that DTLS cannot authenticate,
+ *   sent from the remote's address, do not keep a frozen remote alive.
+ *
+ * Tests reach the peer's internals (peer-private.h) only to play a remote
+ * that misbehaves: frozen, aborting its association alone, closing only
+ * its DTLS session, or failing.
+ */
+#include <p2psig/p2psig.h>
+#include <string.h>
+
+#include "peer-private.h"
+#include "testutil.h"
+
+#define WAIT_MS 20000
+#define BIG_MESSAGE (300 * 1024) /* several reads of SCTP's 128 KiB */
+#define BIG_COUNT 6
+
+enum trigger {
+  ON_CANDIDATE,
+  ON_STATE,
+  ON_CHANNEL,
+  ON_OPEN,
+  ON_CLOSE,
+  ON_MESSAGE,
+  ON_BUFFERED_AMOUNT_LOW,
+};
+
+static const char *const trigger_names[] = {
+  "on_candidate", "on_state", "on_channel", "on_open", "on_close",
+  "on_message", "on_buffered_amount_low",
+};
+
+enum action { ACT_NONE, ACT_PEER_CLOSE, ACT_PEER_FREE, ACT_CHANNEL_CLOSE };
+
+static const char *const action_names[] = {
+  "none", "peer-close", "peer-free", "channel-close",
+};
+
+/* What one side saw; every count under the harness's lock. */
+struct side {
+  struct testutil_side base;
+  GHashTable *closes;      /* label -> number of on_close */
+  GHashTable *known;       /* label -> 1: created here or announced */
+  GPtrArray *refs;         /* channels we hold a reference to */
+  int opens, closes_total, messages, lows;
+  bool stop_sending;
+
+  enum trigger trigger;
+  enum action action;
+  bool acted;
+  bool closed_channel;     /* the action closed a channel */
+  int act_result;
+};
+
+static struct side *
+side_of(void *user_data)
+{
+  return ((struct testutil_side *)user_data)->user;
+}
+
+static int
+count_of(GHashTable *table, const char *label)
+{
+  return GPOINTER_TO_INT(g_hash_table_lookup(table, label));
+}
+
+static void
+bump(GHashTable *table, const char *label)
+{
+  g_hash_table_insert(table, g_strdup(label),
+                      GINT_TO_POINTER(count_of(table, label) + 1));
+}
+
+/* Lock held: whether this callback is the side's trigger, once. */
+static bool
+should_act(struct side *side, enum trigger trigger)
+{
+  if (side->action == ACT_NONE || side->acted || side->trigger != trigger)
+    return false;
+  side->acted = true;
+  if (side->action == ACT_PEER_FREE)
+    side->base.freed = true; /* no callback may follow */
+  return true;
+}
+
+/* Runs the side's action, without the harness's lock.  channel: the one
+ * the callback is about, or NULL. */
+static void
+act(struct side *side, p2psig_peer *peer, p2psig_channel *channel)
+{
+  int ret = 0;
+
+  switch (side->action) {
+  case ACT_PEER_CLOSE:
+    p2psig_peer_close(peer);
+    p2psig_peer_close(peer); /* twice is harmless */
+    break;
+  case ACT_PEER_FREE:
+    p2psig_peer_free(peer);
+    break;
+  case ACT_CHANNEL_CLOSE:
+    if (!channel) {
+      testutil_lock();
+      channel = side->refs->len ? side->refs->pdata[0] : NULL;
+      testutil_unlock();
+    }
+    if (channel) {
+      ret = p2psig_channel_close(channel);
+      testutil_lock();
+      side->closed_channel = true;
+      testutil_unlock();
+    }
+    /* A channel already closed (inside its own on_close) says so. */
+    if (ret == P2PSIG_ECLOSED)
+      ret = 0;
+    break;
+  case ACT_NONE:
+    break;
+  }
+  testutil_lock();
+  side->act_result = ret;
+  testutil_unlock();
+}
+
+static void
+on_candidate(p2psig_peer *peer, const char *candidate, void *user_data)
+{
+  struct side *side = side_of(user_data);
+  bool now;
+
+  testutil_on_candidate(peer, candidate, user_data);
+  testutil_lock();
+  now = candidate && should_act(side, ON_CANDIDATE);
+  testutil_unlock();
+  if (now)
+    act(side, peer, NULL);
+}
+
+static void
+on_state(p2psig_peer *peer, p2psig_state state, int error, void *user_data)
+{
+  struct side *side = side_of(user_data);
+  bool now;
+
+  testutil_on_state(peer, state, error, user_data);
+  testutil_lock();
+  now = state == P2PSIG_STATE_CONNECTED && should_act(side, ON_STATE);
+  testutil_unlock();
+  if (now)
+    act(side, peer, NULL);
+}
+
+static void
+on_channel(p2psig_peer *peer, p2psig_channel *channel, void *user_data)
+{
+  struct side *side = side_of(user_data);
+  const char *label = p2psig_channel_get_label(channel);
+  bool now;
+
+  testutil_lock();
+  testutil_side_check_alive(&side->base);
+  g_assert_cmpint(count_of(side->known, label), ==, 0);
+  bump(side->known, label);
+  g_ptr_array_add(side->refs, p2psig_channel_ref(channel));
+  now = should_act(side, ON_CHANNEL);
+  testutil_unlock();
+  if (now)
+    act(side, peer, channel);
+}
+
+static void
+on_open(p2psig_channel *channel, void *user_data)
+{
+  struct side *side = side_of(user_data);
+  bool now;
+
+  testutil_lock();
+  testutil_side_check_alive(&side->base);
+  side->opens++;
+  now = should_act(side, ON_OPEN);
+  testutil_unlock();
+  if (now)
+    act(side, p2psig_channel_get_peer(channel), channel);
+}
+
+static void
+on_close(p2psig_channel *channel, void *user_data)
+{
+  struct side *side = side_of(user_data);
+  const char *label = p2psig_channel_get_label(channel);
+  bool now;
+
+  testutil_lock();
+  testutil_side_check_alive(&side->base);
+  bump(side->closes, label);
+  side->closes_total++;
+  if (count_of(side->closes, label) > 1)
+    g_printerr("# %s: second on_close for '%s'\n", side->base.name, label);
+  now = should_act(side, ON_CLOSE);
+  testutil_unlock();
+  if (now)
+    act(side, p2psig_channel_get_peer(channel), channel);
+}
+
+static void
+on_message(p2psig_channel *channel, const void *data, size_t len,
+           p2psig_kind kind, void *user_data)
+{
+  struct side *side = side_of(user_data);
+  bool now;
+
+  testutil_lock();
+  testutil_side_check_alive(&side->base);
+  side->messages++;
+  now = should_act(side, ON_MESSAGE);
+  testutil_unlock();
+  if (now)
+    act(side, p2psig_channel_get_peer(channel), channel);
+}
+
+static void
+on_low(p2psig_channel *channel, void *user_data)
+{
+  struct side *side = side_of(user_data);
+  bool now;
+
+  testutil_lock();
+  testutil_side_check_alive(&side->base);
+  side->lows++;
+  now = should_act(side, ON_BUFFERED_AMOUNT_LOW);
+  testutil_unlock();
+  if (now)
+    act(side, p2psig_channel_get_peer(channel), channel);
+}
+
+static void
+side_init(struct side *side, const char *name, struct side *other)
+{
+  p2psig_peer_config cfg = {
+    P2PSIG_PEER_CONFIG_INIT,
+    .on_candidate = on_candidate,
+    .on_state = on_state,
+    .on_channel = on_channel,
+    .on_open = on_open,
+    .on_close = on_close,
+    .on_message = on_message,
+    .on_buffered_amount_low = on_low,
+    .user_data = side,
+  };
+
+  side->closes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  side->known = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+  side->refs = g_ptr_array_new_with_free_func(
+      (GDestroyNotify)p2psig_channel_unref);
+  testutil_side_init(&side->base, name, other ? &other->base : NULL, &cfg);
+}
+
+/* Creates channel label on side, before or after the connection. */
+static p2psig_channel *
+side_channel(struct side *side, const char *label)
+{
+  int error = -1;
+  p2psig_channel *channel = p2psig_peer_create_channel(side->base.peer,
+                                                       label, NULL, &error);
+
+  g_assert_nonnull(channel);
+  g_assert_cmpint(error, ==, 0);
+  testutil_lock();
+  bump(side->known, label);
+  g_ptr_array_add(side->refs, p2psig_channel_ref(channel));
+  testutil_unlock();
+  return channel;
+}
+
+/* Lock held: every channel the side knew got exactly one on_close. */
+static bool
+all_closed_once(struct side *side)
+{
+  GHashTableIter iter;
+  gpointer label;
+
+  g_hash_table_iter_init(&iter, side->known);
+  while (g_hash_table_iter_next(&iter, &label, NULL))
+    if (count_of(side->closes, label) != 1)
+      return false;
+  return true;
+}
+
+/* Lock held: no channel got on_close twice. */
+static bool
+none_closed_twice(struct side *side)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init(&iter, side->closes);
+  while (g_hash_table_iter_next(&iter, NULL, &value))
+    if (GPOINTER_TO_INT(value) > 1)
+      return false;
+  return true;
+}
+
+/* Closes the side's peer (unless freed) and waits for its channels and its
+ * state to say so. */
+static void
+side_close(struct side *side)
+{
+  p2psig_peer *peer;
+
+  testutil_lock();
+  peer = side->base.freed ? NULL : side->base.peer;
+  testutil_unlock();
+  if (!peer)
+    return;
+  p2psig_peer_close(peer);
+  TESTUTIL_WAIT(side->base.closed_state_count == 1 && all_closed_once(side),
+                WAIT_MS, "on_close for every channel, then closed");
+}
+
+static void
+side_clear(struct side *side)
+{
+  testutil_lock();
+  g_assert_true(none_closed_twice(side));
+  testutil_unlock();
+  testutil_side_clear(&side->base);
+  g_ptr_array_unref(side->refs);
+  g_hash_table_unref(side->closes);
+  g_hash_table_unref(side->known);
+}
+
+/* The offer's channel 'stream' sends big messages until told to stop or
+ * the channel closes.  Runs on a thread of its own. */
+static gpointer
+stream_big(gpointer data)
+{
+  struct side *side = data;
+  p2psig_channel *channel;
+  uint8_t *buf = g_malloc(BIG_MESSAGE);
+
+  memset(buf, 'x', BIG_MESSAGE);
+  testutil_lock();
+  channel = p2psig_channel_ref(side->refs->pdata[0]);
+  testutil_unlock();
+  for (int sent = 0; sent < BIG_COUNT;) {
+    bool stop;
+    int ret = p2psig_channel_send(channel, buf, BIG_MESSAGE,
+                                  P2PSIG_KIND_BINARY);
+
+    testutil_lock();
+    stop = side->stop_sending;
+    testutil_unlock();
+    if (stop || ret == P2PSIG_ECLOSED)
+      break;
+    if (ret == 0)
+      sent++;
+    else
+      g_usleep(1000); /* buffers full: the peer drains them */
+  }
+  p2psig_channel_unref(channel);
+  g_free(buf);
+  return NULL;
+}
+
+struct callback_case {
+  enum trigger trigger;
+  enum action action;
+};
+
+static void
+test_callback(gconstpointer data)
+{
+  const struct callback_case *c = data;
+  struct side offer = { 0 }, answer = { 0 };
+  GThread *streamer = NULL;
+  bool offer_open = false;
+  bool connects = !(c->trigger == ON_CANDIDATE &&
+                    c->action != ACT_CHANNEL_CLOSE);
+
+  side_init(&offer, "offer", &answer);
+  side_init(&answer, "answer", &offer);
+  testutil_lock();
+  answer.trigger = c->trigger;
+  answer.action = c->action;
+  testutil_unlock();
+  side_channel(&offer, "stream");
+  side_channel(&offer, "second");
+  if (c->trigger == ON_BUFFERED_AMOUNT_LOW)
+    side_channel(&answer, "answer-sends"); /* made before the offer */
+  testutil_negotiate(&offer.base, &answer.base, NULL, NULL);
+  if (!connects) {
+    /* Closed or freed while gathering: it never connects. */
+    TESTUTIL_WAIT(answer.acted, WAIT_MS, "the answer acted");
+    goto done;
+  }
+  TESTUTIL_WAIT(offer.opens >= 2 || answer.acted, WAIT_MS,
+                "the offer's channels open, or the answer acted");
+  if (offer.opens >= 2)
+    streamer = g_thread_new("stream", stream_big, &offer);
+  switch (c->trigger) {
+  case ON_CLOSE:
+    /* The offer closes 'second': the answer acts in its on_close. */
+    TESTUTIL_WAIT(answer.opens >= 2, WAIT_MS, "the answer's channels open");
+    g_assert_cmpint(p2psig_channel_close(offer.refs->pdata[1]), ==, 0);
+    break;
+  case ON_BUFFERED_AMOUNT_LOW: {
+    /* The answer sends more than SCTP takes at once, so that it holds
+     * some and reports when they have gone. */
+    g_autofree uint8_t *buf = g_malloc0(BIG_MESSAGE);
+    p2psig_channel *ch;
+
+    TESTUTIL_WAIT(answer.opens >= 1, WAIT_MS, "the answer's channel open");
+    testutil_lock();
+    ch = p2psig_channel_ref(answer.refs->pdata[0]);
+    testutil_unlock();
+    for (int i = 0; i < 20; i++)
+      if (p2psig_channel_send(ch, buf, BIG_MESSAGE, P2PSIG_KIND_BINARY) < 0)
+        break;
+    p2psig_channel_unref(ch);
+    break;
+  }
+  default:
+    break;
+  }
+  TESTUTIL_WAIT(answer.acted, WAIT_MS, "the answer acted");
+  testutil_lock();
+  g_assert_cmpint(answer.act_result, ==, 0);
+  /* If the offer's association is up, the remote's leaving reaches it;
+   * otherwise its channels close with it below. */
+  offer_open = offer.opens >= 2;
+  testutil_unlock();
+
+  switch (c->action) {
+  case ACT_PEER_CLOSE:
+    TESTUTIL_WAIT(answer.base.closed_state_count == 1 &&
+                  all_closed_once(&answer), WAIT_MS,
+                  "the answer's channels and peer closed");
+    /* The offer hears of it: SCTP abort, DTLS close_notify. */
+    if (offer_open)
+      TESTUTIL_WAIT(all_closed_once(&offer), WAIT_MS,
+                    "the offer's channels closed by the remote");
+    break;
+  case ACT_PEER_FREE:
+    /* The freed peer tears its association down. */
+    if (offer_open)
+      TESTUTIL_WAIT(all_closed_once(&offer), WAIT_MS,
+                    "the offer's channels closed by the remote");
+    break;
+  case ACT_CHANNEL_CLOSE:
+    TESTUTIL_WAIT(answer.closes_total >= 1 || !answer.closed_channel,
+                  WAIT_MS, "a channel of the answer closed");
+    break;
+  case ACT_NONE:
+    break;
+  }
+
+done:
+  testutil_lock();
+  offer.stop_sending = true;
+  testutil_unlock();
+  if (streamer)
+    g_thread_join(streamer);
+  side_close(&answer);
+  side_close(&offer);
+  testutil_lock();
+  g_assert_cmpint(answer.base.after_free, ==, 0);
+  testutil_unlock();
+  side_clear(&offer);
+  side_clear(&answer);
+}
+
+/* ---- every way a connection ends closes every channel once ---- */
+
+enum ending {
+  END_REMOTE_CLOSE,   /* the remote closes its peer */
+  END_SCTP_ABORT,     /* the remote aborts its association alone */
+  END_CLOSE_NOTIFY,   /* the remote sends only a DTLS close_notify */
+  END_FAILURE,        /* a fatal error below (ICE or DTLS) */
+  END_LIVENESS,       /* the remote goes silent */
+  END_LOCAL_CLOSE,
+  END_LOCAL_FREE,     /* silent: no on_close at all */
+};
+
+static const char *const ending_names[] = {
+  "remote-close", "sctp-abort", "close-notify", "failure", "liveness",
+  "local-close", "local-free",
+};
+
+struct ending_case {
+  enum ending ending;
+  int channels;
+};
+
+/* On the library thread with its lock held, as internals expect. */
+static void
+remote_misbehaves(void *data)
+{
+  void **args = data;
+  p2psig_peer *peer = args[0];
+  enum ending ending = GPOINTER_TO_INT(args[1]);
+
+  p2psig__lock();
+  switch (ending) {
+  case END_SCTP_ABORT:
+    /* usrsctp_close with SO_LINGER 0 sends an ABORT. */
+    g_clear_pointer(&peer->sctp, p2psig__sctp_free);
+    peer->sctp_connected = false;
+    break;
+  case END_CLOSE_NOTIFY:
+    p2psig__dtls_shutdown(peer->dtls);
+    break;
+  case END_FAILURE:
+    p2psig__peer_fail(peer, P2PSIG_EDTLS);
+    break;
+  default:
+    break;
+  }
+  p2psig__unlock();
+}
+
+static void
+run_on_library_thread(p2psig_peer *peer, int what)
+{
+  void *args[2] = { peer, GINT_TO_POINTER(what) };
+
+  p2psig__loop_run_sync(remote_misbehaves, args);
+}
+
+/* Freezes peer: it keeps receiving but sends nothing, as a process that
+ * stopped would; returns its ICE layer, which the test may still send raw
+ * datagrams through.  Give it back with thaw() before freeing the peer. */
+static void
+freeze_cb(void *data)
+{
+  void **args = data;
+  p2psig_peer *peer = args[0];
+
+  p2psig__lock();
+  args[1] = peer->ice;
+  peer->ice = NULL; /* dtls_send drops what it has no ICE layer for */
+  p2psig__unlock();
+}
+
+static struct p2psig_ice *
+freeze(p2psig_peer *peer)
+{
+  void *args[2] = { peer, NULL };
+
+  p2psig__loop_run_sync(freeze_cb, args);
+  return args[1];
+}
+
+static void
+thaw_cb(void *data)
+{
+  void **args = data;
+  p2psig_peer *peer = args[0];
+
+  p2psig__lock();
+  peer->ice = args[1];
+  p2psig__unlock();
+}
+
+static void
+thaw(p2psig_peer *peer, struct p2psig_ice *ice)
+{
+  void *args[2] = { peer, ice };
+
+  p2psig__loop_run_sync(thaw_cb, args);
+}
+
+static void
+shorten_liveness_cb(void *data)
+{
+  p2psig_peer *peer = data;
+
+  p2psig__lock();
+  peer->disconnected_after_s = 1;
+  peer->failed_after_s = 3;
+  p2psig__unlock();
+}
+
+static void
+test_ending(gconstpointer data)
+{
+  const struct ending_case *c = data;
+  struct side offer = { 0 }, answer = { 0 };
+  struct p2psig_ice *frozen = NULL;
+
+  side_init(&offer, "offer", &answer);
+  side_init(&answer, "answer", &offer);
+  for (int i = 0; i < c->channels; i++) {
+    g_autofree char *label = g_strdup_printf("c%d", i);
+
+    side_channel(&offer, label);
+  }
+  testutil_negotiate(&offer.base, &answer.base, NULL, NULL);
+  TESTUTIL_WAIT(offer.opens == c->channels && answer.opens == c->channels,
+                WAIT_MS * 3, "every channel open on both sides");
+
+  /* The offer is the local side; the answer is the remote. */
+  switch (c->ending) {
+  case END_REMOTE_CLOSE:
+    p2psig_peer_close(answer.base.peer);
+    break;
+  case END_SCTP_ABORT:
+  case END_CLOSE_NOTIFY:
+    run_on_library_thread(answer.base.peer, c->ending);
+    break;
+  case END_FAILURE:
+    run_on_library_thread(offer.base.peer, c->ending);
+    TESTUTIL_WAIT(offer.base.failed_count == 1, WAIT_MS, "failed");
+    break;
+  case END_LIVENESS:
+    p2psig__loop_run_sync(shorten_liveness_cb, offer.base.peer);
+    frozen = freeze(answer.base.peer);
+    TESTUTIL_WAIT(offer.base.failed_count == 1, WAIT_MS,
+                  "failed after the remote went silent");
+    break;
+  case END_LOCAL_CLOSE:
+    p2psig_peer_close(offer.base.peer);
+    TESTUTIL_WAIT(offer.base.closed_state_count == 1, WAIT_MS, "closed");
+    break;
+  case END_LOCAL_FREE:
+    testutil_lock();
+    offer.base.freed = true;
+    testutil_unlock();
+    p2psig_peer_free(offer.base.peer);
+    break;
+  }
+  if (c->ending == END_LOCAL_FREE) {
+    /* The remote sees the association go: the test's event to wait for
+     * before checking that the freed side stayed silent. */
+    TESTUTIL_WAIT(all_closed_once(&answer), WAIT_MS * 2,
+                  "the remote's channels closed");
+    testutil_lock();
+    g_assert_cmpint(offer.closes_total, ==, 0);
+    testutil_unlock();
+  } else {
+    TESTUTIL_WAIT(all_closed_once(&offer), WAIT_MS * 2,
+                  "every local channel closed once");
+  }
+  if (frozen)
+    thaw(answer.base.peer, frozen);
+  side_close(&answer);
+  side_close(&offer);
+  side_clear(&offer);
+  side_clear(&answer);
+}
+
+/* ---- liveness counts only what DTLS authenticated ---- */
+
+struct junk {
+  struct p2psig_ice *ice;
+  bool stop;
+  GMutex lock;
+};
+
+static void
+send_junk_cb(void *data)
+{
+  struct junk *junk = data;
+  /* Looks like a DTLS application-data record (RFC 7983's first byte),
+   * but no key made it. */
+  uint8_t record[64] = { 23, 0xfe, 0xfd, 0, 1 };
+
+  for (size_t i = 5; i < sizeof record; i++)
+    record[i] = (uint8_t)g_random_int();
+  p2psig__lock();
+  p2psig__ice_send(junk->ice, record, sizeof record);
+  p2psig__unlock();
+}
+
+static gpointer
+junk_thread(gpointer data)
+{
+  struct junk *junk = data;
+
+  for (;;) {
+    bool stop;
+
+    g_mutex_lock(&junk->lock);
+    stop = junk->stop;
+    g_mutex_unlock(&junk->lock);
+    if (stop)
+      return NULL;
+    p2psig__loop_run_sync(send_junk_cb, junk);
+    g_usleep(50 * 1000); /* the pace of an attacker, not a wait */
+  }
+}
+
+static void
+test_liveness_junk(void)
+{
+  struct side offer = { 0 }, answer = { 0 };
+  struct junk junk = { 0 };
+  GThread *thread;
+
+  side_init(&offer, "offer", &answer);
+  side_init(&answer, "answer", &offer);
+  side_channel(&offer, "data");
+  testutil_negotiate(&offer.base, &answer.base, NULL, NULL);
+  TESTUTIL_WAIT(offer.opens == 1 && answer.opens == 1, WAIT_MS, "open");
+
+  p2psig__loop_run_sync(shorten_liveness_cb, offer.base.peer);
+  g_mutex_init(&junk.lock);
+  junk.ice = freeze(answer.base.peer);
+  thread = g_thread_new("junk", junk_thread, &junk);
+  /* 3 s of silence: junk from the remote's address must not count. */
+  TESTUTIL_WAIT(offer.base.failed_count == 1, 10000,
+                "failed although junk keeps coming");
+  g_mutex_lock(&junk.lock);
+  junk.stop = true;
+  g_mutex_unlock(&junk.lock);
+  g_thread_join(thread);
+  g_mutex_clear(&junk.lock);
+  thaw(answer.base.peer, junk.ice);
+  side_close(&answer);
+  side_close(&offer);
+  side_clear(&offer);
+  side_clear(&answer);
+}
+
+int
+main(int argc, char **argv)
+{
+  static struct callback_case callback_cases[G_N_ELEMENTS(trigger_names) *
+                                             3];
+  static struct ending_case ending_cases[G_N_ELEMENTS(ending_names) * 4];
+  static const int channel_counts[] = { 1, 5, 50, 1000 };
+  size_t n = 0;
+
+  g_test_init(&argc, &argv, NULL);
+  for (enum trigger t = ON_CANDIDATE; t <= ON_BUFFERED_AMOUNT_LOW; t++) {
+    for (enum action a = ACT_PEER_CLOSE; a <= ACT_CHANNEL_CLOSE; a++) {
+      g_autofree char *path = g_strdup_printf(
+          "/lifetime/callback/%s/%s", trigger_names[t], action_names[a]);
+
+      callback_cases[n] = (struct callback_case){ t, a };
+      g_test_add_data_func(path, &callback_cases[n++], test_callback);
+    }
+  }
+  n = 0;
+  for (enum ending e = END_REMOTE_CLOSE; e <= END_LOCAL_FREE; e++) {
+    for (size_t i = 0; i < G_N_ELEMENTS(channel_counts); i++) {
+      g_autofree char *path = g_strdup_printf(
+          "/lifetime/close-all/%s/%d", ending_names[e], channel_counts[i]);
+
+      ending_cases[n] = (struct ending_case){ e, channel_counts[i] };
+      g_test_add_data_func(path, &ending_cases[n++], test_ending);
+    }
+  }
+  g_test_add_func("/lifetime/liveness/junk", test_liveness_junk);
+  return g_test_run();
+}
