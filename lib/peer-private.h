@@ -113,7 +113,14 @@ struct p2psig_peer {
   uint64_t remote_max_message_size;
   GPtrArray *local_candidates;   /* gathered before the local SDP, for it */
   bool local_gathering_done;
-  GPtrArray *pending_candidates; /* remote, before the remote description */
+  GArray *pending_candidates;    /* struct p2psig_candidate: trickled
+                                    before the remote description */
+  GHashTable *remote_candidate_keys; /* candidate_key() of each remote
+                                        candidate taken, from the
+                                        description or trickled */
+  unsigned trickled_candidates;  /* taken from p2psig_peer_add_candidate,
+                                    held or applied; at most
+                                    P2PSIG_MAX_REMOTE_CANDIDATES */
   GPtrArray *early_datagrams;    /* GBytes */
 
   GPtrArray *channels;           /* every live channel */
