@@ -2,7 +2,8 @@
 /*
  * A connected pair in one process over 127.0.0.1, where the attacker sends
  * what no well-behaved peer sends (tests/hostile.h): messages over the
- * 1 MiB we accept, malformed DCEP, resets of streams no channel uses, data on such streams,
+ * 1 MiB we accept, a flood of DATA_CHANNEL_OPENs with the longest labels,
+ * malformed DCEP, resets of streams no channel uses, data on such streams,
  * unknown payload protocol identifiers, an OPEN on a stream in use.  After
  * each, the victim must still be connected, must have reported nothing it
  * should not have (no channel, close, message or state), and its channel
@@ -190,6 +191,122 @@ test_oversize(void)
   pair_clear(&pair);
 }
 
+struct flood {
+  struct pair *pair;
+  uint16_t first;
+  unsigned count;
+};
+
+/* Each OPEN of the flood made a channel or a reset request. */
+static bool
+flood_seen(void *data)
+{
+  struct flood *f = data;
+  p2psig_peer *victim = f->pair->victim.peer;
+
+  for (unsigned i = 0; i < f->count; i++) {
+    uint16_t sid = (uint16_t)(f->first + 2 * i);
+
+    if (!hostile_has_channel(victim, sid) &&
+        hostile_reset_state(victim, sid) == HOSTILE_RESET_NONE)
+      return false;
+  }
+  return true;
+}
+
+/* Every refused stream's reset went through. */
+static bool
+flood_reset(void *data)
+{
+  struct flood *f = data;
+  p2psig_peer *victim = f->pair->victim.peer;
+
+  for (unsigned i = 0; i < f->count; i++) {
+    uint16_t sid = (uint16_t)(f->first + 2 * i);
+
+    if (!hostile_has_channel(victim, sid) &&
+        hostile_reset_state(victim, sid) != HOSTILE_RESET_DONE)
+      return false;
+  }
+  return true;
+}
+
+static bool
+only_one_channel(void *peer)
+{
+  return hostile_channel_count(peer) == 1;
+}
+
+/* OPENs with 64 KiB labels and protocols: the victim holds at most
+ * P2PSIG_MAX_REMOTE_LABEL_BYTES of them, refuses the others by resetting
+ * their streams without an ACK, and takes a channel again once the ones it
+ * took are closed. */
+static void
+test_open_flood(void)
+{
+  struct pair pair;
+  struct flood f = { &pair, 101, 64 };
+  GArray *taken = g_array_new(FALSE, FALSE, sizeof(uint16_t));
+  p2psig_channel *after;
+  int error = -1;
+  size_t held;
+
+  pair_connect(&pair);
+  for (unsigned i = 0; i < f.count; i++)
+    g_assert_cmpint(hostile_send_open(pair.attacker.peer,
+                                      (uint16_t)(f.first + 2 * i), 65535,
+                                      65535), ==, 0);
+  testutil_wait_for(flood_seen, &f, WAIT_MS, "every OPEN handled");
+  held = hostile_remote_label_bytes(pair.victim.peer);
+  g_test_message("%u OPENs of 128 KiB: %zu label bytes held, %u channels",
+                 f.count, held, hostile_channel_count(pair.victim.peer));
+  g_assert_cmpuint(held, <=, P2PSIG_MAX_REMOTE_LABEL_BYTES);
+  for (unsigned i = 0; i < f.count; i++) {
+    uint16_t sid = (uint16_t)(f.first + 2 * i);
+
+    if (hostile_has_channel(pair.victim.peer, sid)) {
+      g_assert_cmpint(hostile_reset_state(pair.victim.peer, sid), ==,
+                      HOSTILE_RESET_NONE);
+      g_array_append_val(taken, sid);
+    }
+  }
+  g_assert_cmpuint(taken->len, >=, 1);
+  g_assert_cmpuint(taken->len, <=,
+                   P2PSIG_MAX_REMOTE_LABEL_BYTES / (2 * 65535));
+  testutil_wait_for(flood_reset, &f, WAIT_MS, "refused streams reset");
+  TESTUTIL_WAIT(pair.victim_rec.opens == 1 + (int)taken->len, WAIT_MS,
+                "the taken channels open");
+  check_alive(&pair, 0, (int)taken->len);
+
+  /* Closing the ones taken makes room again. */
+  for (guint i = 0; i < taken->len; i++)
+    g_assert_cmpint(hostile_reset(pair.attacker.peer,
+                                  g_array_index(taken, uint16_t, i)), ==, 0);
+  TESTUTIL_WAIT(pair.victim_rec.closes == (int)taken->len, WAIT_MS,
+                "the taken channels closed");
+  testutil_wait_for(only_one_channel, pair.victim.peer, WAIT_MS,
+                    "the taken channels released");
+  after = p2psig_peer_create_channel(pair.attacker.peer, "after", NULL,
+                                     &error);
+  g_assert_nonnull(after);
+  TESTUTIL_WAIT(pair.victim_rec.channels == 2 + (int)taken->len &&
+                pair.victim_rec.other != NULL, WAIT_MS,
+                "the channel after the flood");
+  testutil_lock();
+  g_assert_cmpstr(p2psig_channel_get_label(pair.victim_rec.other), ==,
+                  "after");
+  testutil_unlock();
+  g_assert_cmpint(p2psig_channel_send_text(after, "after"), ==, 0);
+  TESTUTIL_WAIT(pair.victim.messages->len == (guint)pair.pings + 1, WAIT_MS,
+                "a message on the channel after the flood");
+  testutil_lock();
+  g_assert_true(last_is(&pair.victim, (guint)pair.pings + 1, "after"));
+  testutil_unlock();
+  check_alive(&pair, 1, 1 + (int)taken->len);
+  g_array_unref(taken);
+  pair_clear(&pair);
+}
+
 /* DCEP that does not parse, on the normal channel's stream and others. */
 static void
 test_malformed_dcep(void)
@@ -325,6 +442,7 @@ main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/hostile/oversize", test_oversize);
+  g_test_add_func("/hostile/open-flood", test_open_flood);
   g_test_add_func("/hostile/malformed-dcep", test_malformed_dcep);
   g_test_add_func("/hostile/reset-unopened", test_reset_unopened);
   g_test_add_func("/hostile/data-without-channel",

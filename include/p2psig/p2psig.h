@@ -198,7 +198,12 @@ typedef void (*p2psig_candidate_cb)(p2psig_peer *peer, const char *candidate,
  * the peer went to P2PSIG_STATE_FAILED. */
 typedef void (*p2psig_state_cb)(p2psig_peer *peer, p2psig_state state,
                                 int error, void *user_data);
-/* The remote peer opened a channel.  on_open follows once it is usable. */
+/* The remote peer opened a channel.  on_open follows once it is usable.
+ * Limit: the labels and protocols of the channels the remote opened, live
+ * ones together, take at most 256 KiB a peer (RFC 8832 allows 64 KiB each,
+ * on up to 2,048 streams; labels in use are a few words).  An open beyond
+ * it is refused without any callback: the stream is reset, and the remote
+ * sees its channel closed. */
 typedef void (*p2psig_channel_cb)(p2psig_peer *peer, p2psig_channel *channel,
                                   void *user_data);
 /* A channel opened, or closed (exactly once per channel; the channel is
