@@ -8,6 +8,7 @@
  *
  * Reads the peer's internals (peer-private.h) to see what it holds.
  */
+#include <libsoup/soup.h>
 #include <string.h>
 
 #include "peer-private.h"
@@ -280,6 +281,67 @@ test_connect_while_flooded(void)
   testutil_side_clear(&answer);
 }
 
+/* ---- through the signaling ---- */
+
+static unsigned
+post_candidate(uint16_t port, const char *candidate, char **body)
+{
+  g_autoptr(SoupSession) session = soup_session_new_with_options("timeout",
+                                                                 10, NULL);
+  g_autofree char *uri = g_strdup_printf("http://127.0.0.1:%u/candidate",
+                                         port);
+  g_autoptr(SoupMessage) msg = soup_message_new("POST", uri);
+  g_autoptr(GBytes) request = g_bytes_new(candidate, strlen(candidate));
+  g_autoptr(GBytes) response = NULL;
+  g_autoptr(GError) error = NULL;
+
+  soup_session_set_proxy_resolver(session, NULL);
+  soup_message_set_request_body_from_bytes(msg, "text/plain", request);
+  response = soup_session_send_and_read(session, msg, NULL, &error);
+  g_assert_no_error(error);
+  if (body)
+    *body = g_strndup(g_bytes_get_data(response, NULL),
+                      g_bytes_get_size(response));
+  return soup_message_get_status(msg);
+}
+
+/* POST /candidate past the limit is answered 413 with a reason; a copy of
+ * one taken is still 200. */
+static void
+test_signaling(void)
+{
+  struct testutil_side answer;
+  p2psig_signaling_config config = {
+    P2PSIG_SIGNALING_CONFIG_INIT,
+    .role = P2PSIG_ROLE_ANSWER,
+    .listen_address = "127.0.0.1:0",
+    .remote_address = "127.0.0.1:9",
+  };
+  p2psig_signaling *sig;
+  g_autofree char *body = NULL;
+  g_autofree char *c0 = flood_candidate(0, 0);
+  g_autofree char *over = flood_candidate(P2PSIG_MAX_REMOTE_CANDIDATES, 0);
+  uint16_t port;
+  int error = -1;
+
+  testutil_side_init(&answer, NULL, NULL, NULL);
+  sig = p2psig_signaling_new(answer.peer, &config, &error);
+  g_assert_nonnull(sig);
+  port = p2psig_signaling_get_port(sig);
+  for (unsigned i = 0; i < P2PSIG_MAX_REMOTE_CANDIDATES; i++) {
+    g_autofree char *c = flood_candidate(i, 0);
+
+    g_assert_cmpuint(post_candidate(port, c, NULL), ==, 200);
+  }
+  g_assert_cmpuint(post_candidate(port, over, &body), ==, 413);
+  g_assert_nonnull(strstr(body, "too many candidates"));
+  g_assert_cmpuint(post_candidate(port, c0, NULL), ==, 200);
+  g_assert_cmpuint(held_by(answer.peer).pending, ==,
+                   P2PSIG_MAX_REMOTE_CANDIDATES);
+  p2psig_signaling_free(sig);
+  testutil_side_clear(&answer);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -288,5 +350,6 @@ main(int argc, char **argv)
   g_test_add_func("/limits/candidates/in-description", test_in_description);
   g_test_add_func("/limits/candidates/connect-while-flooded",
                   test_connect_while_flooded);
+  g_test_add_func("/limits/candidates/signaling", test_signaling);
   return g_test_run();
 }
