@@ -307,6 +307,48 @@ test_open_flood(void)
   pair_clear(&pair);
 }
 
+/* The same through the public API of a peer of ours: its channels with
+ * the longest labels and protocols that the victim refuses are closed on
+ * its side (on_close), the ones the victim took stay open. */
+static void
+test_open_flood_api(void)
+{
+  struct pair pair;
+  g_autofree char *label = g_strnfill(65535, 'l');
+  g_autofree char *protocol = g_strnfill(65535, 'p');
+  p2psig_channel_config cfg = { P2PSIG_CHANNEL_CONFIG_INIT,
+                                .protocol = protocol };
+  p2psig_channel *channels[8];
+  int taken, open = 0;
+
+  pair_connect(&pair);
+  for (size_t i = 0; i < G_N_ELEMENTS(channels); i++) {
+    channels[i] = p2psig_peer_create_channel(pair.attacker.peer, label, &cfg,
+                                             NULL);
+    g_assert_nonnull(channels[i]);
+    p2psig_channel_ref(channels[i]);
+  }
+  /* Each channel either closes on the attacker's side or is announced on
+   * the victim's. */
+  TESTUTIL_WAIT(pair.attacker_rec.closes + pair.victim_rec.channels - 1 ==
+                G_N_ELEMENTS(channels), WAIT_MS,
+                "every channel refused or taken");
+  taken = pair.victim_rec.channels - 1;
+  g_test_message("%zu channels of 128 KiB labels: %d taken",
+                 G_N_ELEMENTS(channels), taken);
+  g_assert_cmpint(taken, >=, 1);
+  g_assert_cmpint(taken, <=, P2PSIG_MAX_REMOTE_LABEL_BYTES / (2 * 65535));
+  g_assert_cmpuint(hostile_remote_label_bytes(pair.victim.peer), <=,
+                   P2PSIG_MAX_REMOTE_LABEL_BYTES);
+  for (size_t i = 0; i < G_N_ELEMENTS(channels); i++)
+    open += p2psig_channel_is_open(channels[i]);
+  g_assert_cmpint(open, ==, taken);
+  check_alive(&pair, 0, taken);
+  for (size_t i = 0; i < G_N_ELEMENTS(channels); i++)
+    p2psig_channel_unref(channels[i]);
+  pair_clear(&pair);
+}
+
 /* DCEP that does not parse, on the normal channel's stream and others. */
 static void
 test_malformed_dcep(void)
@@ -443,6 +485,7 @@ main(int argc, char **argv)
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/hostile/oversize", test_oversize);
   g_test_add_func("/hostile/open-flood", test_open_flood);
+  g_test_add_func("/hostile/open-flood/api", test_open_flood_api);
   g_test_add_func("/hostile/malformed-dcep", test_malformed_dcep);
   g_test_add_func("/hostile/reset-unopened", test_reset_unopened);
   g_test_add_func("/hostile/data-without-channel",
