@@ -4,7 +4,8 @@
  * what no well-behaved peer sends (tests/hostile.h): messages over the
  * 1 MiB we accept, a flood of DATA_CHANNEL_OPENs with the longest labels,
  * malformed DCEP, resets of streams no channel uses, data on such streams,
- * unknown payload protocol identifiers, an OPEN on a stream in use.  After
+ * unknown payload protocol identifiers, an OPEN on a stream in use (and
+ * the OPEN flood once more through the public API of a peer of ours).  After
  * each, the victim must still be connected, must have reported nothing it
  * should not have (no channel, close, message or state), and its channel
  * must still carry messages both ways.
