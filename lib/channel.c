@@ -306,6 +306,31 @@ p2psig__channels_connected(p2psig_peer *peer)
   }
 }
 
+/* What the remote's OPENs make the association hold, over the channels
+ * not released yet. */
+static size_t
+remote_label_bytes(const p2psig_peer *peer)
+{
+  size_t total = 0;
+
+  for (guint i = 0; i < peer->channels->len; i++)
+    total += ((const p2psig_channel *)peer->channels->pdata[i])
+               ->remote_label_bytes;
+  return total;
+}
+
+static int request_reset(p2psig_peer *peer, uint16_t sid);
+
+/* An OPEN we do not take: no channel, no ACK; resetting our outgoing
+ * stream closes the channel on the remote's side (RFC 8831 section 6.7),
+ * and its reset of its own then finds no channel here. */
+static void
+refuse_open(p2psig_peer *peer, uint16_t sid)
+{
+  if (request_reset(peer, sid) < 0)
+    g_debug("stream %u: reset failed", sid);
+}
+
 static void
 receive_open(p2psig_peer *peer, uint16_t sid, const uint8_t *buf, size_t len)
 {
@@ -321,10 +346,18 @@ receive_open(p2psig_peer *peer, uint16_t sid, const uint8_t *buf, size_t len)
     g_debug("DCEP open on stream %u, which is in use", sid);
     return;
   }
+  if (remote_label_bytes(peer) + open.label_len + open.protocol_len >
+      P2PSIG_MAX_REMOTE_LABEL_BYTES) {
+    g_debug("DCEP open on stream %u refused: labels over %u bytes", sid,
+            (unsigned)P2PSIG_MAX_REMOTE_LABEL_BYTES);
+    refuse_open(peer, sid);
+    return;
+  }
   channel = p2psig__channel_new(peer, open.label, open.label_len,
                                 open.protocol, open.protocol_len);
   channel->sid = sid;
   channel->remote_opened = true;
+  channel->remote_label_bytes = open.label_len + open.protocol_len;
   channel->channel_type = open.channel_type;
   channel->priority = open.priority;
   channel->reliability = open.reliability;

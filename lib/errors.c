@@ -38,6 +38,7 @@ static const struct error_entry errors[] = {
   { "P2PSIG_EHTTP", "the signaling peer answered with an error" },
   { "P2PSIG_EBUSY", "the channel id is in use" },
   { "P2PSIG_EUNAUTHORIZED", "missing or wrong signaling token" },
+  { "P2PSIG_ELIMIT", "limit reached" },
 };
 
 static const struct error_entry *

@@ -23,6 +23,14 @@
  * most one message of an association at a time (SCTP delivers one partial
  * message at a time), so this bounds receive memory. */
 #define P2PSIG_MAX_MESSAGE_SIZE (1024 * 1024)
+/* Remote ICE candidates a peer takes from p2psig_peer_add_candidate
+ * (trickled, held or applied), and at most as many again from the remote
+ * description.  Browsers gather fewer than 20 (a host candidate a
+ * interface and address family, a server-reflexive and a relayed one a
+ * server), pion a few more on a host with many interfaces; 100 leaves room
+ * for those, while each candidate costs libnice a pair a local candidate
+ * and checks: 30,000 of them stall the library thread for seconds. */
+#define P2PSIG_MAX_REMOTE_CANDIDATES 100
 /* RFC 8841 section 6: a remote SDP without a=max-message-size means this. */
 #define P2PSIG_DEFAULT_REMOTE_MAX_MESSAGE_SIZE 65536
 

@@ -18,6 +18,14 @@
 #define PEER_MAGIC 0x50325045u    /* "P2PE" */
 #define CHANNEL_MAGIC 0x50324348u /* "P2CH" */
 
+/* Label and protocol bytes that the remote's DATA_CHANNEL_OPENs may make
+ * an association hold, over its live channels.  RFC 8832 allows 65,535
+ * bytes each, and streams allow 2,048 channels: 256 MiB from one peer.
+ * Labels in use are a few words; 256 KiB is two channels with the longest
+ * label and protocol, or thousands of usual ones.  An OPEN beyond it is
+ * refused by resetting its stream. */
+#define P2PSIG_MAX_REMOTE_LABEL_BYTES (256 * 1024)
+
 /* DTLS records that arrive before the remote description, held so that the
  * handshake need not wait for a retransmission (bounded). */
 #define EARLY_DATAGRAMS_MAX 16
@@ -48,6 +56,9 @@ struct p2psig_channel {
   int sid;                /* -1 until assigned */
   enum channel_state state;
   bool remote_opened;
+  size_t remote_label_bytes; /* label + protocol of the remote's OPEN,
+                                counted against
+                                P2PSIG_MAX_REMOTE_LABEL_BYTES */
   bool negotiated;
   bool close_when_flushed; /* closed with messages still pending */
   gint64 closing_since;   /* when we asked to close it */
@@ -113,7 +124,14 @@ struct p2psig_peer {
   uint64_t remote_max_message_size;
   GPtrArray *local_candidates;   /* gathered before the local SDP, for it */
   bool local_gathering_done;
-  GPtrArray *pending_candidates; /* remote, before the remote description */
+  GArray *pending_candidates;    /* struct p2psig_candidate: trickled
+                                    before the remote description */
+  GHashTable *remote_candidate_keys; /* candidate_key() of each remote
+                                        candidate taken, from the
+                                        description or trickled */
+  unsigned trickled_candidates;  /* taken from p2psig_peer_add_candidate,
+                                    held or applied; at most
+                                    P2PSIG_MAX_REMOTE_CANDIDATES */
   GPtrArray *early_datagrams;    /* GBytes */
 
   GPtrArray *channels;           /* every live channel */

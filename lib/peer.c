@@ -529,7 +529,8 @@ free_peer(p2psig_peer *peer)
   p2psig__dtls_cert_free(peer->cert);
   p2psig__sdp_remote_clear(&peer->remote);
   g_ptr_array_unref(peer->local_candidates);
-  g_ptr_array_unref(peer->pending_candidates);
+  g_array_unref(peer->pending_candidates);
+  g_hash_table_unref(peer->remote_candidate_keys);
   g_ptr_array_unref(peer->early_datagrams);
   g_ptr_array_unref(peer->channels);
   g_hash_table_unref(peer->channels_by_sid);
@@ -566,7 +567,11 @@ p2psig_peer_new(const p2psig_peer_config *config, int *error)
   peer->disconnected_after_s = DISCONNECTED_AFTER_S;
   peer->failed_after_s = FAILED_AFTER_S;
   peer->local_candidates = g_ptr_array_new_with_free_func(g_free);
-  peer->pending_candidates = g_ptr_array_new_with_free_func(g_free);
+  peer->pending_candidates = g_array_new(FALSE, FALSE,
+                                         sizeof(struct p2psig_candidate));
+  peer->remote_candidate_keys = g_hash_table_new_full(g_str_hash,
+                                                      g_str_equal, g_free,
+                                                      NULL);
   peer->early_datagrams =
     g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
   peer->channels = g_ptr_array_new();
@@ -841,15 +846,94 @@ p2psig_peer_create_answer(p2psig_peer *peer, char **sdp)
   return ret;
 }
 
+/* What makes two remote candidates the same one for us: a copy is
+ * ignored, whether it came in the description or trickled.  g_free. */
+static char *
+candidate_key(const struct p2psig_candidate *c)
+{
+  return g_strdup_printf("%d %d %u %" G_GUINT32_FORMAT " %s %s %u",
+                         (int)c->transport, (int)c->type, c->component,
+                         c->priority, c->foundation, c->address, c->port);
+}
+
+/* Records key (taken) unless a copy is known; returns whether it is new. */
+static bool
+remember_candidate(p2psig_peer *peer, char *key)
+{
+  if (g_hash_table_contains(peer->remote_candidate_keys, key)) {
+    g_free(key);
+    return false;
+  }
+  g_hash_table_add(peer->remote_candidate_keys, key);
+  return true;
+}
+
 static void
 apply_remote_candidate(p2psig_peer *peer, const char *text)
 {
   struct p2psig_candidate c;
   g_autofree char *detail = NULL;
 
-  if (p2psig__candidate_parse(text, &c, &detail) < 0 ||
-      p2psig__ice_add_remote_candidate(peer->ice, &c, &detail) < 0)
+  if (p2psig__candidate_parse(text, &c, &detail) < 0) {
+    g_debug("remote candidate ignored: %s", detail);
+    return;
+  }
+  /* A copy of one trickled before: that one is applied below. */
+  if (!remember_candidate(peer, candidate_key(&c)))
+    return;
+  if (p2psig__ice_add_remote_candidate(peer->ice, &c, &detail) < 0)
     g_debug("remote candidate '%s' ignored: %s", text, detail);
+}
+
+/* Applies the candidates trickled before the remote description, each
+ * once (add_trickled_candidate_locked dropped the copies). */
+static void
+apply_pending_candidates(p2psig_peer *peer)
+{
+  for (guint i = 0; i < peer->pending_candidates->len; i++) {
+    const struct p2psig_candidate *c =
+      &g_array_index(peer->pending_candidates, struct p2psig_candidate, i);
+    g_autofree char *detail = NULL;
+
+    if (p2psig__ice_add_remote_candidate(peer->ice, c, &detail) < 0)
+      g_debug("remote candidate %s:%u ignored: %s", c->address, c->port,
+              detail);
+  }
+  g_array_set_size(peer->pending_candidates, 0);
+}
+
+/* Takes a trickled candidate: a copy of one taken before is ignored (0);
+ * past P2PSIG_MAX_REMOTE_CANDIDATES, P2PSIG_ELIMIT.  Held until the remote
+ * description, parsed: a few hundred bytes each, whatever the text was. */
+static int
+add_trickled_candidate_locked(p2psig_peer *peer,
+                              const struct p2psig_candidate *c, char *key,
+                              char **detail)
+{
+  int ret;
+
+  if (g_hash_table_contains(peer->remote_candidate_keys, key)) {
+    g_free(key);
+    return 0;
+  }
+  if (peer->trickled_candidates >= P2PSIG_MAX_REMOTE_CANDIDATES) {
+    g_free(key);
+    *detail = g_strdup_printf("more than %u remote candidates",
+                              (unsigned)P2PSIG_MAX_REMOTE_CANDIDATES);
+    return P2PSIG_ELIMIT;
+  }
+  if (peer->remote_set) {
+    ret = p2psig__ice_add_remote_candidate(peer->ice, c, detail);
+    if (ret < 0) {
+      g_free(key);
+      return ret;
+    }
+  } else {
+    g_array_append_val(peer->pending_candidates, *c);
+  }
+  remember_candidate(peer, key);
+  peer->trickled_candidates++;
+  return 0;
 }
 
 int
@@ -900,9 +984,9 @@ p2psig_peer_set_remote_description(p2psig_peer *peer, p2psig_sdp_type type,
   }
   for (guint i = 0; i < peer->remote.candidates->len; i++)
     apply_remote_candidate(peer, peer->remote.candidates->pdata[i]);
-  for (guint i = 0; i < peer->pending_candidates->len; i++)
-    apply_remote_candidate(peer, peer->pending_candidates->pdata[i]);
-  g_ptr_array_set_size(peer->pending_candidates, 0);
+  /* Their texts are of no further use. */
+  g_ptr_array_set_size(peer->remote.candidates, 0);
+  apply_pending_candidates(peer);
 out:
   p2psig__unlock();
   p2psig__api_leave();
@@ -915,6 +999,7 @@ p2psig_peer_add_candidate(p2psig_peer *peer, const char *candidate)
 {
   struct p2psig_candidate c;
   g_autofree char *detail = NULL;
+  char *key;
   int ret = 0;
 
   if (!peer_valid(peer) || !candidate)
@@ -929,14 +1014,15 @@ p2psig_peer_add_candidate(p2psig_peer *peer, const char *candidate)
     g_debug("remote candidate refused: %s", detail);
     return ret;
   }
+  key = candidate_key(&c);
   p2psig__api_enter();
   p2psig__lock();
-  if (peer->freed || peer->closed)
+  if (peer->freed || peer->closed) {
+    g_free(key);
     ret = P2PSIG_ECLOSED;
-  else if (!peer->remote_set)
-    g_ptr_array_add(peer->pending_candidates, g_strdup(candidate));
-  else
-    ret = p2psig__ice_add_remote_candidate(peer->ice, &c, &detail);
+  } else {
+    ret = add_trickled_candidate_locked(peer, &c, key, &detail);
+  }
   if (ret < 0 && detail)
     g_debug("remote candidate refused: %s", detail);
   p2psig__unlock();

@@ -604,8 +604,15 @@ attribute(struct span value, bool media_level, struct attrs *a,
     a->has_max_message_size = true;
   } else if (span_is(name, "candidate")) {
     struct p2psig_candidate c;
-    char *text = g_strndup(value.p, value.n);
+    char *text;
 
+    /* The public API takes an SDP of any size: keep a bounded number. */
+    if (candidates->len >= P2PSIG_MAX_REMOTE_CANDIDATES) {
+      g_debug("SDP line %" G_GSIZE_FORMAT ": more than %u candidates, "
+              "skipped", line, (unsigned)P2PSIG_MAX_REMOTE_CANDIDATES);
+      return NULL;
+    }
+    text = g_strndup(value.p, value.n);
     /* One candidate we cannot use must not cost the whole description;
      * the others may still connect. */
     if (p2psig__candidate_parse(text, &c, NULL) == 0) {

@@ -34,7 +34,10 @@ struct p2psig_sdp_remote {
   bool ice_lite;
   bool end_of_candidates;
   GPtrArray *candidates;                   /* "candidate:..." strings
-                                              (without "a="), never NULL */
+                                              (without "a="), never NULL;
+                                              the first
+                                              P2PSIG_MAX_REMOTE_CANDIDATES
+                                              that parse */
 };
 
 /* Parses text (CRLF or LF).  Fills out on success (clear it with

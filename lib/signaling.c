@@ -964,6 +964,13 @@ handle_candidate_locked(struct p2psig_signaling *sig, SoupServerMessage *msg,
     return;
   }
 
+  /* libsoup 3.2 has no phrase for 429; 413 says "more than we take". */
+  if (rc == P2PSIG_ELIMIT) {
+    refuse(sig, msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE, rc,
+           "too many candidates: at most %u are taken",
+           (unsigned)P2PSIG_MAX_REMOTE_CANDIDATES);
+    return;
+  }
   /* The parser says precisely what is wrong. */
   if (rc == P2PSIG_ECANDIDATE &&
       p2psig__candidate_parse(candidate, &parsed, &detail) < 0 && detail) {

@@ -217,16 +217,44 @@ tool_on_state(p2psig_peer *peer, p2psig_state state, int error,
   wake();
 }
 
+const char *
+tool_shown(const void *data, size_t len, char buf[TOOL_SHOWN_SIZE])
+{
+  static const char hex[] = "0123456789abcdef";
+  const unsigned char *p = data;
+  size_t n = len < TOOL_SHOWN_MAX ? len : TOOL_SHOWN_MAX;
+  char *out = buf;
+
+  for (size_t i = 0; i < n; i++) {
+    if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\') {
+      *out++ = (char)p[i];
+    } else {
+      *out++ = '\\';
+      *out++ = 'x';
+      *out++ = hex[p[i] >> 4];
+      *out++ = hex[p[i] & 15];
+    }
+  }
+  if (len > n) {
+    memcpy(out, "...", 3);
+    out += 3;
+  }
+  *out = '\0';
+  return buf;
+}
+
 void
 tool_on_open(p2psig_channel *channel, void *user_data)
 {
   struct tool *t = user_data;
+  const char *label = p2psig_channel_get_label(channel);
+  char shown[TOOL_SHOWN_SIZE];
 
   /* pion's text, with the interval when it is not pion's 5 s. */
   printf("Data channel '%s'-'%d' open. Random messages will now be sent to "
          "any connected DataChannels every %g seconds\n",
-         p2psig_channel_get_label(channel), p2psig_channel_get_id(channel),
-         t->opt.interval);
+         tool_shown(label, label ? strlen(label) : 0, shown),
+         p2psig_channel_get_id(channel), t->opt.interval);
   /* A reference of our own: the main thread may be sending on it when
    * on_close runs. */
   pthread_mutex_lock(&t->lock);
@@ -275,9 +303,12 @@ tool_on_message(p2psig_channel *channel, const void *data, size_t len,
                 p2psig_kind kind, void *user_data)
 {
   struct tool *t = user_data;
+  const char *label = p2psig_channel_get_label(channel);
+  char shown_label[TOOL_SHOWN_SIZE], shown[TOOL_SHOWN_SIZE];
 
-  printf("Message from DataChannel '%s': '%.*s'\n",
-         p2psig_channel_get_label(channel), (int)len, (const char *)data);
+  printf("Message from DataChannel '%s': '%s'\n",
+         tool_shown(label, label ? strlen(label) : 0, shown_label),
+         tool_shown(data, len, shown));
   atomic_fetch_add(&t->received, 1);
   wake();
 }

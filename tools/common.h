@@ -55,6 +55,15 @@ void tool_init(struct tool *t);
  * user_data is t. */
 p2psig_peer_config tool_peer_config(struct tool *t);
 
+/* What the tools print of a remote label or message: at most
+ * TOOL_SHOWN_MAX bytes, then "...", with every byte outside printable
+ * ASCII (and the backslash) as \xNN, so that a remote peer cannot write
+ * terminal escapes.  Writes into buf and returns it. */
+#define TOOL_SHOWN_MAX 200
+#define TOOL_SHOWN_SIZE (4 * TOOL_SHOWN_MAX + sizeof "...")
+const char *tool_shown(const void *data, size_t len,
+                       char buf[TOOL_SHOWN_SIZE]);
+
 void tool_on_state(p2psig_peer *peer, p2psig_state state, int error,
                    void *user_data);
 void tool_on_open(p2psig_channel *channel, void *user_data);

@@ -87,7 +87,9 @@ typedef enum p2psig_error {
   P2PSIG_EINTERNAL = -17,   /* internal error (a bug: please report) */
   P2PSIG_EHTTP = -18,       /* the signaling peer answered with an error */
   P2PSIG_EBUSY = -19,       /* the channel id is in use */
-  P2PSIG_EUNAUTHORIZED = -20 /* signaling request without the right token */
+  P2PSIG_EUNAUTHORIZED = -20, /* signaling request without the right token */
+  P2PSIG_ELIMIT = -21       /* a limit on what a remote peer may make us
+                               hold was reached (Since: 0.2) */
 } p2psig_error;
 
 /**
@@ -196,7 +198,12 @@ typedef void (*p2psig_candidate_cb)(p2psig_peer *peer, const char *candidate,
  * the peer went to P2PSIG_STATE_FAILED. */
 typedef void (*p2psig_state_cb)(p2psig_peer *peer, p2psig_state state,
                                 int error, void *user_data);
-/* The remote peer opened a channel.  on_open follows once it is usable. */
+/* The remote peer opened a channel.  on_open follows once it is usable.
+ * Limit: the labels and protocols of the channels the remote opened, live
+ * ones together, take at most 256 KiB a peer (RFC 8832 allows 64 KiB each,
+ * on up to 2,048 streams; labels in use are a few words).  An open beyond
+ * it is refused without any callback: the stream is reset, and the remote
+ * sees its channel closed. */
 typedef void (*p2psig_channel_cb)(p2psig_peer *peer, p2psig_channel *channel,
                                   void *user_data);
 /* A channel opened, or closed (exactly once per channel; the channel is
@@ -311,8 +318,19 @@ P2PSIG_API int p2psig_peer_set_remote_description(p2psig_peer *peer,
  * Adds a remote ICE candidate.  Candidates that arrive before the remote
  * description are held and applied once it is set.
  *
+ * Limits, since remote peers decide what arrives here: a copy of a candidate
+ * already taken (same transport, address, port, type, component, priority
+ * and foundation), trickled or in the remote description, is ignored and
+ * returns 0.  A peer takes at most 100 distinct candidates from this
+ * function, held or applied, and then refuses more with P2PSIG_ELIMIT
+ * (the signaling answers POST /candidate with 413).  Browsers gather fewer
+ * than 20; each candidate costs the ICE agent checks, and tens of thousands
+ * stall the library thread for seconds.  The remote description's own
+ * candidates are bounded alike: the first 100 that parse are used, the
+ * others ignored.
+ *
  * Returns: 0 or a negative p2psig_error (P2PSIG_ECANDIDATE when it does not
- * parse).
+ * parse or cannot be used, P2PSIG_ELIMIT past the limit above).
  * Since: 0.1
  */
 P2PSIG_API int p2psig_peer_add_candidate(p2psig_peer *peer,
