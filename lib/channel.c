@@ -642,7 +642,6 @@ p2psig_peer_create_channel(p2psig_peer *peer, const char *label,
     err = P2PSIG_EINVAL;
     goto out;
   }
-  p2psig__api_enter();
   p2psig__lock();
   if (peer->freed || peer->closed) {
     err = P2PSIG_ECLOSED;
@@ -660,7 +659,6 @@ p2psig_peer_create_channel(p2psig_peer *peer, const char *label,
     }
   }
   p2psig__unlock();
-  p2psig__api_leave();
 
 out:
   if (error)
@@ -690,7 +688,6 @@ p2psig_channel_send(p2psig_channel *channel, const void *data, size_t len,
   if (!channel || (len > 0 && !data) ||
       (kind != P2PSIG_KIND_TEXT && kind != P2PSIG_KIND_BINARY))
     return P2PSIG_EINVAL;
-  p2psig__api_enter();
   p2psig__lock();
   if (!channel_valid(channel)) {
     ret = channel_known(channel) ? P2PSIG_ECLOSED : P2PSIG_EINVAL;
@@ -726,7 +723,6 @@ p2psig_channel_send(p2psig_channel *channel, const void *data, size_t len,
   }
 out:
   p2psig__unlock();
-  p2psig__api_leave();
   return ret;
 }
 
@@ -745,7 +741,6 @@ p2psig_channel_close(p2psig_channel *channel)
 
   if (!channel)
     return P2PSIG_EINVAL;
-  p2psig__api_enter();
   p2psig__lock();
   if (!channel_valid(channel)) {
     ret = channel_known(channel) ? P2PSIG_ECLOSED : P2PSIG_EINVAL;
@@ -759,7 +754,6 @@ p2psig_channel_close(p2psig_channel *channel)
     mark_closed(channel);
   }
   p2psig__unlock();
-  p2psig__api_leave();
   return ret;
 }
 

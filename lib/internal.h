@@ -47,10 +47,5 @@ void p2psig__loop_run_sync(void (*fn)(void *data), void *data);
 GSource *p2psig__loop_timeout(unsigned interval_ms, GSourceFunc fn,
                               void *data, GDestroyNotify destroy);
 GSource *p2psig__loop_idle(GSourceFunc fn, void *data, GDestroyNotify destroy);
-/* Public entry points mark themselves so that callbacks caused by the call
- * are queued instead of run inside it. */
-void p2psig__api_enter(void);
-void p2psig__api_leave(void);
-bool p2psig__in_api(void);
 
 #endif

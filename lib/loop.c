@@ -11,7 +11,6 @@
 static GRecMutex library_lock;
 static GMainContext *library_context;
 static GThread *library_thread;
-static GPrivate api_depth; /* per thread: nested public calls */
 
 static gpointer
 library_thread_main(gpointer data)
@@ -160,24 +159,4 @@ p2psig__loop_idle(GSourceFunc fn, void *data, GDestroyNotify destroy)
 
   g_source_set_priority(source, G_PRIORITY_DEFAULT);
   return attach_locked(source, fn, data, destroy);
-}
-
-void
-p2psig__api_enter(void)
-{
-  g_private_set(&api_depth,
-                GINT_TO_POINTER(GPOINTER_TO_INT(g_private_get(&api_depth)) + 1));
-}
-
-void
-p2psig__api_leave(void)
-{
-  g_private_set(&api_depth,
-                GINT_TO_POINTER(GPOINTER_TO_INT(g_private_get(&api_depth)) - 1));
-}
-
-bool
-p2psig__in_api(void)
-{
-  return GPOINTER_TO_INT(g_private_get(&api_depth)) > 0;
 }

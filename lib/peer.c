@@ -728,7 +728,6 @@ p2psig_peer_close(p2psig_peer *peer)
 {
   if (!peer_valid(peer))
     return;
-  p2psig__api_enter();
   p2psig__lock();
   if (!peer->freed && !peer->closed) {
     peer->closed = true;
@@ -743,7 +742,6 @@ p2psig_peer_close(p2psig_peer *peer)
                                              NULL);
   }
   p2psig__unlock();
-  p2psig__api_leave();
 }
 
 /* ---- negotiation ---- */
@@ -794,7 +792,6 @@ p2psig_peer_create_offer(p2psig_peer *peer, char **sdp)
 
   if (!peer_valid(peer) || !sdp)
     return P2PSIG_EINVAL;
-  p2psig__api_enter();
   p2psig__lock();
   if (peer->freed || peer->closed) {
     ret = P2PSIG_ECLOSED;
@@ -811,7 +808,6 @@ p2psig_peer_create_offer(p2psig_peer *peer, char **sdp)
     emit_gathered_candidates(peer);
   }
   p2psig__unlock();
-  p2psig__api_leave();
   return ret;
 }
 
@@ -822,7 +818,6 @@ p2psig_peer_create_answer(p2psig_peer *peer, char **sdp)
 
   if (!peer_valid(peer) || !sdp)
     return P2PSIG_EINVAL;
-  p2psig__api_enter();
   p2psig__lock();
   if (peer->freed || peer->closed) {
     ret = P2PSIG_ECLOSED;
@@ -842,7 +837,6 @@ p2psig_peer_create_answer(p2psig_peer *peer, char **sdp)
     ret = descriptions_complete(peer);
   }
   p2psig__unlock();
-  p2psig__api_leave();
   return ret;
 }
 
@@ -952,7 +946,6 @@ p2psig_peer_set_remote_description(p2psig_peer *peer, p2psig_sdp_type type,
     g_debug("remote SDP refused: %s", detail);
     return ret;
   }
-  p2psig__api_enter();
   p2psig__lock();
   if (peer->freed || peer->closed) {
     ret = P2PSIG_ECLOSED;
@@ -989,7 +982,6 @@ p2psig_peer_set_remote_description(p2psig_peer *peer, p2psig_sdp_type type,
   apply_pending_candidates(peer);
 out:
   p2psig__unlock();
-  p2psig__api_leave();
   p2psig__sdp_remote_clear(&remote);
   return ret;
 }
@@ -1015,7 +1007,6 @@ p2psig_peer_add_candidate(p2psig_peer *peer, const char *candidate)
     return ret;
   }
   key = candidate_key(&c);
-  p2psig__api_enter();
   p2psig__lock();
   if (peer->freed || peer->closed) {
     g_free(key);
@@ -1026,7 +1017,6 @@ p2psig_peer_add_candidate(p2psig_peer *peer, const char *candidate)
   if (ret < 0 && detail)
     g_debug("remote candidate refused: %s", detail);
   p2psig__unlock();
-  p2psig__api_leave();
   return ret;
 }
 

@@ -17,13 +17,11 @@ hostile_send(p2psig_peer *peer, uint16_t sid, uint32_t ppid, const void *buf,
   int ret;
 
   for (;;) {
-    p2psig__api_enter();
     p2psig__lock();
     ret = peer->sctp ? p2psig__sctp_send(peer->sctp, sid, ppid, NULL, buf,
                                          len)
                      : P2PSIG_ESTATE;
     p2psig__unlock();
-    p2psig__api_leave();
     if (ret != P2PSIG_EAGAIN || g_get_monotonic_time() > deadline)
       return ret;
     /* The buffer drains as the remote acknowledges: look again soon. */
@@ -64,12 +62,10 @@ hostile_reset(p2psig_peer *peer, uint16_t sid)
 {
   int ret;
 
-  p2psig__api_enter();
   p2psig__lock();
   ret = peer->sctp ? p2psig__sctp_reset_stream(peer->sctp, sid)
                    : P2PSIG_ESTATE;
   p2psig__unlock();
-  p2psig__api_leave();
   return ret;
 }
 
