@@ -60,6 +60,49 @@ type_to_nice(enum p2psig_candidate_type type)
   }
 }
 
+/* RFC 6544 section 4.5: an active TCP candidate has no port of its own
+ * (libnice says 0); SDP says 9, the discard port. */
+#define ACTIVE_TCP_PORT 9
+
+static void
+transport_from_nice(NiceCandidateTransport transport,
+                    struct p2psig_candidate *c)
+{
+  c->transport = P2PSIG_TRANSPORT_TCP;
+  switch (transport) {
+  case NICE_CANDIDATE_TRANSPORT_TCP_ACTIVE:
+    c->tcp_type = P2PSIG_TCP_ACTIVE;
+    break;
+  case NICE_CANDIDATE_TRANSPORT_TCP_PASSIVE:
+    c->tcp_type = P2PSIG_TCP_PASSIVE;
+    break;
+  case NICE_CANDIDATE_TRANSPORT_TCP_SO:
+    c->tcp_type = P2PSIG_TCP_SO;
+    break;
+  case NICE_CANDIDATE_TRANSPORT_UDP:
+  default:
+    c->transport = P2PSIG_TRANSPORT_UDP;
+    c->tcp_type = P2PSIG_TCP_NONE;
+    break;
+  }
+}
+
+static NiceCandidateTransport
+transport_to_nice(const struct p2psig_candidate *c)
+{
+  if (c->transport == P2PSIG_TRANSPORT_UDP)
+    return NICE_CANDIDATE_TRANSPORT_UDP;
+  switch (c->tcp_type) {
+  case P2PSIG_TCP_ACTIVE:
+    return NICE_CANDIDATE_TRANSPORT_TCP_ACTIVE;
+  case P2PSIG_TCP_SO:
+    return NICE_CANDIDATE_TRANSPORT_TCP_SO;
+  case P2PSIG_TCP_PASSIVE:
+  default:
+    return NICE_CANDIDATE_TRANSPORT_TCP_PASSIVE;
+  }
+}
+
 static void
 on_new_candidate(NiceAgent *agent, NiceCandidate *nc, gpointer user_data)
 {
@@ -67,14 +110,14 @@ on_new_candidate(NiceAgent *agent, NiceCandidate *nc, gpointer user_data)
   struct p2psig_candidate c = { 0 };
   g_autofree char *text = NULL;
 
-  if (nc->transport != NICE_CANDIDATE_TRANSPORT_UDP)
-    return;
   g_strlcpy(c.foundation, nc->foundation, sizeof c.foundation);
   c.component = nc->component_id;
-  c.transport = P2PSIG_TRANSPORT_UDP;
+  transport_from_nice(nc->transport, &c);
   c.priority = nc->priority;
   nice_address_to_string(&nc->addr, c.address);
   c.port = nice_address_get_port(&nc->addr);
+  if (c.tcp_type == P2PSIG_TCP_ACTIVE && c.port == 0)
+    c.port = ACTIVE_TCP_PORT;
   c.type = type_from_nice(nc->type);
   if (c.type != P2PSIG_CANDIDATE_HOST) {
     nice_address_to_string(&nc->base_addr, c.related_address);
@@ -195,7 +238,9 @@ p2psig__ice_new(const struct p2psig_ice_options *options,
    * form, never at once, and the next ones as far apart: 20 ms by default.
    * Its minimum, 1 ms, starts checks in about 1 ms; a data-channel peer has
    * few pairs, so the check rate stays low. */
-  g_object_set(ice->agent, "upnp", FALSE, "ice-tcp", FALSE,
+  /* ICE-TCP (RFC 6544), as browsers: two peers whose UDP is blocked
+   * still meet over TCP. */
+  g_object_set(ice->agent, "upnp", FALSE, "ice-tcp", options->ice_tcp,
                "controlling-mode", FALSE, "stun-max-retransmissions", 14,
                "stun-pacing-timer", 1, NULL);
   if (options->stun_ip)
@@ -304,8 +349,8 @@ p2psig__ice_candidate_usable(const struct p2psig_candidate *c, char **detail)
 {
   NiceAddress addr;
 
-  if (c->transport != P2PSIG_TRANSPORT_UDP) {
-    *detail = g_strdup("only UDP candidates are supported");
+  if (c->unsupported) {
+    *detail = g_strdup_printf("%s", c->unsupported);
     return P2PSIG_ECANDIDATE;
   }
   if (c->component != COMPONENT_ID) {
@@ -337,7 +382,7 @@ p2psig__ice_add_remote_candidate(struct p2psig_ice *ice,
   nc = nice_candidate_new(type_to_nice(c->type));
   nc->stream_id = ice->stream_id;
   nc->component_id = COMPONENT_ID;
-  nc->transport = NICE_CANDIDATE_TRANSPORT_UDP;
+  nc->transport = transport_to_nice(c);
   nc->priority = c->priority;
   g_strlcpy(nc->foundation, c->foundation, sizeof nc->foundation);
   nice_address_set_from_string(&nc->addr, c->address);

@@ -31,6 +31,7 @@ struct p2psig_ice_options {
   const char *stun_ip;                /* resolved STUN server, or NULL */
   uint16_t stun_port;
   uint16_t port_min, port_max;
+  bool ice_tcp;                       /* gather and use TCP candidates */
 };
 
 struct p2psig_ice *p2psig__ice_new(const struct p2psig_ice_options *options,

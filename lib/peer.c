@@ -612,6 +612,7 @@ p2psig_peer_new(const p2psig_peer_config *config, int *error)
   ice_options.local_addresses = (const char *const *)peer->local_addresses;
   ice_options.port_min = cfg.port_min;
   ice_options.port_max = cfg.port_max;
+  ice_options.ice_tcp = !cfg.disable_ice_tcp;
   if (peer->stun_host && g_hostname_is_ip_address(peer->stun_host)) {
     ice_options.stun_ip = peer->stun_host;
     ice_options.stun_port = peer->stun_port;
@@ -999,12 +1000,15 @@ p2psig_peer_add_candidate(p2psig_peer *peer, const char *candidate)
   if (candidate[0] == '\0')
     return 0; /* end of candidates: libnice keeps checking what it has */
   ret = p2psig__candidate_parse(candidate, &c, &detail);
-  /* Refused now even when it would wait for the remote description. */
-  if (ret == 0)
-    ret = p2psig__ice_candidate_usable(&c, &detail);
   if (ret < 0) {
     g_debug("remote candidate refused: %s", detail);
     return ret;
+  }
+  /* A candidate we cannot use is no error of the remote's (W3C
+   * addIceCandidate takes any that parses): dropped now, never held. */
+  if (p2psig__ice_candidate_usable(&c, &detail) < 0) {
+    g_debug("remote candidate ignored: %s", detail);
+    return 0;
   }
   key = candidate_key(&c);
   p2psig__lock();

@@ -306,8 +306,10 @@ p2psig__candidate_parse(const char *text, struct p2psig_candidate *out,
     c.transport = P2PSIG_TRANSPORT_UDP;
   else if (span_is_ci(tok, "tcp"))
     c.transport = P2PSIG_TRANSPORT_TCP;
+  else if (span_all(tok, 32, is_token_char))
+    c.unsupported = "a transport other than udp and tcp";
   else
-    return candidate_fail(detail, "unknown transport");
+    return candidate_fail(detail, "bad transport");
 
   if (!next_token(&s, &tok))
     return candidate_fail(detail, "no priority");
@@ -338,8 +340,12 @@ p2psig__candidate_parse(const char *text, struct p2psig_candidate *out,
     c.type = P2PSIG_CANDIDATE_PRFLX;
   else if (span_is_ci(tok, "relay"))
     c.type = P2PSIG_CANDIDATE_RELAY;
+  else if (span_all(tok, 32, is_token_char))
+    c.unsupported = c.unsupported ? c.unsupported
+                                  : "a type other than host, srflx, prflx "
+                                    "and relay";
   else
-    return candidate_fail(detail, "unknown type");
+    return candidate_fail(detail, "bad type");
 
   /* RFC 8839 section 5.1 orders raddr, rport, tcptype, then extensions;
    * pion writes tcptype before raddr, so take them in any order. */
@@ -362,18 +368,18 @@ p2psig__candidate_parse(const char *text, struct p2psig_candidate *out,
         c.tcp_type = P2PSIG_TCP_PASSIVE;
       else if (span_is_ci(value, "so"))
         c.tcp_type = P2PSIG_TCP_SO;
-      else
-        return candidate_fail(detail, "unknown tcptype");
+      else if (!c.unsupported)
+        c.unsupported = "a tcptype other than active, passive and so";
       has_tcptype = true;
     }
     /* Anything else (generation, ufrag, network-id, network-cost...) is an
      * extension we may ignore, RFC 8839 section 5.1. */
   }
 
-  if (c.transport == P2PSIG_TRANSPORT_TCP && !has_tcptype)
-    /* RFC 6544 section 4.5: without it we cannot tell who connects. */
-    return candidate_fail(detail, "tcp candidate without tcptype");
-  if (c.transport == P2PSIG_TRANSPORT_UDP)
+  /* RFC 6544 section 4.5: without it we cannot tell who connects. */
+  if (c.transport == P2PSIG_TRANSPORT_TCP && !has_tcptype && !c.unsupported)
+    c.unsupported = "a tcp candidate without tcptype";
+  if (c.transport == P2PSIG_TRANSPORT_UDP || c.unsupported)
     c.tcp_type = P2PSIG_TCP_NONE;
   /* A host candidate has no base (RFC 8445 section 5.1.1.1); a stray
    * raddr on one is ignored, as its format leaves it out. */

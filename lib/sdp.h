@@ -99,12 +99,17 @@ struct p2psig_candidate {
   char related_address[256];               /* "" if absent */
   uint16_t related_port;
   enum p2psig_tcp_type tcp_type;
+  /* Why we cannot use a candidate that parses (RFC 8839's grammar takes any
+   * token as a transport or a type), a static string; NULL: understood. */
+  const char *unsupported;
 };
 
 /* Parses "candidate:..." (an "a=" prefix is accepted, trailing CR/LF and
  * spaces too; unknown extension attributes such as generation, ufrag,
- * network-id are skipped).  Returns 0, or P2PSIG_ECANDIDATE and a one-line
- * reason in *detail (to g_free) when detail is not NULL. */
+ * network-id are skipped).  A transport, type or tcptype we do not know is
+ * not an error: the candidate parses with ->unsupported saying so.  Returns
+ * 0, or P2PSIG_ECANDIDATE and a one-line reason in *detail (to g_free) when
+ * detail is not NULL. */
 int p2psig__candidate_parse(const char *text, struct p2psig_candidate *out,
                             char **detail);
 

@@ -247,6 +247,11 @@ typedef struct p2psig_peer_config {
   size_t send_buffer_limit;       /* bytes a peer may hold unsent across
                                      its channels before sends fail with
                                      P2PSIG_EAGAIN; 0: 16 MiB */
+
+  /* Since: 0.2 */
+  bool disable_ice_tcp;           /* false: TCP candidates are gathered and
+                                     used too (ICE-TCP, RFC 6544), as
+                                     browsers do; true: UDP only */
 } p2psig_peer_config;
 
 #define P2PSIG_PEER_CONFIG_INIT .size = sizeof(p2psig_peer_config)

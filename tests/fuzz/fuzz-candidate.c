@@ -94,6 +94,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     return 0;
   }
   CHECK(detail == NULL);
+  /* One we cannot use is only ever logged, never formatted. */
+  if (c.unsupported) {
+    CHECK(c.unsupported[0] != '\0');
+    g_free(text);
+    return 0;
+  }
   check_fields(&c);
 
   formatted = p2psig__candidate_format(&c);
