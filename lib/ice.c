@@ -15,6 +15,15 @@
 #include <gio/gio.h>
 #include <string.h>
 
+#include "turntls.h"
+
+/* A TURN server as libnice gets it. */
+struct relay {
+  struct p2psig_ice_relay config;   /* URL and credentials, copied */
+  struct p2psig_turn_tls *tunnel;   /* turns: through a local listener */
+  bool given;                       /* handed to libnice */
+};
+
 struct p2psig_ice {
   NiceAgent *agent;
   guint stream_id;
@@ -24,6 +33,24 @@ struct p2psig_ice {
   char *pwd;
   bool gathering_started;
   enum p2psig_ice_state state;
+
+  /* STUN: libnice reads its one server when gathering starts. */
+  char *stun_host;                  /* NULL: none */
+  uint16_t stun_port;
+  char *stun_ip;                    /* once resolved */
+  bool stun_failed;                 /* the name does not resolve */
+  struct relay relays[P2PSIG_ICE_MAX_RELAYS];
+  size_t relay_count;
+  /* libnice's TURN preference (its list position) -> our relay, for the
+   * relay protocol of a candidate. */
+  struct relay *by_preference[P2PSIG_ICE_MAX_RELAYS];
+  size_t given_count;
+  GCancellable *cancellable;        /* server name lookups */
+  unsigned resolving;               /* lookups not done */
+
+  bool nice_gathering_done;         /* since the last server was given */
+  bool gathering_done;              /* on_candidate(NULL) sent */
+  GSource *gathering_deadline;
 };
 
 #define COMPONENT_ID 1
@@ -118,16 +145,63 @@ on_new_candidate(NiceAgent *agent, NiceCandidate *nc, gpointer user_data)
   c.port = nice_address_get_port(&nc->addr);
   if (c.tcp_type == P2PSIG_TCP_ACTIVE && c.port == 0)
     c.port = ACTIVE_TCP_PORT;
+
   c.type = type_from_nice(nc->type);
+  /* libnice derives TCP "srflx" candidates from a UDP mapping with the
+   * host's TCP port: no NAT maps that. */
+  if (c.transport == P2PSIG_TRANSPORT_TCP && c.type != P2PSIG_CANDIDATE_HOST)
+    return;
   if (c.type != P2PSIG_CANDIDATE_HOST) {
     nice_address_to_string(&nc->base_addr, c.related_address);
     c.related_port = nice_address_get_port(&nc->base_addr);
   }
   text = p2psig__candidate_format(&c);
-  g_debug("local candidate %s", text);
   p2psig__lock();
-  ice->cbs.on_candidate(ice->data, text);
+  if (ice->gathering_done) {
+    g_debug("local candidate %s after the end of gathering: not reported",
+            text);
+  } else {
+    g_debug("local candidate %s", text);
+    ice->cbs.on_candidate(ice->data, text);
+  }
   p2psig__unlock();
+}
+
+static void
+stop_gathering_deadline(struct p2psig_ice *ice)
+{
+  if (ice->gathering_deadline) {
+    g_source_destroy(ice->gathering_deadline);
+    g_clear_pointer(&ice->gathering_deadline, g_source_unref);
+  }
+}
+
+/* Lock held.  Ends gathering once libnice is done and no server name is
+ * still being looked up (it would bring a server, and candidates). */
+static void
+maybe_end_gathering(struct p2psig_ice *ice)
+{
+  if (ice->gathering_done || !ice->gathering_started ||
+      !ice->nice_gathering_done || ice->resolving > 0)
+    return;
+  ice->gathering_done = true;
+  stop_gathering_deadline(ice);
+  g_debug("gathering done");
+  ice->cbs.on_candidate(ice->data, NULL);
+}
+
+static gboolean
+gathering_timed_out(gpointer data)
+{
+  struct p2psig_ice *ice = data;
+
+  g_clear_pointer(&ice->gathering_deadline, g_source_unref);
+  g_debug("gathering: %d ms passed, ending it without the servers that did "
+          "not answer", P2PSIG_ICE_GATHERING_TIMEOUT_MS);
+  ice->nice_gathering_done = true;
+  ice->resolving = 0;
+  maybe_end_gathering(ice);
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -135,9 +209,9 @@ on_gathering_done(NiceAgent *agent, guint stream_id, gpointer user_data)
 {
   struct p2psig_ice *ice = user_data;
 
-  g_debug("gathering done");
   p2psig__lock();
-  ice->cbs.on_candidate(ice->data, NULL);
+  ice->nice_gathering_done = true;
+  maybe_end_gathering(ice);
   p2psig__unlock();
 }
 
@@ -219,12 +293,217 @@ add_all_local_addresses(NiceAgent *agent)
   g_list_free_full(ips, g_free);
 }
 
+/* ---- STUN and TURN servers ---- */
+
+static NiceRelayType
+relay_type(const struct relay *relay)
+{
+  /* turns: goes as TCP to our local TLS listener. */
+  return relay->config.url.transport == P2PSIG_ICE_URL_UDP
+           ? NICE_RELAY_TYPE_TURN_UDP
+           : NICE_RELAY_TYPE_TURN_TCP;
+}
+
+/* Lock held (or before anyone else knows ice).  libnice takes a server
+ * given after gathering started at once, and ends gathering again. */
+static void
+give_relay(struct p2psig_ice *ice, struct relay *relay, const char *ip)
+{
+  uint16_t port = relay->tunnel ? p2psig__turn_tls_port(relay->tunnel)
+                                : relay->config.url.port;
+
+  if (!nice_agent_set_relay_info(ice->agent, ice->stream_id, COMPONENT_ID,
+                                 ip, port, relay->config.username,
+                                 relay->config.password,
+                                 relay_type(relay))) {
+    g_debug("libnice refused TURN server %s:%u", ip, port);
+    return;
+  }
+  relay->given = true;
+  ice->by_preference[ice->given_count++] = relay;
+  if (ice->gathering_started)
+    ice->nice_gathering_done = false;
+  g_debug("TURN server %s:%u (%s) given as %s:%u", relay->config.url.host,
+          relay->config.url.port,
+          relay->config.url.transport == P2PSIG_ICE_URL_UDP ? "udp"
+          : relay->config.url.transport == P2PSIG_ICE_URL_TCP ? "tcp"
+                                                              : "tls",
+          ip, port);
+}
+
+struct lookup {
+  struct p2psig_ice *ice;     /* gone once cancellable is cancelled */
+  GCancellable *cancellable;
+  struct relay *relay;        /* NULL: the STUN server */
+};
+
+/* Server names are looked up here rather than by libnice, which logs a
+ * warning for a name that does not resolve: not the application's to fix
+ * when the network has no DNS. */
+static void
+looked_up(GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autofree struct lookup *lookup = user_data;
+  g_autoptr(GError) error = NULL;
+  GList *addresses = g_resolver_lookup_by_name_finish(G_RESOLVER(source),
+                                                      result, &error);
+  g_autofree char *ip = addresses
+                          ? g_inet_address_to_string(addresses->data)
+                          : NULL;
+  struct p2psig_ice *ice;
+
+  g_resolver_free_addresses(addresses);
+  p2psig__lock();
+  /* ice_free cancels under the lock, on this thread: no race. */
+  ice = g_cancellable_is_cancelled(lookup->cancellable) ? NULL : lookup->ice;
+  g_object_unref(lookup->cancellable);
+  if (!ice) {
+    p2psig__unlock();
+    return;
+  }
+  if (!ip)
+    g_debug("cannot resolve %s server %s: %s",
+            lookup->relay ? "TURN" : "STUN",
+            lookup->relay ? lookup->relay->config.url.host : ice->stun_host,
+            error->message);
+  if (lookup->relay) {
+    if (ip)
+      give_relay(ice, lookup->relay, ip);
+  } else if (ip) {
+    ice->stun_ip = g_steal_pointer(&ip);
+    if (ice->gathering_started)
+      g_debug("STUN server %s resolved after gathering started: libnice "
+              "looks it up itself", ice->stun_host);
+  } else {
+    ice->stun_failed = true;
+  }
+  if (ice->resolving > 0)
+    ice->resolving--;
+  maybe_end_gathering(ice);
+  p2psig__unlock();
+}
+
+static void
+look_up(struct p2psig_ice *ice, const char *host, struct relay *relay)
+{
+  g_autoptr(GResolver) resolver = g_resolver_get_default();
+  struct lookup *lookup = g_new0(struct lookup, 1);
+
+  lookup->ice = ice;
+  lookup->cancellable = g_object_ref(ice->cancellable);
+  lookup->relay = relay;
+  ice->resolving++;
+  g_resolver_lookup_by_name_async(resolver, host, ice->cancellable,
+                                  looked_up, lookup);
+}
+
+struct setup_servers {
+  struct p2psig_ice *ice;
+  GTlsDatabase *tls_ca;
+  int error;
+};
+
+/* On the library thread: the lookups and the TLS listeners attach to its
+ * context. */
+static void
+setup_servers(void *data)
+{
+  struct setup_servers *args = data;
+  struct p2psig_ice *ice = args->ice;
+
+  p2psig__lock();
+  if (ice->stun_host && !ice->stun_ip)
+    look_up(ice, ice->stun_host, NULL);
+  for (size_t i = 0; i < ice->relay_count; i++) {
+    struct relay *relay = &ice->relays[i];
+    const struct p2psig_ice_url *url = &relay->config.url;
+
+    if (url->transport == P2PSIG_ICE_URL_TLS) {
+      relay->tunnel = p2psig__turn_tls_new(url->host, url->port,
+                                           args->tls_ca);
+      if (!relay->tunnel) {
+        args->error = P2PSIG_ENETWORK;
+        break;
+      }
+      give_relay(ice, relay, "127.0.0.1");
+    } else if (url->host_is_ip) {
+      give_relay(ice, relay, url->host);
+    } else {
+      look_up(ice, url->host, relay);
+    }
+  }
+  p2psig__unlock();
+}
+
+static void
+copy_servers(struct p2psig_ice *ice, const struct p2psig_ice_servers *servers)
+{
+  if (!servers)
+    return;
+  if (servers->has_stun) {
+    ice->stun_host = g_strdup(servers->stun.host);
+    ice->stun_port = servers->stun.port;
+    if (servers->stun.host_is_ip)
+      ice->stun_ip = g_strdup(servers->stun.host);
+  }
+  ice->relay_count = servers->relay_count;
+  for (size_t i = 0; i < servers->relay_count; i++) {
+    ice->relays[i].config = servers->relays[i];
+    ice->relays[i].config.username = g_strdup(servers->relays[i].username);
+    ice->relays[i].config.password = g_strdup(servers->relays[i].password);
+  }
+}
+
+static void
+free_servers_on_loop(void *data)
+{
+  struct p2psig_ice *ice = data;
+
+  for (size_t i = 0; i < ice->relay_count; i++) {
+    g_clear_pointer(&ice->relays[i].tunnel, p2psig__turn_tls_free);
+    g_free(ice->relays[i].config.username);
+    if (ice->relays[i].config.password) {
+      explicit_bzero(ice->relays[i].config.password,
+                     strlen(ice->relays[i].config.password));
+      g_free(ice->relays[i].config.password);
+    }
+  }
+  ice->relay_count = 0;
+}
+
+const char *
+p2psig__ice_relay_protocol(const struct p2psig_ice *ice,
+                           const NiceCandidate *local)
+{
+  /* libnice's local preference holds the TURN server's list position in
+   * bits 6 to 8 (RFC 8445 section 5.1.2.1 leaves its layout to us). */
+  unsigned preference = (local->priority >> 14) & 7;
+  const struct relay *relay;
+
+  if (local->type != NICE_CANDIDATE_TYPE_RELAYED ||
+      preference >= ice->given_count)
+    return "";
+  relay = ice->by_preference[preference];
+  switch (relay->config.url.transport) {
+  case P2PSIG_ICE_URL_UDP:
+    return "udp";
+  case P2PSIG_ICE_URL_TCP:
+    return "tcp";
+  case P2PSIG_ICE_URL_TLS:
+    return "tls";
+  }
+  return "";
+}
+
+/* ---- the agent ---- */
+
 struct p2psig_ice *
 p2psig__ice_new(const struct p2psig_ice_options *options,
                 const struct p2psig_ice_callbacks *cbs, void *data,
                 int *error)
 {
   struct p2psig_ice *ice = g_new0(struct p2psig_ice, 1);
+  struct setup_servers setup = { .ice = ice, .tls_ca = options->tls_ca };
 
   ice->cbs = *cbs;
   ice->data = data;
@@ -242,9 +521,9 @@ p2psig__ice_new(const struct p2psig_ice_options *options,
    * still meet over TCP. */
   g_object_set(ice->agent, "upnp", FALSE, "ice-tcp", options->ice_tcp,
                "controlling-mode", FALSE, "stun-max-retransmissions", 14,
-               "stun-pacing-timer", 1, NULL);
-  if (options->stun_ip)
-    p2psig__ice_set_stun_server(ice, options->stun_ip, options->stun_port);
+               "stun-pacing-timer", 1, "force-relay", options->relay_only,
+               NULL);
+  copy_servers(ice, options->servers);
   if (options->local_addresses) {
     for (const char *const *a = options->local_addresses; *a; a++)
       add_local_address(ice->agent, *a);
@@ -254,6 +533,9 @@ p2psig__ice_new(const struct p2psig_ice_options *options,
   ice->stream_id = nice_agent_add_stream(ice->agent, 1);
   if (ice->stream_id == 0) {
     g_object_unref(ice->agent);
+    p2psig__loop_run_sync(free_servers_on_loop, ice);
+    g_free(ice->stun_host);
+    g_free(ice->stun_ip);
     g_free(ice);
     *error = P2PSIG_EINTERNAL;
     return NULL;
@@ -273,6 +555,13 @@ p2psig__ice_new(const struct p2psig_ice_options *options,
                    G_CALLBACK(on_component_state), ice);
   nice_agent_attach_recv(ice->agent, ice->stream_id, COMPONENT_ID,
                          p2psig__loop_context(), on_receive, ice);
+  ice->cancellable = g_cancellable_new();
+  p2psig__loop_run_sync(setup_servers, &setup);
+  if (setup.error < 0) {
+    p2psig__loop_run_sync((void (*)(void *))p2psig__ice_free, ice);
+    *error = setup.error;
+    return NULL;
+  }
   return ice;
 }
 
@@ -281,6 +570,12 @@ p2psig__ice_free(struct p2psig_ice *ice)
 {
   if (!ice)
     return;
+  g_cancellable_cancel(ice->cancellable);
+  g_clear_object(&ice->cancellable);
+  stop_gathering_deadline(ice);
+  free_servers_on_loop(ice);
+  g_free(ice->stun_host);
+  g_free(ice->stun_ip);
   g_signal_handlers_disconnect_by_data(ice->agent, ice);
   nice_agent_attach_recv(ice->agent, ice->stream_id, COMPONENT_ID,
                          p2psig__loop_context(), NULL, NULL);
@@ -290,17 +585,6 @@ p2psig__ice_free(struct p2psig_ice *ice)
   g_free(ice->ufrag);
   g_free(ice->pwd);
   g_free(ice);
-}
-
-bool
-p2psig__ice_set_stun_server(struct p2psig_ice *ice, const char *ip,
-                            uint16_t port)
-{
-  if (ice->gathering_started)
-    return false;
-  g_object_set(ice->agent, "stun-server", ip, "stun-server-port", (guint)port,
-               NULL);
-  return true;
 }
 
 void
@@ -326,9 +610,20 @@ p2psig__ice_gather(struct p2psig_ice *ice)
 {
   if (ice->gathering_started)
     return 0;
+  /* A STUN name still being looked up goes to libnice as it is: libnice
+   * looks it up too and gathers its srflx candidates whenever it answers;
+   * host candidates never wait for it. */
+  if (ice->stun_ip || (ice->stun_host && !ice->stun_failed))
+    g_object_set(ice->agent, "stun-server",
+                 ice->stun_ip ? ice->stun_ip : ice->stun_host,
+                 "stun-server-port", (guint)ice->stun_port, NULL);
   ice->gathering_started = true;
+  ice->gathering_deadline =
+    p2psig__loop_timeout(P2PSIG_ICE_GATHERING_TIMEOUT_MS, gathering_timed_out,
+                         ice, NULL);
   if (!nice_agent_gather_candidates(ice->agent, ice->stream_id)) {
     g_debug("gathering failed to start");
+    stop_gathering_deadline(ice);
     return P2PSIG_ENETWORK;
   }
   return 0;

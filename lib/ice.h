@@ -8,6 +8,7 @@
 
 #include <agent.h>
 
+#include "iceurl.h"
 #include "internal.h"
 #include "sdp.h"
 
@@ -28,20 +29,29 @@ struct p2psig_ice_callbacks {
 
 struct p2psig_ice_options {
   const char *const *local_addresses; /* NULL: every interface */
-  const char *stun_ip;                /* resolved STUN server, or NULL */
-  uint16_t stun_port;
   uint16_t port_min, port_max;
   bool ice_tcp;                       /* gather and use TCP candidates */
+  bool relay_only;                    /* only relay candidates, W3C
+                                         iceTransportPolicy "relay" */
+  const struct p2psig_ice_servers *servers; /* copied; NULL: none */
+  GTlsDatabase *tls_ca;               /* trusted for turns:; NULL: the
+                                         system's */
 };
 
+/* Gathering ends (on_candidate(NULL)) when libnice has heard from every
+ * server, or this long after it started, whichever is first: libnice
+ * waits minutes for a server that never answers (its STUN retransmissions
+ * are ours, raised for lossy links).  Candidates found later are not
+ * reported. */
+#define P2PSIG_ICE_GATHERING_TIMEOUT_MS 5000
+
+/* Called without the library lock: turns: servers get their local TLS
+ * listeners on the library thread. */
 struct p2psig_ice *p2psig__ice_new(const struct p2psig_ice_options *options,
                                    const struct p2psig_ice_callbacks *cbs,
                                    void *data, int *error);
+/* On the library thread. */
 void p2psig__ice_free(struct p2psig_ice *ice);
-/* Sets the STUN server if gathering has not started; returns whether it
- * will be used. */
-bool p2psig__ice_set_stun_server(struct p2psig_ice *ice, const char *ip,
-                                 uint16_t port);
 void p2psig__ice_set_controlling(struct p2psig_ice *ice, bool controlling);
 /* Local ufrag and pwd, owned by ice. */
 const char *p2psig__ice_local_ufrag(const struct p2psig_ice *ice);
@@ -57,6 +67,10 @@ int p2psig__ice_candidate_usable(const struct p2psig_candidate *c,
 int p2psig__ice_add_remote_candidate(struct p2psig_ice *ice,
                                      const struct p2psig_candidate *c,
                                      char **detail);
+/* How a local relay candidate reaches its TURN server: "udp", "tcp" or
+ * "tls"; "" for other candidates. */
+const char *p2psig__ice_relay_protocol(const struct p2psig_ice *ice,
+                                       const NiceCandidate *local);
 /* The selected pair as libnice's candidates (borrowed), if any. */
 bool p2psig__ice_selected_pair(struct p2psig_ice *ice, NiceCandidate **local,
                                NiceCandidate **remote);

@@ -4,7 +4,8 @@
  * ?transport=udp|tcp).  The grammar is "scheme:host[:port][?transport=x]",
  * host being an IPv4 address, an IPv6 address in brackets, or a DNS name;
  * no user information, path or other query parameter.  Schemes match
- * without case, as URI schemes do (RFC 3986 section 3.1).
+ * without case, as URI schemes do (RFC 3986 section 3.1).  Also the
+ * configuration's list of servers, checked and copied.
  */
 #define G_LOG_DOMAIN "p2psig"
 
@@ -163,4 +164,96 @@ p2psig__ice_url_parse(const char *text, struct p2psig_ice_url *out,
   }
   *out = url;
   return 0;
+}
+
+/* RFC 8489 section 14.3: a USERNAME is less than 513 bytes; a password as
+ * long would be absurd too. */
+#define MAX_CREDENTIAL 512
+
+static int
+add_url(struct p2psig_ice_servers *out, const char *text,
+        const p2psig_ice_server *server, char **detail)
+{
+  struct p2psig_ice_url url;
+  struct p2psig_ice_relay *relay;
+  int ret = p2psig__ice_url_parse(text, &url, detail);
+
+  if (ret < 0)
+    return ret;
+  if (url.kind == P2PSIG_ICE_URL_STUN) {
+    if (out->has_stun) {
+      out->stun_unused++;
+    } else {
+      out->has_stun = true;
+      out->stun = url;
+    }
+    return 0;
+  }
+  if (!server)
+    return url_fail(detail, text, "a TURN server needs a username and a "
+                                  "credential: give it in ice_server_list");
+  if (!server->username || !server->credential)
+    return url_fail(detail, text, "a TURN server needs a username and a "
+                                  "credential");
+  if (strlen(server->username) > MAX_CREDENTIAL ||
+      strlen(server->credential) > MAX_CREDENTIAL)
+    return url_fail(detail, text, "username or credential over 512 bytes");
+  if (out->relay_count == P2PSIG_ICE_MAX_RELAYS)
+    return url_fail(detail, text, "more than 8 TURN URLs (libnice's "
+                                  "limit)");
+  relay = &out->relays[out->relay_count++];
+  relay->url = url;
+  relay->username = g_strdup(server->username);
+  relay->password = g_strdup(server->credential);
+  return 0;
+}
+
+int
+p2psig__ice_servers_parse(const char *const *stun_urls,
+                          const p2psig_ice_server *list, size_t count,
+                          struct p2psig_ice_servers *out, char **detail)
+{
+  int ret;
+
+  memset(out, 0, sizeof *out);
+  if (detail)
+    *detail = NULL;
+  for (const char *const *u = stun_urls; u && *u; u++)
+    if ((ret = add_url(out, *u, NULL, detail)) < 0)
+      return ret;
+  if (count > 0 && !list) {
+    if (detail)
+      *detail = g_strdup("ice_server_count without ice_server_list");
+    return P2PSIG_EINVAL;
+  }
+  for (size_t i = 0; i < count; i++) {
+    if (!list[i].urls || !list[i].urls[0]) {
+      if (detail)
+        *detail = g_strdup_printf("ICE server %zu has no URL", i);
+      return P2PSIG_EINVAL;
+    }
+    for (const char *const *u = list[i].urls; *u; u++)
+      if ((ret = add_url(out, *u, &list[i], detail)) < 0)
+        return ret;
+  }
+  return 0;
+}
+
+static void
+free_secret(char *secret)
+{
+  if (secret) {
+    explicit_bzero(secret, strlen(secret));
+    g_free(secret);
+  }
+}
+
+void
+p2psig__ice_servers_clear(struct p2psig_ice_servers *servers)
+{
+  for (size_t i = 0; i < servers->relay_count; i++) {
+    g_free(servers->relays[i].username);
+    free_secret(servers->relays[i].password);
+  }
+  memset(servers, 0, sizeof *servers);
 }

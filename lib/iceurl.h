@@ -9,7 +9,10 @@
 #define P2PSIG_ICEURL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include <p2psig/p2psig.h>
 
 enum p2psig_ice_url_kind {
   P2PSIG_ICE_URL_STUN = 0,
@@ -37,5 +40,34 @@ struct p2psig_ice_url {
  * UDP, an unknown transport). */
 int p2psig__ice_url_parse(const char *text, struct p2psig_ice_url *out,
                           char **detail);
+
+/* libnice takes at most 8 TURN servers a component. */
+#define P2PSIG_ICE_MAX_RELAYS 8
+
+struct p2psig_ice_relay {
+  struct p2psig_ice_url url;   /* a turn: or turns: URL */
+  char *username;
+  char *password;
+};
+
+/* A peer's servers, from the configuration. */
+struct p2psig_ice_servers {
+  bool has_stun;
+  struct p2psig_ice_url stun;  /* the first STUN URL: libnice takes one */
+  size_t stun_unused;          /* further STUN URLs, checked only */
+  struct p2psig_ice_relay relays[P2PSIG_ICE_MAX_RELAYS];
+  size_t relay_count;
+};
+
+/* Reads stun_urls (NULL-terminated STUN URLs, or NULL) and the count
+ * servers of list (W3C RTCIceServer) into out (clear it with
+ * p2psig__ice_servers_clear, also after a failure).  Returns 0, or
+ * P2PSIG_EINVAL and a reason in *detail (g_free): a URL that does not
+ * parse, a TURN URL without credentials or in stun_urls, more than
+ * P2PSIG_ICE_MAX_RELAYS TURN URLs, a server without URLs. */
+int p2psig__ice_servers_parse(const char *const *stun_urls,
+                              const p2psig_ice_server *list, size_t count,
+                              struct p2psig_ice_servers *out, char **detail);
+void p2psig__ice_servers_clear(struct p2psig_ice_servers *servers);
 
 #endif

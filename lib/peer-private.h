@@ -101,9 +101,6 @@ struct p2psig_peer {
   uint32_t magic;
   p2psig_peer_config config;   /* callbacks and user_data */
   char **local_addresses;
-  char *stun_host;
-  uint16_t stun_port;
-  GCancellable *resolve_cancellable;
 
   p2psig_state state;
   bool freed;                  /* no callback may run any more */

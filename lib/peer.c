@@ -443,80 +443,56 @@ static const struct p2psig_ice_callbacks ice_callbacks = {
   .on_receive = ice_receive,
 };
 
-/* ---- STUN servers ---- */
+/* ---- configuration ---- */
 
-/* Parses "stun:host[:port]" (IPv6 in brackets). */
+/* Checks what p2psig_peer_new cannot honour; a reason in *detail. */
 static int
-parse_stun_url(const char *url, char **host, uint16_t *port)
+check_config(const p2psig_peer_config *cfg, char **detail)
 {
-  const char *rest = url + 5;
-  g_autoptr(GSocketConnectable) address = NULL;
-  const char *hostname;
-
-  if (!g_str_has_prefix(url, "stun:") || strchr(rest, '/') ||
-      strchr(rest, '?'))
-    return P2PSIG_EADDRESS;
-  address = g_network_address_parse(rest, 3478, NULL);
-  if (!address)
-    return P2PSIG_EADDRESS;
-  hostname = g_network_address_get_hostname(G_NETWORK_ADDRESS(address));
-  *port = g_network_address_get_port(G_NETWORK_ADDRESS(address));
-  if (!hostname || !*hostname || *port == 0)
-    return P2PSIG_EADDRESS;
-  *host = g_strdup(hostname);
+  if (cfg->port_min && cfg->port_max && cfg->port_min > cfg->port_max) {
+    *detail = g_strdup_printf("port_min %u above port_max %u",
+                              cfg->port_min, cfg->port_max);
+    return P2PSIG_EINVAL;
+  }
+  for (const char *const *a = cfg->local_addresses; a && *a; a++) {
+    if (!g_hostname_is_ip_address(*a)) {
+      *detail = g_strdup_printf("local address \"%.64s\" is not an IP "
+                                "address", *a);
+      return P2PSIG_EINVAL;
+    }
+  }
+  if (cfg->ice_transport_policy != P2PSIG_ICE_TRANSPORT_ALL &&
+      cfg->ice_transport_policy != P2PSIG_ICE_TRANSPORT_RELAY) {
+    *detail = g_strdup_printf("unknown ice_transport_policy %d",
+                              (int)cfg->ice_transport_policy);
+    return P2PSIG_EINVAL;
+  }
   return 0;
 }
 
-struct resolve {
-  p2psig_peer *peer;          /* gone once cancellable is cancelled */
-  GCancellable *cancellable;
-};
-
-static void
-resolved(GObject *source, GAsyncResult *result, gpointer user_data)
+/* The CAs trusted for turns: servers, read once here. */
+static int
+load_tls_ca(const char *path, GTlsDatabase **out, char **detail)
 {
-  g_autofree struct resolve *resolve = user_data;
   g_autoptr(GError) error = NULL;
-  GList *addresses = g_resolver_lookup_by_name_finish(G_RESOLVER(source),
-                                                      result, &error);
-  p2psig_peer *peer;
+  /* GTlsFileDatabase wants an absolute path. */
+  g_autofree char *absolute = g_canonicalize_filename(path, NULL);
+  GList *certificates = g_tls_certificate_list_new_from_file(absolute,
+                                                             &error);
 
-  p2psig__lock();
-  /* Teardown cancels under the lock, on this thread: no race. */
-  peer = g_cancellable_is_cancelled(resolve->cancellable) ? NULL
-                                                           : resolve->peer;
-  if (peer)
-    g_clear_object(&peer->resolve_cancellable);
-  if (peer && peer->ice) {
-    if (addresses) {
-      g_autofree char *ip = g_inet_address_to_string(addresses->data);
-
-      if (p2psig__ice_set_stun_server(peer->ice, ip, peer->stun_port))
-        g_debug("STUN server %s is %s", peer->stun_host, ip);
-      else
-        g_debug("STUN server %s resolved after gathering started: unused",
-                peer->stun_host);
-    } else {
-      g_debug("cannot resolve STUN server %s: %s", peer->stun_host,
-              error->message);
-    }
+  *out = NULL;
+  if (!certificates) {
+    *detail = g_strdup_printf("ice_tls_ca %s: %s", path,
+                              error ? error->message : "no certificate");
+    return P2PSIG_EINVAL;
   }
-  p2psig__unlock();
-  g_object_unref(resolve->cancellable);
-  g_resolver_free_addresses(addresses);
-}
-
-static void
-start_resolve(void *data)
-{
-  p2psig_peer *peer = data;
-  struct resolve *resolve = g_new0(struct resolve, 1);
-  g_autoptr(GResolver) resolver = g_resolver_get_default();
-
-  resolve->peer = peer;
-  resolve->cancellable = g_object_ref(peer->resolve_cancellable);
-  g_resolver_lookup_by_name_async(resolver, peer->stun_host,
-                                  resolve->cancellable, resolved, resolve);
+  g_list_free_full(certificates, g_object_unref);
+  *out = g_tls_file_database_new(absolute, &error);
+  if (!*out) {
+    *detail = g_strdup_printf("ice_tls_ca %s: %s", path, error->message);
+    return P2PSIG_EINVAL;
+  }
+  return 0;
 }
 
 /* ---- lifetime ---- */
@@ -537,7 +513,6 @@ free_peer(p2psig_peer *peer)
   g_hash_table_unref(peer->resetting);
   g_hash_table_unref(peer->last_reset);
   g_strfreev(peer->local_addresses);
-  g_free(peer->stun_host);
   peer->magic = 0;
   g_free(peer);
 }
@@ -548,6 +523,9 @@ p2psig_peer_new(const p2psig_peer_config *config, int *error)
   p2psig_peer *peer;
   p2psig_peer_config cfg = { 0 };
   struct p2psig_ice_options ice_options = { 0 };
+  struct p2psig_ice_servers servers = { 0 };
+  GTlsDatabase *tls_ca = NULL;
+  g_autofree char *detail = NULL;
   int err = 0;
 
   if (!config || config->size < sizeof(size_t)) {
@@ -560,8 +538,12 @@ p2psig_peer_new(const p2psig_peer_config *config, int *error)
   peer = g_new0(p2psig_peer, 1);
   peer->magic = PEER_MAGIC;
   peer->config = cfg;
+  /* Copied below into what needs them; never kept as given. */
   peer->config.ice_servers = NULL;
   peer->config.local_addresses = NULL;
+  peer->config.ice_server_list = NULL;
+  peer->config.ice_server_count = 0;
+  peer->config.ice_tls_ca = NULL;
   peer->state = P2PSIG_STATE_NEW;
   peer->remote_max_message_size = P2PSIG_DEFAULT_REMOTE_MAX_MESSAGE_SIZE;
   peer->disconnected_after_s = DISCONNECTED_AFTER_S;
@@ -586,24 +568,19 @@ p2psig_peer_new(const p2psig_peer_config *config, int *error)
 
   if (cfg.local_addresses)
     peer->local_addresses = g_strdupv((char **)cfg.local_addresses);
-  for (const char *const *s = cfg.ice_servers; s && *s; s++) {
-    g_autofree char *host = NULL;
-    uint16_t port;
-
-    if (g_str_has_prefix(*s, "turn:") || g_str_has_prefix(*s, "turns:") ||
-        g_str_has_prefix(*s, "stuns:")) {
-      g_debug("ICE server %s: only stun: is supported yet, ignored", *s);
-      continue;
-    }
-    err = parse_stun_url(*s, &host, &port);
-    if (err < 0)
-      goto fail;
-    /* libnice takes one STUN server: the first one. */
-    if (!peer->stun_host) {
-      peer->stun_host = g_steal_pointer(&host);
-      peer->stun_port = port;
-    }
+  err = check_config(&cfg, &detail);
+  if (err == 0)
+    err = p2psig__ice_servers_parse(cfg.ice_servers, cfg.ice_server_list,
+                                    cfg.ice_server_count, &servers, &detail);
+  if (err == 0 && cfg.ice_tls_ca)
+    err = load_tls_ca(cfg.ice_tls_ca, &tls_ca, &detail);
+  if (err < 0) {
+    g_debug("peer configuration refused: %s", detail);
+    goto fail;
   }
+  for (size_t i = 0; i < servers.stun_unused; i++)
+    g_debug("ICE servers: libnice takes one STUN server, %s:%u; a further "
+            "one is not queried", servers.stun.host, servers.stun.port);
 
   err = p2psig__dtls_cert_new(&peer->cert);
   if (err < 0)
@@ -613,25 +590,22 @@ p2psig_peer_new(const p2psig_peer_config *config, int *error)
   ice_options.port_min = cfg.port_min;
   ice_options.port_max = cfg.port_max;
   ice_options.ice_tcp = !cfg.disable_ice_tcp;
-  if (peer->stun_host && g_hostname_is_ip_address(peer->stun_host)) {
-    ice_options.stun_ip = peer->stun_host;
-    ice_options.stun_port = peer->stun_port;
-  }
+  ice_options.relay_only =
+    cfg.ice_transport_policy == P2PSIG_ICE_TRANSPORT_RELAY;
+  ice_options.servers = &servers;
+  ice_options.tls_ca = tls_ca;
   peer->ice = p2psig__ice_new(&ice_options, &ice_callbacks, peer, &err);
   if (!peer->ice)
     goto fail;
-
-  /* Resolved in the background: if the answer comes after gathering has
-   * started, the host candidates are not held back for it. */
-  if (peer->stun_host && !ice_options.stun_ip) {
-    peer->resolve_cancellable = g_cancellable_new();
-    p2psig__loop_run_sync(start_resolve, peer);
-  }
+  p2psig__ice_servers_clear(&servers);
+  g_clear_object(&tls_ca);
   if (error)
     *error = 0;
   return peer;
 
 fail:
+  p2psig__ice_servers_clear(&servers);
+  g_clear_object(&tls_ca);
   free_peer(peer);
 fail_early:
   if (error)
@@ -657,10 +631,6 @@ teardown(void *data)
   struct event *event;
 
   p2psig__lock();
-  if (peer->resolve_cancellable) {
-    g_cancellable_cancel(peer->resolve_cancellable);
-    g_clear_object(&peer->resolve_cancellable);
-  }
   release_transports(peer);
   if (peer->release_source) {
     g_source_destroy(peer->release_source);
@@ -1058,6 +1028,12 @@ copy_candidate(const NiceCandidate *c, char *address, size_t address_size,
             type_size);
 }
 
+static const char *
+protocol_name(const NiceCandidate *c)
+{
+  return c->transport == NICE_CANDIDATE_TRANSPORT_UDP ? "udp" : "tcp";
+}
+
 int
 p2psig_peer_get_stats(const p2psig_peer *peer, p2psig_peer_stats *stats)
 {
@@ -1078,6 +1054,12 @@ p2psig_peer_get_stats(const p2psig_peer *peer, p2psig_peer_stats *stats)
                    &s.local_port, s.local_type, sizeof s.local_type);
     copy_candidate(remote, s.remote_address, sizeof s.remote_address,
                    &s.remote_port, s.remote_type, sizeof s.remote_type);
+    g_strlcpy(s.local_protocol, protocol_name(local), sizeof s.local_protocol);
+    g_strlcpy(s.remote_protocol, protocol_name(remote),
+              sizeof s.remote_protocol);
+    g_strlcpy(s.local_relay_protocol,
+              p2psig__ice_relay_protocol(peer->ice, local),
+              sizeof s.local_relay_protocol);
   }
   if (peer->sctp)
     s.rtt_ms = p2psig__sctp_rtt_ms(peer->sctp);

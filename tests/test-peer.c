@@ -5,6 +5,7 @@
  * descriptions), a channel opened by the offerer, text, binary and empty
  * messages both ways, channel close, peer close.
  */
+#include <gio/gio.h>
 #include <p2psig/p2psig.h>
 #include <string.h>
 
@@ -262,7 +263,7 @@ test_bad_arguments(void)
   g_assert_cmpint(error, ==, P2PSIG_EINVAL);
   cfg.ice_servers = bad_servers;
   g_assert_null(p2psig_peer_new(&cfg, &error));
-  g_assert_cmpint(error, ==, P2PSIG_EADDRESS);
+  g_assert_cmpint(error, ==, P2PSIG_EINVAL);
   p2psig_peer_free(NULL);
 
   cfg.ice_servers = NULL;
@@ -282,6 +283,118 @@ test_bad_arguments(void)
   g_assert_cmpstr(p2psig_state_name(P2PSIG_STATE_CONNECTED), ==, "connected");
 }
 
+/* Configurations p2psig_peer_new cannot honour fail with P2PSIG_EINVAL;
+ * the W3C-style server list with STUN, TURN and TURN over TLS is taken. */
+static void
+test_ice_config(void)
+{
+  static const char *const stun[] = { "stun:198.18.0.1", NULL };
+  static const char *const turn[] = { "turn:198.18.0.1?transport=tcp",
+                                      "turns:turn.example.org", NULL };
+  static const char *const turn_in_old_list[] = { "turn:198.18.0.1", NULL };
+  static const char *const unsupported[] = { "stuns:198.18.0.1", NULL };
+  static const char *const nine[] = {
+    "turn:198.18.0.1:1", "turn:198.18.0.1:2", "turn:198.18.0.1:3",
+    "turn:198.18.0.1:4", "turn:198.18.0.1:5", "turn:198.18.0.1:6",
+    "turn:198.18.0.1:7", "turn:198.18.0.1:8", "turn:198.18.0.1:9", NULL,
+  };
+  static const char *const bad_local[] = { "127.0.0.1", "127.0.0.l", NULL };
+  p2psig_ice_server good[] = {
+    { .urls = stun },
+    { .urls = turn, .username = "user", .credential = "secret" },
+  };
+  p2psig_ice_server no_credential[] = { { .urls = turn, .username = "u" } };
+  p2psig_ice_server no_urls[] = { { .urls = NULL } };
+  p2psig_ice_server too_many[] = {
+    { .urls = nine, .username = "u", .credential = "p" },
+  };
+  struct {
+    const char *what;
+    p2psig_peer_config cfg;
+  } bad[] = {
+    { "turn: in ice_servers", { P2PSIG_PEER_CONFIG_INIT,
+                                .ice_servers = turn_in_old_list } },
+    { "stuns:", { P2PSIG_PEER_CONFIG_INIT, .ice_servers = unsupported } },
+    { "no credential", { P2PSIG_PEER_CONFIG_INIT,
+                         .ice_server_list = no_credential,
+                         .ice_server_count = 1 } },
+    { "no urls", { P2PSIG_PEER_CONFIG_INIT, .ice_server_list = no_urls,
+                   .ice_server_count = 1 } },
+    { "count without list", { P2PSIG_PEER_CONFIG_INIT,
+                              .ice_server_count = 1 } },
+    { "nine TURN URLs", { P2PSIG_PEER_CONFIG_INIT,
+                          .ice_server_list = too_many,
+                          .ice_server_count = 1 } },
+    { "port range", { P2PSIG_PEER_CONFIG_INIT, .port_min = 50001,
+                      .port_max = 50000 } },
+    { "local address", { P2PSIG_PEER_CONFIG_INIT,
+                         .local_addresses = bad_local } },
+    { "policy", { P2PSIG_PEER_CONFIG_INIT, .ice_transport_policy = 7 } },
+    { "CA file", { P2PSIG_PEER_CONFIG_INIT, .ice_server_list = good,
+                   .ice_server_count = 2,
+                   .ice_tls_ca = "/nonexistent/ca.pem" } },
+  };
+  p2psig_peer_config ok = { P2PSIG_PEER_CONFIG_INIT,
+                            .ice_server_list = good,
+                            .ice_server_count = G_N_ELEMENTS(good),
+                            .ice_transport_policy =
+                              P2PSIG_ICE_TRANSPORT_RELAY };
+  p2psig_peer *peer;
+  int error = 0;
+
+  for (size_t i = 0; i < G_N_ELEMENTS(bad); i++) {
+    g_test_message("%s", bad[i].what);
+    error = 0;
+    g_assert_null(p2psig_peer_new(&bad[i].cfg, &error));
+    g_assert_cmpint(error, ==, P2PSIG_EINVAL);
+  }
+  peer = p2psig_peer_new(&ok, &error);
+  g_assert_nonnull(peer);
+  g_assert_cmpint(error, ==, 0);
+  p2psig_peer_free(peer);
+}
+
+/* A STUN server that never answers ends gathering after the library's
+ * bound, not libnice's (minutes with our retransmissions). */
+static void
+test_gathering_bound(void)
+{
+  g_autoptr(GSocket) silent = g_socket_new(G_SOCKET_FAMILY_IPV4,
+                                           G_SOCKET_TYPE_DATAGRAM,
+                                           G_SOCKET_PROTOCOL_UDP, NULL);
+  g_autoptr(GInetAddress) lo = g_inet_address_new_loopback(
+      G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any = g_inet_socket_address_new(lo, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autofree char *url = NULL;
+  const char *servers[2] = { NULL, NULL };
+  struct testutil_side side;
+  p2psig_peer_config cfg = config;
+  char *sdp = NULL;
+  gint64 start, elapsed_ms;
+
+  /* Bound and never read: no ICMP error comes back, as from a server
+   * that drops everything. */
+  g_assert_true(g_socket_bind(silent, any, FALSE, NULL));
+  bound = g_socket_get_local_address(silent, NULL);
+  url = g_strdup_printf("stun:127.0.0.1:%u",
+                        g_inet_socket_address_get_port(
+                          G_INET_SOCKET_ADDRESS(bound)));
+  servers[0] = url;
+  cfg.ice_servers = servers;
+  testutil_side_init(&side, "gatherer", NULL, &cfg);
+  start = g_get_monotonic_time();
+  g_assert_cmpint(p2psig_peer_create_offer(side.peer, &sdp), ==, 0);
+  p2psig_free(sdp);
+  TESTUTIL_WAIT(side.gathering_done == 1, 15000, "end of candidates");
+  elapsed_ms = (g_get_monotonic_time() - start) / 1000;
+  g_test_message("gathering ended after %" G_GINT64_FORMAT " ms",
+                 elapsed_ms);
+  g_assert_cmpint(elapsed_ms, >=, 4000);
+  g_assert_cmpint(elapsed_ms, <, 7000);
+  testutil_side_clear(&side);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -294,5 +407,7 @@ main(int argc, char **argv)
   g_test_add_func("/peer/unreachable-stun", test_unreachable_stun);
   g_test_add_func("/peer/fingerprint-mismatch", test_fingerprint_mismatch);
   g_test_add_func("/peer/bad-arguments", test_bad_arguments);
+  g_test_add_func("/peer/ice-config", test_ice_config);
+  g_test_add_func("/peer/gathering-bound", test_gathering_bound);
   return g_test_run();
 }

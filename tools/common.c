@@ -26,11 +26,25 @@ usage(const struct tool *t, FILE *out)
           "  -count int\n"
           "    \tExit once this many messages were sent and received "
           "(0: never)\n"
+          "  -ice-ca string\n"
+          "    \tPEM file of the CAs trusted for turns: servers "
+          "(default: the system's)\n"
+          "  -ice-credential string\n"
+          "    \tPassword of the turn: and turns: servers\n"
+          "  -ice-server value\n"
+          "    \tSTUN or TURN server URL: stun:HOST[:PORT], "
+          "turn:HOST[:PORT][?transport=udp|tcp],\n"
+          "    \tturns:HOST[:PORT]; repeatable "
+          "(default stun:stun.l.google.com:19302)\n"
+          "  -ice-username string\n"
+          "    \tUser name of the turn: and turns: servers\n"
           "  -interval float\n"
           "    \tSeconds between two random messages (default 5)\n"
           "  -offer-address string\n"
           "    \tAddress that the Offer HTTP server is hosted on. "
           "(default \"%s\")\n"
+          "  -relay-only\n"
+          "    \tGather and offer relay candidates only (TURN)\n"
           "  -tls-ca string\n"
           "    \tPEM file of the CA (or self-signed certificate) to trust "
           "for the remote\n"
@@ -56,10 +70,20 @@ bad_flag(const struct tool *t, const char *what, const char *arg)
 
 enum flag { FLAG_OFFER_ADDRESS, FLAG_ANSWER_ADDRESS, FLAG_COUNT,
             FLAG_INTERVAL, FLAG_TOKEN, FLAG_TLS_CERT, FLAG_TLS_KEY,
-            FLAG_TLS_CA, FLAG_TLS_REMOTE, FLAG_NONE };
+            FLAG_TLS_CA, FLAG_TLS_REMOTE, FLAG_ICE_SERVER,
+            FLAG_ICE_USERNAME, FLAG_ICE_CREDENTIAL, FLAG_RELAY_ONLY,
+            FLAG_ICE_CA, FLAG_NONE };
 static const char *const flag_names[] = {
   "offer-address", "answer-address", "count", "interval", "token",
-  "tls-cert", "tls-key", "tls-ca", "tls-remote"};
+  "tls-cert", "tls-key", "tls-ca", "tls-remote", "ice-server",
+  "ice-username", "ice-credential", "relay-only", "ice-ca"};
+
+/* Go's flag package takes a bool without a next argument. */
+static bool
+is_bool_flag(enum flag flag)
+{
+  return flag == FLAG_TLS_REMOTE || flag == FLAG_RELAY_ONLY;
+}
 
 /* Go's strconv.ParseBool. */
 static int
@@ -103,7 +127,7 @@ tool_parse_args(struct tool *t, int argc, char **argv)
       bad_flag(t, "flag provided but not defined", argv[i]);
     if (arg[len] == '=')
       value = arg + len + 1;
-    else if (flag == FLAG_TLS_REMOTE) /* Go: a bool takes no next argument */
+    else if (is_bool_flag(flag))
       value = "true";
     else if (i + 1 < argc)
       value = argv[++i];
@@ -139,6 +163,25 @@ tool_parse_args(struct tool *t, int argc, char **argv)
       if (parse_bool(value) < 0)
         bad_flag(t, "invalid boolean value for flag -tls-remote", value);
       t->opt.tls_remote = parse_bool(value);
+      break;
+    case FLAG_RELAY_ONLY:
+      if (parse_bool(value) < 0)
+        bad_flag(t, "invalid boolean value for flag -relay-only", value);
+      t->opt.relay_only = parse_bool(value);
+      break;
+    case FLAG_ICE_SERVER:
+      if (t->opt.ice_server_count == TOOL_MAX_ICE_SERVERS)
+        bad_flag(t, "too many -ice-server flags", value);
+      t->opt.ice_servers[t->opt.ice_server_count++] = value;
+      break;
+    case FLAG_ICE_USERNAME:
+      t->opt.ice_username = value;
+      break;
+    case FLAG_ICE_CREDENTIAL:
+      t->opt.ice_credential = value;
+      break;
+    case FLAG_ICE_CA:
+      t->opt.ice_ca = value;
       break;
     default:
       t->opt.interval = strtod(value, &end);
@@ -182,15 +225,46 @@ tool_peer_config(struct tool *t)
 {
   p2psig_peer_config config = {
     P2PSIG_PEER_CONFIG_INIT,
-    .ice_servers = ice_servers,
     .on_state = tool_on_state,
     .on_open = tool_on_open,
     .on_close = tool_on_close,
     .on_message = tool_on_message,
     .user_data = t,
+    .ice_transport_policy = t->opt.relay_only ? P2PSIG_ICE_TRANSPORT_RELAY
+                                              : P2PSIG_ICE_TRANSPORT_ALL,
+    .ice_tls_ca = t->opt.ice_ca,
   };
 
+  if (t->opt.ice_server_count == 0) {
+    config.ice_servers = ice_servers;
+  } else {
+    /* One server of many URLs, as an RTCIceServer: the credential is for
+     * its TURN URLs. */
+    t->opt.ice_servers[t->opt.ice_server_count] = NULL;
+    t->ice_server.urls = t->opt.ice_servers;
+    t->ice_server.username = t->opt.ice_username;
+    t->ice_server.credential = t->opt.ice_credential;
+    config.ice_server_list = &t->ice_server;
+    config.ice_server_count = 1;
+  }
   return config;
+}
+
+/* One line on stderr naming the pair the connection uses. */
+static void
+print_selected_pair(const struct tool *t, p2psig_peer *peer)
+{
+  p2psig_peer_stats s = P2PSIG_STATS_INIT(p2psig_peer_stats);
+
+  if (p2psig_peer_get_stats(peer, &s) < 0 || !s.has_selected_pair)
+    return;
+  fprintf(stderr,
+          "Selected candidate pair: local %s %s %s:%u%s%s <-> "
+          "remote %s %s %s:%u\n",
+          s.local_type, s.local_protocol, s.local_address, s.local_port,
+          s.local_relay_protocol[0] ? " relay-protocol " : "",
+          s.local_relay_protocol, s.remote_type, s.remote_protocol,
+          s.remote_address, s.remote_port);
 }
 
 /* Callbacks run on the library thread: record, print, wake main. */
@@ -207,6 +281,8 @@ tool_on_state(p2psig_peer *peer, p2psig_state state, int error,
   struct tool *t = user_data;
 
   printf("Peer Connection State has changed: %s\n", p2psig_state_name(state));
+  if (state == P2PSIG_STATE_CONNECTED)
+    print_selected_pair(t, peer);
   atomic_store(&t->state, (int)state);
   if (state == P2PSIG_STATE_FAILED) {
     if (error)

@@ -29,11 +29,20 @@ struct tool_options {
   const char *tls_key;        /* -tls-key */
   const char *tls_ca;         /* -tls-ca: CA file trusted for the remote */
   bool tls_remote;            /* -tls-remote: the remote serves HTTPS */
+#define TOOL_MAX_ICE_SERVERS 16
+  const char *ice_servers[TOOL_MAX_ICE_SERVERS + 1]; /* -ice-server, as
+                                 given; NULL-terminated when used */
+  unsigned ice_server_count;
+  const char *ice_username;   /* -ice-username */
+  const char *ice_credential; /* -ice-credential */
+  const char *ice_ca;         /* -ice-ca */
+  bool relay_only;            /* -relay-only */
 };
 
 struct tool {
   const char *name;           /* "offer" or "answer", for messages */
   struct tool_options opt;
+  p2psig_ice_server ice_server; /* the -ice-server flags, for the peer */
   p2psig_peer *peer;
   p2psig_signaling *signaling;
   pthread_mutex_t lock;       /* guards channel */
@@ -51,8 +60,9 @@ void tool_parse_args(struct tool *t, int argc, char **argv);
 /* Blocks the signals, makes stdout line-buffered, seeds the letters. */
 void tool_init(struct tool *t);
 
-/* A peer configuration with pion's STUN server and the callbacks below;
- * user_data is t. */
+/* A peer configuration with the -ice-server flags (else pion's STUN
+ * server) and the callbacks below; user_data is t, which must outlive the
+ * call to p2psig_peer_new. */
 p2psig_peer_config tool_peer_config(struct tool *t);
 
 /* What the tools print of a remote label or message: at most

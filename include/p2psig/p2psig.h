@@ -216,6 +216,45 @@ typedef void (*p2psig_message_cb)(p2psig_channel *channel, const void *data,
                                   void *user_data);
 
 /**
+ * p2psig_ice_server:
+ *
+ * One STUN or TURN server, as the W3C RTCIceServer: the URLs it answers on
+ * and, for TURN, its long-term credential (RFC 8489 section 9.2).  URLs:
+ * "stun:HOST[:PORT]" (3478), "turn:HOST[:PORT][?transport=udp|tcp]"
+ * (3478, UDP by default) and "turns:HOST[:PORT][?transport=tcp]" (5349,
+ * TLS over TCP; the certificate must name HOST and chain to the system's
+ * trust store or to ice_tls_ca).  HOST is an IPv4 address, an IPv6 address
+ * in brackets, or a name resolved asynchronously.  A URL that does not
+ * parse, a scheme or transport we do not support (stuns:, turns: over
+ * UDP), a turn: or turns: URL without username and credential, or more
+ * than 8 TURN URLs in all (libnice's limit) fail p2psig_peer_new() with
+ * P2PSIG_EINVAL and a debug line of the domain p2psig saying which.
+ * libnice 0.1.21 queries one STUN server: the first STUN URL given; TURN
+ * servers yield server-reflexive candidates too.
+ *
+ * Since: 0.2
+ */
+typedef struct p2psig_ice_server {
+  const char *const *urls;   /* NULL-terminated, at least one */
+  const char *username;      /* TURN user name; NULL for STUN */
+  const char *credential;    /* TURN password; NULL for STUN */
+} p2psig_ice_server;
+
+/**
+ * p2psig_ice_transport_policy:
+ *
+ * Which local candidates a peer gathers and offers (W3C
+ * RTCIceTransportPolicy).
+ *
+ * Since: 0.2
+ */
+typedef enum p2psig_ice_transport_policy {
+  P2PSIG_ICE_TRANSPORT_ALL = 0,   /* host, server-reflexive and relay */
+  P2PSIG_ICE_TRANSPORT_RELAY = 1  /* relay candidates only: the remote
+                                     never learns our addresses */
+} p2psig_ice_transport_policy;
+
+/**
  * p2psig_peer_config:
  *
  * Configuration of a peer.  All zeros means all defaults; initialise with
@@ -226,8 +265,9 @@ typedef void (*p2psig_message_cb)(p2psig_channel *channel, const void *data,
  */
 typedef struct p2psig_peer_config {
   size_t size;                    /* sizeof, set by P2PSIG_PEER_CONFIG_INIT */
-  const char *const *ice_servers; /* NULL-terminated "stun:host:port" URLs;
-                                     NULL: none */
+  const char *const *ice_servers; /* NULL-terminated STUN URLs (see
+                                     p2psig_ice_server); NULL: none.  TURN
+                                     needs ice_server_list */
   const char *const *local_addresses; /* NULL-terminated IP addresses to
                                          gather host candidates on; NULL:
                                          every interface, loopback too */
@@ -252,6 +292,13 @@ typedef struct p2psig_peer_config {
   bool disable_ice_tcp;           /* false: TCP candidates are gathered and
                                      used too (ICE-TCP, RFC 6544), as
                                      browsers do; true: UDP only */
+  const p2psig_ice_server *ice_server_list; /* ice_server_count STUN and
+                                     TURN servers, used with ice_servers;
+                                     NULL: none */
+  size_t ice_server_count;
+  p2psig_ice_transport_policy ice_transport_policy; /* 0: all candidates */
+  const char *ice_tls_ca;         /* PEM file of the CAs trusted for turns:
+                                     servers; NULL: the system's store */
 } p2psig_peer_config;
 
 #define P2PSIG_PEER_CONFIG_INIT .size = sizeof(p2psig_peer_config)
@@ -616,6 +663,12 @@ typedef struct p2psig_peer_stats {
   uint16_t remote_port;
   char remote_type[8];
   double rtt_ms;             /* smoothed round-trip time; 0: unknown */
+  /* Since: 0.2 */
+  char local_protocol[4];    /* "udp" or "tcp" (ICE-TCP) */
+  char remote_protocol[4];
+  char local_relay_protocol[4]; /* a local relay candidate: how we reach
+                                   its TURN server, "udp", "tcp" or "tls";
+                                   else "" */
 } p2psig_peer_stats;
 
 #define P2PSIG_STATS_INIT(type) { .size = sizeof(type) }
