@@ -517,8 +517,12 @@ p2psig__ice_new(const struct p2psig_ice_options *options,
    * form, never at once, and the next ones as far apart: 20 ms by default.
    * Its minimum, 1 ms, starts checks in about 1 ms; a data-channel peer has
    * few pairs, so the check rate stays low. */
-  /* ICE-TCP (RFC 6544), as browsers: two peers whose UDP is blocked
-   * still meet over TCP. */
+  /* ICE-TCP (RFC 6544): two peers whose UDP is blocked still meet over
+   * TCP.  A controlling libnice agent that learns of a remote TCP
+   * candidate nominates by the regular procedure (RFC 6544 section 8),
+   * whose stopping criterion waits for checks still in progress: with our
+   * retransmissions, minutes behind a NAT.  So it is the application's
+   * choice. */
   g_object_set(ice->agent, "upnp", FALSE, "ice-tcp", options->ice_tcp,
                "controlling-mode", FALSE, "stun-max-retransmissions", 14,
                "stun-pacing-timer", 1, "force-relay", options->relay_only,

@@ -36,6 +36,8 @@ usage(const struct tool *t, FILE *out)
           "turn:HOST[:PORT][?transport=udp|tcp],\n"
           "    \tturns:HOST[:PORT]; repeatable "
           "(default stun:stun.l.google.com:19302)\n"
+          "  -ice-tcp\n"
+          "    \tGather and use TCP candidates too (ICE-TCP)\n"
           "  -ice-username string\n"
           "    \tUser name of the turn: and turns: servers\n"
           "  -interval float\n"
@@ -72,17 +74,18 @@ enum flag { FLAG_OFFER_ADDRESS, FLAG_ANSWER_ADDRESS, FLAG_COUNT,
             FLAG_INTERVAL, FLAG_TOKEN, FLAG_TLS_CERT, FLAG_TLS_KEY,
             FLAG_TLS_CA, FLAG_TLS_REMOTE, FLAG_ICE_SERVER,
             FLAG_ICE_USERNAME, FLAG_ICE_CREDENTIAL, FLAG_RELAY_ONLY,
-            FLAG_ICE_CA, FLAG_NONE };
+            FLAG_ICE_CA, FLAG_ICE_TCP, FLAG_NONE };
 static const char *const flag_names[] = {
   "offer-address", "answer-address", "count", "interval", "token",
   "tls-cert", "tls-key", "tls-ca", "tls-remote", "ice-server",
-  "ice-username", "ice-credential", "relay-only", "ice-ca"};
+  "ice-username", "ice-credential", "relay-only", "ice-ca", "ice-tcp"};
 
 /* Go's flag package takes a bool without a next argument. */
 static bool
 is_bool_flag(enum flag flag)
 {
-  return flag == FLAG_TLS_REMOTE || flag == FLAG_RELAY_ONLY;
+  return flag == FLAG_TLS_REMOTE || flag == FLAG_RELAY_ONLY ||
+         flag == FLAG_ICE_TCP;
 }
 
 /* Go's strconv.ParseBool. */
@@ -169,6 +172,11 @@ tool_parse_args(struct tool *t, int argc, char **argv)
         bad_flag(t, "invalid boolean value for flag -relay-only", value);
       t->opt.relay_only = parse_bool(value);
       break;
+    case FLAG_ICE_TCP:
+      if (parse_bool(value) < 0)
+        bad_flag(t, "invalid boolean value for flag -ice-tcp", value);
+      t->opt.ice_tcp = parse_bool(value);
+      break;
     case FLAG_ICE_SERVER:
       if (t->opt.ice_server_count == TOOL_MAX_ICE_SERVERS)
         bad_flag(t, "too many -ice-server flags", value);
@@ -233,6 +241,7 @@ tool_peer_config(struct tool *t)
     .ice_transport_policy = t->opt.relay_only ? P2PSIG_ICE_TRANSPORT_RELAY
                                               : P2PSIG_ICE_TRANSPORT_ALL,
     .ice_tls_ca = t->opt.ice_ca,
+    .enable_ice_tcp = t->opt.ice_tcp,
   };
 
   if (t->opt.ice_server_count == 0) {
