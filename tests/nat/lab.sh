@@ -25,10 +25,14 @@
 #   the lab's namespaces: nothing is configured in the caller's namespace.
 # * Namespaces: p2psig-nat-CASE-PID-{pub,rta,rtb,ha,hb}.  IPv6 off, rp_filter
 #   0 everywhere.
-# * pub is the internet: ip_forward 0, default route into a dead end (a
-#   blackhole; --dead-end=veth: a veth with a fake permanent neighbour, so
-#   that sendto() succeeds and the packet vanishes; this kernel may have no
-#   dummy driver).  The NAT outside addresses share its /24, so the LANs
+# * pub is the internet: ip_forward 0, default route into a dead end: a
+#   veth whose far end has no address, via a fake permanent neighbour, so
+#   that sendto() succeeds and the packet vanishes, as on the internet
+#   (the kernel may have no dummy driver).  Not a blackhole route
+#   (--dead-end=blackhole): there coturn's sendto() to a private peer
+#   address (a host candidate) fails with EINVAL and coturn closes the
+#   whole allocation ("closed ... reason: general"), so relayed pairs
+#   fail.  The NAT outside addresses share its /24, so the LANs
 #   cannot be reached from it.
 # * rta/rtb: MASQUERADE on the outside interface (port-preserving: a
 #   port-restricted cone NAT), or MASQUERADE --random-fully with
@@ -311,7 +315,7 @@ EOF
 
 lab_up() {
   local sym="" blk="" tcponly="" tlsonly="" onelink=0 between=0 strict=0
-  local dead=blackhole a
+  local dead=veth a
   for a in "$@"; do
     case "$a" in
       --symmetric) sym=ab ;;         --symmetric=*) sym=${a#*=} ;;
@@ -422,11 +426,13 @@ lab_up() {
 lab_stun() { echo "-ice-server stun:$LAB_TURN_IP:3478"; }
 lab_creds() { echo "-ice-username $LAB_TURN_USER -ice-credential $LAB_TURN_PASS"; }
 
-# Waits until $1 listens on TCP port $2 (at most 10 s).
+# Waits until $1 listens on TCP port $2 (at most 10 s), as long as pid $3
+# runs.
 lab_wait_listen() {
   local i
   for i in $(seq 200); do
     lab_nsx "$1" ss -Hltn "sport = :$2" | grep -q . && return 0
+    kill -0 "$3" 2>/dev/null || return 1
     sleep 0.05
   done
   return 1
@@ -489,14 +495,18 @@ lab_run() {
     >"$LAB_DIR/$name.answer.out" 2>"$LAB_DIR/$name.answer.err" </dev/null &
   local pa=$!
   LAB_PIDS+=("$pa")
-  if ! lab_wait_listen "$LAB_NS_HB" "${LAB_ANSWER_SIG##*:}"; then
-    lab_say "$name: the answer does not listen on $LAB_ANSWER_SIG"
+  if lab_wait_listen "$LAB_NS_HB" "${LAB_ANSWER_SIG##*:}" "$pa"; then
+    lab_nsx "$LAB_NS_HA" timeout -k 5 "$LAB_TIMEOUT" "$P2PSIG_OFFER" "${common[@]}" \
+      >"$LAB_DIR/$name.offer.out" 2>"$LAB_DIR/$name.offer.err" </dev/null &
+    local po=$!
+    LAB_PIDS+=("$po")
+    wait "$po" || LAB_RC_offer=$?
+  else
+    lab_say "$name: the answer does not listen on $LAB_ANSWER_SIG: the offer is not run"
+    : >"$LAB_DIR/$name.offer.out"
+    : >"$LAB_DIR/$name.offer.err"
+    LAB_RC_offer=255
   fi
-  lab_nsx "$LAB_NS_HA" timeout -k 5 "$LAB_TIMEOUT" "$P2PSIG_OFFER" "${common[@]}" \
-    >"$LAB_DIR/$name.offer.out" 2>"$LAB_DIR/$name.offer.err" </dev/null &
-  local po=$!
-  LAB_PIDS+=("$po")
-  wait "$po" || LAB_RC_offer=$?
   wait "$pa" || LAB_RC_answer=$?
   LAB_PAIR_SECONDS=$((SECONDS - t0))
   lab_say "$name: offer exited $LAB_RC_offer, answer exited $LAB_RC_answer after $LAB_PAIR_SECONDS s"
