@@ -77,7 +77,8 @@
 # by the EXIT trap it sets (lab_down), also when the test fails.
 #
 # Environment: P2PSIG_OFFER, P2PSIG_ANSWER (the tools);
-# P2PSIG_NAT_TIMEOUT (seconds one tool may run, default 45);
+# P2PSIG_NAT_TIMEOUT (seconds one tool may run, default 30; a run that
+# connects takes 1 to 3 s);
 # P2PSIG_NAT_KEEP=1 keeps $LAB_DIR (certificates, coturn's config and log,
 # the tools' output) instead of deleting it.
 
@@ -101,7 +102,7 @@ LAB_TURN_PID=""
 LAB_PIDS=()
 LAB_HA_IP="" LAB_HB_IP=""
 LAB_START=$SECONDS
-LAB_TIMEOUT="${P2PSIG_NAT_TIMEOUT:-45}"
+LAB_TIMEOUT="${P2PSIG_NAT_TIMEOUT:-30}"
 
 lab_say() { printf '%s: %s\n' "$LAB_CASE" "$*"; }
 lab_skip() { lab_say "SKIP: $*"; exit 77; }
@@ -179,8 +180,8 @@ lab_down() {
 lab_on_exit() {
   local status=$?
   if [[ "$status" != 0 && "$status" != 77 && -n "$LAB_DIR" && -f "$LAB_DIR/turnserver.log" ]]; then
-    lab_say "--- coturn log (tail)"
-    tail -n 30 "$LAB_DIR/turnserver.log" | sed 's/^/  /'
+    lab_say "--- coturn log (tail, without its start-up lines)"
+    grep -v '^0: ' "$LAB_DIR/turnserver.log" | tail -n 30 | sed 's/^/  /'
   fi
   lab_down
   exit "$status"
