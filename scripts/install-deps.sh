@@ -14,6 +14,9 @@ packages=(
   libusrsctp-dev
   # interop tests against pion's pion-to-pion example
   golang-go golang-github-pion-webrtc.v3-dev iproute2 iptables
+  # the NAT lab (tests/nat): coturn's turnserver, started by the tests
+  # themselves (its system service stays off), openssl for its certificates
+  coturn openssl
   valgrind
 )
 

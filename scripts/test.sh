@@ -4,7 +4,7 @@
 # test.sh [MESON-TEST-ARGS...]
 #
 # Installs the dependencies, configures ./build with -Dwerror=true, builds,
-# and runs the whole test suite (unit, net, interop).  Extra arguments go to
+# and runs the whole test suite (unit, net, interop, nat).  Extra arguments go to
 # `meson test` (e.g. --suite unit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
