@@ -634,6 +634,18 @@ p2psig__ice_gather(struct p2psig_ice *ice)
 }
 
 int
+p2psig__ice_restart(struct p2psig_ice *ice)
+{
+  if (!nice_agent_restart_stream(ice->agent, ice->stream_id))
+    return P2PSIG_EINTERNAL;
+  g_clear_pointer(&ice->ufrag, g_free);
+  g_clear_pointer(&ice->pwd, g_free);
+  nice_agent_get_local_credentials(ice->agent, ice->stream_id, &ice->ufrag,
+                                   &ice->pwd);
+  return 0;
+}
+
+int
 p2psig__ice_set_remote_credentials(struct p2psig_ice *ice, const char *ufrag,
                                    const char *pwd)
 {

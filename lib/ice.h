@@ -57,6 +57,10 @@ void p2psig__ice_set_controlling(struct p2psig_ice *ice, bool controlling);
 const char *p2psig__ice_local_ufrag(const struct p2psig_ice *ice);
 const char *p2psig__ice_local_pwd(const struct p2psig_ice *ice);
 int p2psig__ice_gather(struct p2psig_ice *ice);
+/* ICE restart (RFC 8445 section 9): new local credentials; libnice keeps
+ * the selected pair carrying data, keeps its local candidates, forgets the
+ * remote ones and the remote credentials, which must be set again. */
+int p2psig__ice_restart(struct p2psig_ice *ice);
 int p2psig__ice_set_remote_credentials(struct p2psig_ice *ice,
                                        const char *ufrag, const char *pwd);
 /* Whether we can use a remote candidate at all (UDP, component 1, an IP

@@ -119,7 +119,12 @@ struct p2psig_peer {
   bool sctp_connected;
   struct p2psig_sdp_remote remote;
   uint64_t remote_max_message_size;
-  GPtrArray *local_candidates;   /* gathered before the local SDP, for it */
+  GPtrArray *local_candidates;   /* every local one gathered, for our
+                                    descriptions */
+  bool restarting;               /* offerer: a restart offer awaits its
+                                    answer */
+  bool restart_answer_due;       /* answerer: a restart offer applied,
+                                    create_answer makes its answer */
   bool local_gathering_done;
   GArray *pending_candidates;    /* struct p2psig_candidate: trickled
                                     before the remote description */

@@ -372,18 +372,19 @@ emit_candidate(p2psig_peer *peer, const char *candidate)
  * carries the host candidates and the remote can check them at once.  Those
  * are held for it and reported (trickled) too once it is set
  * (emit_gathered_candidates), as a W3C peer connection does; later ones
- * are reported at once. */
+ * are reported at once.  All are kept: the description of an ICE restart
+ * carries them again (libnice does not gather anew). */
 static void
 ice_candidate(void *data, const char *candidate)
 {
   p2psig_peer *peer = data;
 
+  if (candidate)
+    g_ptr_array_add(peer->local_candidates, g_strdup(candidate));
+  else if (!peer->local_set)
+    peer->local_gathering_done = true;
   if (peer->local_set)
     emit_candidate(peer, candidate);
-  else if (candidate)
-    g_ptr_array_add(peer->local_candidates, g_strdup(candidate));
-  else
-    peer->local_gathering_done = true;
 }
 
 static void
@@ -403,10 +404,14 @@ ice_state(void *data, enum p2psig_ice_state state)
   peer->ice_state = state;
   switch (state) {
   case P2PSIG_ICE_CHECKING:
-    set_state(peer, P2PSIG_STATE_CONNECTING, 0);
+    /* An ICE restart checks again while the old pair carries the
+     * connection: still connected (W3C). */
+    if (!peer->dtls_started)
+      set_state(peer, P2PSIG_STATE_CONNECTING, 0);
     break;
   case P2PSIG_ICE_CONNECTED:
-    set_state(peer, P2PSIG_STATE_CONNECTING, 0);
+    if (!peer->dtls_started)
+      set_state(peer, P2PSIG_STATE_CONNECTING, 0);
     maybe_start_dtls(peer);
     break;
   case P2PSIG_ICE_FAILED:
@@ -792,6 +797,14 @@ p2psig_peer_create_answer(p2psig_peer *peer, char **sdp)
   p2psig__lock();
   if (peer->freed || peer->closed) {
     ret = P2PSIG_ECLOSED;
+  } else if (peer->restart_answer_due) {
+    /* The answer to an ICE restart: the roles stay as they are. */
+    *sdp = build_local_sdp(peer, false,
+                           peer->dtls_client ? P2PSIG_SETUP_ACTIVE
+                                             : P2PSIG_SETUP_PASSIVE);
+    peer->restart_answer_due = false;
+    p2psig__unlock();
+    return 0;
   } else if (peer->offerer || !peer->remote_set || peer->local_set) {
     ret = P2PSIG_ESTATE;
   } else {
@@ -901,6 +914,89 @@ add_trickled_candidate_locked(p2psig_peer *peer,
   return 0;
 }
 
+/* ---- ICE restart (RFC 8445 section 9) ---- */
+
+/* The remote's new credentials and candidates, for a new generation of
+ * checks: the copies met before are new again. */
+static void
+apply_generation_locked(p2psig_peer *peer, struct p2psig_sdp_remote *remote)
+{
+  g_hash_table_remove_all(peer->remote_candidate_keys);
+  peer->trickled_candidates = 0;
+  g_array_set_size(peer->pending_candidates, 0);
+  g_free(peer->remote.ice_ufrag);
+  g_free(peer->remote.ice_pwd);
+  peer->remote.ice_ufrag = g_steal_pointer(&remote->ice_ufrag);
+  peer->remote.ice_pwd = g_steal_pointer(&remote->ice_pwd);
+  for (guint i = 0; i < remote->candidates->len; i++)
+    apply_remote_candidate(peer, remote->candidates->pdata[i]);
+  g_ptr_array_set_size(remote->candidates, 0);
+}
+
+/* A description after the first: an ICE restart, or nothing we take.  A
+ * restart keeps the DTLS session (the same fingerprint and roles) and
+ * changes the ICE credentials; anything else stays refused with
+ * P2PSIG_ESTATE, as before. */
+static int
+apply_restart_locked(p2psig_peer *peer, p2psig_sdp_type type,
+                     struct p2psig_sdp_remote *remote)
+{
+  int ret;
+
+  if (memcmp(remote->fingerprint, peer->remote.fingerprint,
+             sizeof remote->fingerprint) != 0 ||
+      (strcmp(remote->ice_ufrag, peer->remote.ice_ufrag) == 0 &&
+       strcmp(remote->ice_pwd, peer->remote.ice_pwd) == 0))
+    return P2PSIG_ESTATE;
+  if (type == P2PSIG_SDP_ANSWER) {
+    if (!peer->offerer || !peer->restarting)
+      return P2PSIG_ESTATE;
+    /* libnice forgot the remote credentials when we restarted. */
+    ret = p2psig__ice_set_remote_credentials(peer->ice, remote->ice_ufrag,
+                                             remote->ice_pwd);
+    if (ret < 0)
+      return ret;
+    peer->restarting = false;
+  } else {
+    if (peer->offerer || !peer->local_set || peer->restart_answer_due)
+      return P2PSIG_ESTATE;
+    ret = p2psig__ice_restart(peer->ice);
+    if (ret == 0)
+      ret = p2psig__ice_set_remote_credentials(peer->ice, remote->ice_ufrag,
+                                               remote->ice_pwd);
+    if (ret < 0)
+      return ret;
+    peer->restart_answer_due = true;
+  }
+  g_debug("ICE restart: remote credentials %s", remote->ice_ufrag);
+  apply_generation_locked(peer, remote);
+  return 0;
+}
+
+int
+p2psig_peer_restart_ice(p2psig_peer *peer, char **sdp)
+{
+  int ret;
+
+  if (!peer_valid(peer) || !sdp)
+    return P2PSIG_EINVAL;
+  p2psig__lock();
+  if (peer->freed || peer->closed)
+    ret = P2PSIG_ECLOSED;
+  else if (!peer->offerer || !peer->remote_set || peer->restarting)
+    ret = P2PSIG_ESTATE;
+  else
+    ret = p2psig__ice_restart(peer->ice);
+  if (ret == 0) {
+    peer->restarting = true;
+    *sdp = build_local_sdp(peer, true, P2PSIG_SETUP_ACTPASS);
+    g_debug("ICE restart: new offer, local credentials %s",
+            p2psig__ice_local_ufrag(peer->ice));
+  }
+  p2psig__unlock();
+  return ret;
+}
+
 int
 p2psig_peer_set_remote_description(p2psig_peer *peer, p2psig_sdp_type type,
                                    const char *sdp)
@@ -922,8 +1018,11 @@ p2psig_peer_set_remote_description(p2psig_peer *peer, p2psig_sdp_type type,
     ret = P2PSIG_ECLOSED;
     goto out;
   }
-  if (peer->remote_set ||
-      (type == P2PSIG_SDP_OFFER && peer->local_set) ||
+  if (peer->remote_set) {
+    ret = apply_restart_locked(peer, type, &remote);
+    goto out;
+  }
+  if ((type == P2PSIG_SDP_OFFER && peer->local_set) ||
       (type == P2PSIG_SDP_ANSWER && !(peer->offerer && peer->local_set))) {
     ret = P2PSIG_ESTATE;
     goto out;

@@ -283,6 +283,90 @@ test_bad_arguments(void)
   g_assert_cmpstr(p2psig_state_name(P2PSIG_STATE_CONNECTED), ==, "connected");
 }
 
+/* Returns the a=ice-ufrag value of sdp (g_free). */
+static char *
+sdp_ufrag(const char *sdp)
+{
+  const char *p = strstr(sdp, "a=ice-ufrag:");
+
+  g_assert_nonnull(p);
+  p += strlen("a=ice-ufrag:");
+  return g_strndup(p, strcspn(p, "\r\n"));
+}
+
+/* ICE restart mid-stream: new credentials on both sides, the connection
+ * stays up, and 2000 numbered messages sent across it arrive once each,
+ * in order.  A second offer that is not a restart is still refused. */
+static void
+test_ice_restart(void)
+{
+  struct testutil_side offer, answer;
+  char *offer_sdp = NULL, *answer_sdp = NULL, *first = NULL;
+  g_autofree char *new_ufrag = NULL, *new_answer_ufrag = NULL;
+  const int total = 2000;
+
+  connect_pair(&offer, &answer);
+  /* Not a restart: the same description again. */
+  g_assert_cmpint(p2psig_peer_restart_ice(answer.peer, &first), ==,
+                  P2PSIG_ESTATE);
+  g_assert_cmpint(p2psig_peer_restart_ice(offer.peer, &first), ==, 0);
+  g_assert_cmpint(p2psig_peer_restart_ice(offer.peer, &offer_sdp), ==,
+                  P2PSIG_ESTATE); /* one at a time */
+
+  for (int i = 0; i < total; i++) {
+    char text[16];
+
+    g_snprintf(text, sizeof text, "%d", i);
+    g_assert_cmpint(p2psig_channel_send_text(offer.channel, text), ==, 0);
+    if (i == total / 4) {
+      /* The restart's offer and answer cross while messages flow. */
+      g_assert_cmpint(p2psig_peer_set_remote_description(
+                        answer.peer, P2PSIG_SDP_OFFER, first), ==, 0);
+      g_assert_cmpint(p2psig_peer_create_answer(answer.peer, &answer_sdp),
+                      ==, 0);
+      g_assert_cmpint(p2psig_peer_set_remote_description(
+                        offer.peer, P2PSIG_SDP_ANSWER, answer_sdp), ==, 0);
+      /* Once is enough: the same answer again is no restart. */
+      g_assert_cmpint(p2psig_peer_set_remote_description(
+                        offer.peer, P2PSIG_SDP_ANSWER, answer_sdp), ==,
+                      P2PSIG_ESTATE);
+      g_assert_cmpint(p2psig_peer_set_remote_description(
+                        answer.peer, P2PSIG_SDP_OFFER, first), ==,
+                      P2PSIG_ESTATE);
+    }
+  }
+  TESTUTIL_WAIT(answer.messages->len == (guint)total, 20000,
+                "every message across the restart");
+  testutil_lock();
+  for (int i = 0; i < total; i++) {
+    struct testutil_message *m = answer.messages->pdata[i];
+    g_autofree char *want = g_strdup_printf("%d", i);
+    gsize len;
+    const char *data = g_bytes_get_data(m->data, &len);
+
+    g_assert_cmpmem(data, len, want, strlen(want));
+  }
+  g_assert_cmpint(offer.connected_count, ==, 1);
+  g_assert_cmpint(answer.connected_count, ==, 1);
+  g_assert_cmpint(offer.state, ==, P2PSIG_STATE_CONNECTED);
+  g_assert_cmpint(answer.state, ==, P2PSIG_STATE_CONNECTED);
+  testutil_unlock();
+  /* New credentials on both sides. */
+  new_ufrag = sdp_ufrag(first);
+  new_answer_ufrag = sdp_ufrag(answer_sdp);
+  g_assert_cmpstr(new_ufrag, !=, new_answer_ufrag);
+  g_assert_nonnull(strstr(first, "a=candidate:"));
+  g_assert_nonnull(strstr(answer_sdp, "a=candidate:"));
+  g_assert_nonnull(strstr(answer_sdp, "a=setup:active"));
+  p2psig_free(first);
+  p2psig_free(answer_sdp);
+  /* The new pair works: a message each way after the restart. */
+  send_three(&answer);
+  TESTUTIL_WAIT(offer.messages->len == 3, 10000, "messages back");
+  testutil_side_clear(&offer);
+  testutil_side_clear(&answer);
+}
+
 /* Configurations p2psig_peer_new cannot honour fail with P2PSIG_EINVAL;
  * the W3C-style server list with STUN, TURN and TURN over TLS is taken. */
 static void
@@ -408,6 +492,7 @@ main(int argc, char **argv)
   g_test_add_func("/peer/fingerprint-mismatch", test_fingerprint_mismatch);
   g_test_add_func("/peer/bad-arguments", test_bad_arguments);
   g_test_add_func("/peer/ice-config", test_ice_config);
+  g_test_add_func("/peer/ice-restart", test_ice_restart);
   g_test_add_func("/peer/gathering-bound", test_gathering_bound);
   return g_test_run();
 }

@@ -368,6 +368,28 @@ P2PSIG_API int p2psig_peer_set_remote_description(p2psig_peer *peer,
                                                   const char *sdp);
 
 /**
+ * p2psig_peer_restart_ice:
+ * @sdp: (out): the new offer, to free with p2psig_free()
+ *
+ * Restarts ICE (RFC 8445 section 9, W3C restartIce()), after the remote
+ * moved or a NAT forgot its mapping: new ICE credentials, checks of every
+ * pair anew, in a new offer to send to the remote and answered as the
+ * first was (p2psig_peer_set_remote_description() on the answer).  The
+ * DTLS session, the SCTP association and the channels are kept, and the
+ * pair in use carries messages until a new one is chosen; reliable
+ * messages are neither lost nor repeated.  The state stays connected (or
+ * disconnected, until packets come again).  On the remote side, an offer
+ * with the same DTLS fingerprint and new ICE credentials is taken as a
+ * restart, and p2psig_peer_create_answer() answers it.  Only the side that
+ * made the first offer restarts (the signaling has the offer role post).
+ *
+ * Returns: 0, or P2PSIG_ESTATE when this side did not make the first
+ * offer, has no answer yet, or waits for the answer to a restart.
+ * Since: 0.2
+ */
+P2PSIG_API int p2psig_peer_restart_ice(p2psig_peer *peer, char **sdp);
+
+/**
  * p2psig_peer_add_candidate:
  * @candidate: a remote candidate, "candidate:..." (an "a=" prefix is
  *   accepted); an empty string means end of candidates
