@@ -76,6 +76,11 @@
 # answer).  lab_expect checks them.  Everything lab_up made is removed
 # by the EXIT trap it sets (lab_down), also when the test fails.
 #
+# A case may run another peer on a side (with the same flags): the arrays
+# LAB_OFFER_CMD and LAB_ANSWER_CMD, when set, are the commands lab_run runs
+# instead of $P2PSIG_OFFER and $P2PSIG_ANSWER (tests/nat/pion-*.sh run
+# pion's peer, tests/nat/pion.sh, this way).
+#
 # Environment: P2PSIG_OFFER, P2PSIG_ANSWER (the tools);
 # P2PSIG_NAT_TIMEOUT (seconds one tool may run, default 30; a run that
 # connects takes 1 to 3 s);
@@ -101,6 +106,7 @@ LAB_DIR=""
 LAB_TURN_PID=""
 LAB_PIDS=()
 LAB_HA_IP="" LAB_HB_IP=""
+LAB_OFFER_CMD=() LAB_ANSWER_CMD=()
 LAB_START=$SECONDS
 LAB_TIMEOUT="${P2PSIG_NAT_TIMEOUT:-30}"
 
@@ -481,23 +487,25 @@ lab_show_logs() {
 }
 
 # lab_run NAME [FLAGS...]: runs the answer in hostb, then (once it
-# listens) the offer in hosta, with FLAGS and the lab's signaling
+# listens) the offer in hosta (LAB_ANSWER_CMD and LAB_OFFER_CMD if set), with FLAGS and the lab's signaling
 # addresses, -count 3 -interval 0.2, each for at most $LAB_TIMEOUT s.  Sets
 # LAB_RC_offer, LAB_RC_answer and LAB_PAIR_SECONDS.  Output in
 # $LAB_DIR/NAME.{offer,answer}.{out,err}.
 lab_run() {
   local name="$1" t0=$SECONDS
   shift
+  local offer_cmd=("${LAB_OFFER_CMD[@]:-$P2PSIG_OFFER}")
+  local answer_cmd=("${LAB_ANSWER_CMD[@]:-$P2PSIG_ANSWER}")
   local common=(-offer-address "$LAB_OFFER_SIG" -answer-address "$LAB_ANSWER_SIG"
     -count 3 -interval 0.2 "$@")
   lab_say "$name: flags: $*"
   LAB_RC_offer=0 LAB_RC_answer=0
-  lab_nsx "$LAB_NS_HB" timeout -k 5 "$LAB_TIMEOUT" "$P2PSIG_ANSWER" "${common[@]}" \
+  lab_nsx "$LAB_NS_HB" timeout -k 5 "$LAB_TIMEOUT" "${answer_cmd[@]}" "${common[@]}" \
     >"$LAB_DIR/$name.answer.out" 2>"$LAB_DIR/$name.answer.err" </dev/null &
   local pa=$!
   LAB_PIDS+=("$pa")
   if lab_wait_listen "$LAB_NS_HB" "${LAB_ANSWER_SIG##*:}" "$pa"; then
-    lab_nsx "$LAB_NS_HA" timeout -k 5 "$LAB_TIMEOUT" "$P2PSIG_OFFER" "${common[@]}" \
+    lab_nsx "$LAB_NS_HA" timeout -k 5 "$LAB_TIMEOUT" "${offer_cmd[@]}" "${common[@]}" \
       >"$LAB_DIR/$name.offer.out" 2>"$LAB_DIR/$name.offer.err" </dev/null &
     local po=$!
     LAB_PIDS+=("$po")
