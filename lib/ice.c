@@ -497,6 +497,12 @@ p2psig__ice_relay_protocol(const struct p2psig_ice *ice,
 
 /* ---- the agent ---- */
 
+static void
+free_on_loop(void *data)
+{
+  p2psig__ice_closing_wait(p2psig__ice_free(data), 0);
+}
+
 struct p2psig_ice *
 p2psig__ice_new(const struct p2psig_ice_options *options,
                 const struct p2psig_ice_callbacks *cbs, void *data,
@@ -562,18 +568,73 @@ p2psig__ice_new(const struct p2psig_ice_options *options,
   ice->cancellable = g_cancellable_new();
   p2psig__loop_run_sync(setup_servers, &setup);
   if (setup.error < 0) {
-    p2psig__loop_run_sync((void (*)(void *))p2psig__ice_free, ice);
+    p2psig__loop_run_sync(free_on_loop, ice);
     *error = setup.error;
     return NULL;
   }
   return ice;
 }
 
-void
+/* ---- closing ---- */
+
+/* libnice releases TURN allocations after the agent is closed, on the
+ * library thread (each a REFRESH with a zero lifetime, signed with GnuTLS):
+ * a process that exits meanwhile races GnuTLS's destructor (seen: heap
+ * corruption at exit, 2 runs in 40).  So a close is a token that the peer
+ * may wait for. */
+struct p2psig_ice_closing {
+  gint refs;
+  bool done;
+};
+
+static GMutex closing_lock;
+static GCond closing_cond;
+
+static void
+closing_unref(struct p2psig_ice_closing *closing)
+{
+  if (closing && g_atomic_int_dec_and_test(&closing->refs))
+    g_free(closing);
+}
+
+static void
+agent_closed(GObject *source, GAsyncResult *result, gpointer data)
+{
+  struct p2psig_ice_closing *closing = data;
+
+  g_mutex_lock(&closing_lock);
+  closing->done = true;
+  g_cond_broadcast(&closing_cond);
+  g_mutex_unlock(&closing_lock);
+  closing_unref(closing);
+}
+
+bool
+p2psig__ice_closing_wait(struct p2psig_ice_closing *closing,
+                         unsigned timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time() + (gint64)timeout_ms * 1000;
+  bool done;
+
+  if (!closing)
+    return true;
+  g_mutex_lock(&closing_lock);
+  while (!closing->done &&
+         g_cond_wait_until(&closing_cond, &closing_lock, deadline))
+    ;
+  done = closing->done;
+  g_mutex_unlock(&closing_lock);
+  closing_unref(closing);
+  return done;
+}
+
+struct p2psig_ice_closing *
 p2psig__ice_free(struct p2psig_ice *ice)
 {
+  struct p2psig_ice_closing *closing;
+
   if (!ice)
-    return;
+    return NULL;
   g_cancellable_cancel(ice->cancellable);
   g_clear_object(&ice->cancellable);
   stop_gathering_deadline(ice);
@@ -583,12 +644,19 @@ p2psig__ice_free(struct p2psig_ice *ice)
   g_signal_handlers_disconnect_by_data(ice->agent, ice);
   nice_agent_attach_recv(ice->agent, ice->stream_id, COMPONENT_ID,
                          p2psig__loop_context(), NULL, NULL);
-  nice_agent_remove_stream(ice->agent, ice->stream_id);
-  nice_agent_close_async(ice->agent, NULL, NULL);
+  /* A TURN server that does not answer gets libnice's default 3 tries
+   * (2 s), not ours (minutes).  No nice_agent_remove_stream(): it would
+   * release the stream's allocations apart, outside the close's callback;
+   * the agent's last reference, the close's, frees the stream. */
+  g_object_set(ice->agent, "stun-max-retransmissions", 3, NULL);
+  closing = g_new0(struct p2psig_ice_closing, 1);
+  closing->refs = 2; /* the callback's and the caller's */
+  nice_agent_close_async(ice->agent, agent_closed, closing);
   g_object_unref(ice->agent);
   g_free(ice->ufrag);
   g_free(ice->pwd);
   g_free(ice);
+  return closing;
 }
 
 void

@@ -50,8 +50,16 @@ struct p2psig_ice_options {
 struct p2psig_ice *p2psig__ice_new(const struct p2psig_ice_options *options,
                                    const struct p2psig_ice_callbacks *cbs,
                                    void *data, int *error);
-/* On the library thread. */
-void p2psig__ice_free(struct p2psig_ice *ice);
+/* On the library thread.  libnice goes on releasing TURN allocations on
+ * that thread for up to P2PSIG_ICE_CLOSE_TIMEOUT_MS; the token returned
+ * (or NULL) tells when it is done: give it to p2psig__ice_closing_wait()
+ * or to p2psig__ice_closing_wait(token, 0) to drop it. */
+struct p2psig_ice_closing *p2psig__ice_free(struct p2psig_ice *ice);
+#define P2PSIG_ICE_CLOSE_TIMEOUT_MS 2500
+/* Waits, off the library thread, for the close to finish, at most
+ * timeout_ms; drops the token.  Returns whether it finished. */
+bool p2psig__ice_closing_wait(struct p2psig_ice_closing *closing,
+                              unsigned timeout_ms);
 void p2psig__ice_set_controlling(struct p2psig_ice *ice, bool controlling);
 /* Local ufrag and pwd, owned by ice. */
 const char *p2psig__ice_local_ufrag(const struct p2psig_ice *ice);

@@ -113,6 +113,7 @@ struct p2psig_peer {
 
   struct p2psig_dtls_cert *cert;
   struct p2psig_ice *ice;
+  struct p2psig_ice_closing *ice_closing; /* libnice's close of ice */
   struct p2psig_dtls *dtls;
   struct p2psig_sctp *sctp;
   bool dtls_started;

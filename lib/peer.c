@@ -626,17 +626,29 @@ release_transports(p2psig_peer *peer)
   stop_liveness(peer);
   g_clear_pointer(&peer->sctp, p2psig__sctp_free);
   g_clear_pointer(&peer->dtls, p2psig__dtls_free);
-  g_clear_pointer(&peer->ice, p2psig__ice_free);
+  if (peer->ice) {
+    p2psig__ice_closing_wait(peer->ice_closing, 0);
+    peer->ice_closing = p2psig__ice_free(peer->ice);
+    peer->ice = NULL;
+  }
 }
+
+struct teardown {
+  p2psig_peer *peer;
+  struct p2psig_ice_closing *ice_closing; /* out: libnice's close */
+};
 
 static void
 teardown(void *data)
 {
-  p2psig_peer *peer = data;
+  struct teardown *args = data;
+  p2psig_peer *peer = args->peer;
   struct event *event;
 
   p2psig__lock();
   release_transports(peer);
+  args->ice_closing = peer->ice_closing;
+  peer->ice_closing = NULL;
   if (peer->release_source) {
     g_source_destroy(peer->release_source);
     g_clear_pointer(&peer->release_source, g_source_unref);
@@ -654,10 +666,15 @@ teardown(void *data)
   p2psig__unlock();
 }
 
+/* Freed from inside a callback: libnice finishes closing in the
+ * background. */
 static gboolean
 teardown_idle(gpointer data)
 {
-  teardown(data);
+  struct teardown args = { data, NULL };
+
+  teardown(&args);
+  p2psig__ice_closing_wait(args.ice_closing, 0);
   return G_SOURCE_REMOVE;
 }
 
@@ -685,8 +702,16 @@ p2psig_peer_free(p2psig_peer *peer)
     g_source_unref(source);
   }
   p2psig__unlock();
-  if (!defer)
-    p2psig__loop_run_sync(teardown, peer);
+  if (!defer) {
+    struct teardown args = { peer, NULL };
+
+    p2psig__loop_run_sync(teardown, &args);
+    /* Bounded: a TURN server that never answers costs at most this. */
+    if (!p2psig__ice_closing_wait(args.ice_closing,
+                                  P2PSIG_ICE_CLOSE_TIMEOUT_MS))
+      g_debug("peer %p: libnice still closing after %d ms", (void *)peer,
+              P2PSIG_ICE_CLOSE_TIMEOUT_MS);
+  }
 }
 
 static gboolean
