@@ -115,7 +115,7 @@ excerpt(const char *text, size_t max)
 {
   GString *out = g_string_new(NULL);
 
-  for (size_t i = 0; text[i]; i++) {
+  for (size_t i = 0; text && text[i]; i++) {
     if (i == max) {
       g_string_append(out, "...");
       break;
@@ -131,24 +131,40 @@ excerpt(const char *text, size_t max)
 
 #define MAX_LINE 240 /* bytes of a reason, before the "..." */
 
-/* Makes a message one short line: control characters (line breaks first)
- * become spaces, and a long text (json-glib quotes the offending token) is
- * cut at a UTF-8 character boundary. */
-static void
-flatten_line(char *text)
+/* Whether a character would break or garble a log line: C0 and C1 controls
+ * (line breaks among them), DEL, and Unicode's line and paragraph
+ * separators. */
+static bool
+breaks_line(gunichar c)
 {
-  size_t len = strlen(text);
+  return c < 0x20 || (c >= 0x7f && c < 0xa0) || c == 0x2028 || c == 0x2029;
+}
 
-  for (char *p = text; *p; p++)
-    if ((unsigned char)*p < 0x20 || *p == 0x7f)
-      *p = ' ';
-  if (len > MAX_LINE) {
-    char *cut = text + MAX_LINE;
+/* A copy of text made one short line of UTF-8: what is not UTF-8 becomes
+ * U+FFFD (json-glib's messages quote input that need not be UTF-8 once its
+ * escapes are decoded), characters that break lines become spaces, and a
+ * text longer than MAX_LINE bytes is cut at a character boundary, "..."
+ * appended.  A new string, never an edit in place: the "..." may need room
+ * that the text does not have. */
+static char *
+one_line(const char *text)
+{
+  g_autofree char *valid = g_utf8_make_valid(text, -1);
+  GString *out = g_string_sized_new(MIN(strlen(valid), MAX_LINE) + 4);
 
-    while (cut > text && ((unsigned char)*cut & 0xc0) == 0x80)
-      cut--;
-    memcpy(cut, "...", 4);
+  for (const char *p = valid; *p; p = g_utf8_next_char(p)) {
+    const char *next = g_utf8_next_char(p);
+
+    if ((size_t)(next - valid) > MAX_LINE) {
+      g_string_append(out, "...");
+      break;
+    }
+    if (breaks_line(g_utf8_get_char(p)))
+      g_string_append_c(out, ' ');
+    else
+      g_string_append_len(out, p, next - p);
   }
+  return g_string_free(out, FALSE);
 }
 
 static int G_GNUC_PRINTF(2, 3)
@@ -161,11 +177,9 @@ json_fail(char **detail, const char *fmt, ...)
     va_start(ap, fmt);
     text = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    /* json-glib's messages quote the offending input, which need not be
-     * UTF-8 once its escapes are decoded. */
-    *detail = g_utf8_make_valid(text, -1);
+    /* json-glib's messages quote the offending input. */
+    *detail = one_line(text);
     g_free(text);
-    flatten_line(*detail);
   }
   return P2PSIG_EJSON;
 }
@@ -449,12 +463,13 @@ static void G_GNUC_PRINTF(3, 4)
 report(struct p2psig_signaling *sig, int error, const char *fmt, ...)
 {
   struct report *r = g_new0(struct report, 1);
+  g_autofree char *text = NULL;
   va_list ap;
 
   va_start(ap, fmt);
-  r->message = g_strdup_vprintf(fmt, ap);
+  text = g_strdup_vprintf(fmt, ap);
   va_end(ap);
-  flatten_line(r->message);
+  r->message = one_line(text);
   r->error = error;
   g_debug("%s: %s", p2psig_error_name(error), r->message);
 
@@ -469,23 +484,26 @@ static void G_GNUC_PRINTF(5, 6)
 refuse(struct p2psig_signaling *sig, SoupServerMessage *msg, unsigned status,
        int error, const char *fmt, ...)
 {
+  g_autofree char *text = NULL;
   g_autofree char *line = NULL;
+  g_autofree char *method = NULL;
   g_autofree char *path = NULL;
   char *body;
   va_list ap;
 
   va_start(ap, fmt);
-  line = g_strdup_vprintf(fmt, ap);
+  text = g_strdup_vprintf(fmt, ap);
   va_end(ap);
-  flatten_line(line);
+  line = one_line(text);
 
   body = g_strconcat(line, "\n", NULL);
   soup_server_message_set_status(msg, status, NULL);
   soup_server_message_set_response(msg, "text/plain; charset=utf-8",
                                    SOUP_MEMORY_TAKE, body, strlen(body));
+  /* Both come from the request line, before any authentication. */
+  method = excerpt(soup_server_message_get_method(msg), 16);
   path = excerpt(g_uri_get_path(soup_server_message_get_uri(msg)), 64);
-  report(sig, error, "%s %s: %u %s", soup_server_message_get_method(msg),
-         path, status, line);
+  report(sig, error, "%s %s: %u %s", method, path, status, line);
 }
 
 /* -------------------------------------------------------------------- */
@@ -661,13 +679,15 @@ post_done(GObject *source, GAsyncResult *result, void *data)
     }
   } else {
     g_autofree char *reason = response_reason(body);
+    /* The remote's own words, as long as its status line. */
+    g_autofree char *phrase = excerpt(
+        soup_message_get_reason_phrase(req->msg), 64);
 
     report(sig, status == SOUP_STATUS_UNAUTHORIZED ? P2PSIG_EUNAUTHORIZED
                                                    : P2PSIG_EHTTP,
            "POST %s%s refused: %u %s%s%s",
-           sig->remote_base, post_path(post), status,
-           soup_message_get_reason_phrase(req->msg), reason[0] ? ": " : "",
-           reason);
+           sig->remote_base, post_path(post), status, phrase,
+           reason[0] ? ": " : "", reason);
   }
 
   sig->backoff_ms = BACKOFF_MIN_MS;
@@ -956,10 +976,13 @@ handle_candidate_locked(struct p2psig_signaling *sig, SoupServerMessage *msg,
   /* Pion never sends it, but an empty body reads as end of candidates. */
   rc = p2psig_peer_add_candidate(sig->peer, candidate);
   if (rc == 0 || candidate[0] == '\0') {
-    if (rc < 0)
+    if (rc < 0) {
       g_debug("end of candidates: %s", p2psig_strerror(rc));
-    else
-      g_debug("remote candidate %s", candidate);
+    } else {
+      /* Extensions may hold any byte but a blank, at any length. */
+      shown = excerpt(candidate, 200);
+      g_debug("remote candidate %s", shown);
+    }
     ok(msg);
     return;
   }

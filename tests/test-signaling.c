@@ -964,6 +964,85 @@ test_token(void)
   side_clear(&answer);
 }
 
+/* Sends "METHOD PATH HTTP/1.1" and expects status with one report, whose
+ * message is one line of at most 240 bytes and "...". */
+static void
+expect_long_refusal(struct side *side, const char *method, const char *path,
+                    unsigned status, int error)
+{
+  g_autofree char *head = g_strdup_printf(
+      "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n",
+      method, path);
+  int before = side_errors(side);
+  g_autofree char *body = NULL;
+  unsigned got = raw_request(side_port(side), head, NULL, 0, NULL, &body);
+
+  check_refusal(side, before, got, status, body, error);
+  testutil_lock();
+  g_assert_cmpuint(strlen(side->last_message), <=, 240 + 3);
+  g_assert_true(g_utf8_validate(side->last_message, -1, NULL));
+  testutil_unlock();
+}
+
+/* Request lines of every length around where a report reaches its 240
+ * bytes, before the token is checked (401) and after (404): reports are
+ * cut with "..." in a new string.  Under AddressSanitizer the old in-place
+ * cut wrote "...\0" past the end of a 241- or 242-byte report. */
+static void
+test_long_request_line(void)
+{
+  struct side open, locked;
+  struct security sec = {.token = TOKEN};
+  static const char *const odd[] = {
+    "\xc3\xa9\xc3\xa9\xc3\xa9", /* UTF-8 */
+    "\xff\xfe",                 /* not UTF-8 */
+    "M\x1b[2J",                  /* a terminal escape */
+  };
+
+  side_init(&open, "open", false);
+  side_init(&locked, "locked", false);
+  side_listen(&open, P2PSIG_ROLE_ANSWER, "127.0.0.1:0", "127.0.0.1:9");
+  side_listen_secure(&locked, P2PSIG_ROLE_ANSWER, "127.0.0.1:0",
+                     "127.0.0.1:9", &sec);
+
+  for (size_t len = 1; len <= 300; len++) {
+    g_autofree char *method = g_strnfill(len, 'M');
+
+    expect_long_refusal(&open, method, "/x", SOUP_STATUS_NOT_FOUND,
+                        P2PSIG_EHTTP);
+    expect_long_refusal(&locked, method, "/x", SOUP_STATUS_UNAUTHORIZED,
+                        P2PSIG_EUNAUTHORIZED);
+  }
+  for (size_t len = 230; len <= 250; len++) {
+    g_autofree char *path = g_strnfill(len, 'p');
+
+    path[0] = '/';
+    expect_long_refusal(&open, "GET", path, SOUP_STATUS_NOT_FOUND,
+                        P2PSIG_EHTTP);
+    expect_long_refusal(&locked, "GET", path, SOUP_STATUS_UNAUTHORIZED,
+                        P2PSIG_EUNAUTHORIZED);
+  }
+  for (size_t len = 1000; len <= 16000; len *= 4) {
+    g_autofree char *long_method = g_strnfill(len, 'M');
+    g_autofree char *long_path = g_strnfill(len, 'p');
+
+    long_path[0] = '/';
+    expect_long_refusal(&open, long_method, long_path,
+                        SOUP_STATUS_NOT_FOUND, P2PSIG_EHTTP);
+    expect_long_refusal(&locked, long_method, long_path,
+                        SOUP_STATUS_UNAUTHORIZED, P2PSIG_EUNAUTHORIZED);
+  }
+  for (size_t i = 0; i < G_N_ELEMENTS(odd); i++) {
+    expect_long_refusal(&open, odd[i], "/x", SOUP_STATUS_NOT_FOUND,
+                        P2PSIG_EHTTP);
+    expect_long_refusal(&locked, odd[i], "/x", SOUP_STATUS_UNAUTHORIZED,
+                        P2PSIG_EUNAUTHORIZED);
+  }
+
+  side_clear(&open);
+  side_clear(&locked);
+}
+
 /* Different tokens: the answer refuses the offer with 401, both report
  * P2PSIG_EUNAUTHORIZED, and the offer does not retry. */
 static void
@@ -1390,6 +1469,7 @@ main(int argc, char **argv)
   g_test_add_func("/signaling/free-pending", test_free_pending);
   g_test_add_func("/signaling/token", test_token);
   g_test_add_func("/signaling/token-mismatch", test_token_mismatch);
+  g_test_add_func("/signaling/long-request-line", test_long_request_line);
   g_test_add_func("/signaling/https", test_https);
   g_test_add_func("/signaling/https-refused", test_https_refused);
   g_test_add_func("/signaling/security-config", test_security_config);
