@@ -18,9 +18,19 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "peer.h"
 #include "signaling.h"
 #include "testutil.h"
 
@@ -1338,6 +1348,506 @@ test_https_refused(void)
   certs_clear(&c);
 }
 
+/* ---- hostile servers and clients ---- */
+
+enum fake_mode {
+  FAKE_ENDLESS, /* a 400 whose body goes on until FAKE_ENDLESS_LIMIT */
+  FAKE_TRICKLE, /* a 200, one byte a second, for ever */
+};
+
+#define FAKE_ENDLESS_LIMIT (128 * 1024 * 1024)
+
+/* An "answer" on 127.0.0.1 that reads each POST's head and answers as its
+ * mode says, one thread per connection. */
+struct fake {
+  enum fake_mode mode;
+  GSocket *listener;
+  uint16_t port;
+  GThread *thread;
+  GPtrArray *threads;     /* the connections' */
+  gint stop;              /* atomic */
+  /* Under the testutil lock: */
+  int accepted;
+  gint64 accept_time[2];  /* of the first two connections */
+  guint64 sent;           /* body bytes, FAKE_ENDLESS */
+  bool client_closed;     /* a send failed other than by timing out */
+};
+
+struct fake_conn {
+  struct fake *fake;
+  GSocket *socket;
+};
+
+/* Reads a request's head, and its body when it has a Content-Length. */
+static void
+fake_read_request(GSocket *socket)
+{
+  GString *in = g_string_new(NULL);
+  char buf[4096];
+  gssize n;
+  char *end;
+
+  while (!(end = strstr(in->str, "\r\n\r\n")) &&
+         (n = g_socket_receive(socket, buf, sizeof buf, NULL, NULL)) > 0)
+    g_string_append_len(in, buf, n);
+  if (end) {
+    const char *cl = strstr(in->str, "Content-Length: ");
+    size_t want = (size_t)(end + 4 - in->str) +
+                  (cl ? strtoul(cl + 16, NULL, 10) : 0);
+
+    while (in->len < want &&
+           (n = g_socket_receive(socket, buf, sizeof buf, NULL, NULL)) > 0)
+      g_string_append_len(in, buf, n);
+  }
+  g_string_free(in, TRUE);
+}
+
+static bool
+fake_send(struct fake *fake, GSocket *socket, const char *data, size_t len)
+{
+  g_autoptr(GError) error = NULL;
+
+  while (len > 0) {
+    gssize n = g_socket_send(socket, data, len, NULL, &error);
+
+    if (n <= 0) {
+      testutil_lock();
+      fake->client_closed |= !g_error_matches(error, G_IO_ERROR,
+                                              G_IO_ERROR_TIMED_OUT);
+      testutil_unlock();
+      return false;
+    }
+    data += n;
+    len -= (size_t)n;
+  }
+  return true;
+}
+
+static gpointer
+fake_conn_thread(gpointer data)
+{
+  struct fake_conn *fc = data;
+  struct fake *fake = fc->fake;
+  static const char endless_head[] =
+      "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n"
+      "Connection: close\r\n\r\nendless reason\n";
+  static const char trickle[] =
+      "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nX-Slow: "
+      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+  g_socket_set_timeout(fc->socket, 10);
+  fake_read_request(fc->socket);
+  if (fake->mode == FAKE_ENDLESS) {
+    g_autofree char *x = g_strnfill(64 * 1024, 'x');
+    guint64 sent = 0;
+
+    if (fake_send(fake, fc->socket, endless_head, sizeof endless_head - 1))
+      while (sent < FAKE_ENDLESS_LIMIT && !g_atomic_int_get(&fake->stop) &&
+             fake_send(fake, fc->socket, x, 64 * 1024))
+        sent += 64 * 1024;
+    testutil_lock();
+    fake->sent += sent;
+    testutil_unlock();
+  } else {
+    /* The rate is the point: libsoup's timeout counts idle time. */
+    for (size_t i = 0; i < sizeof trickle - 1 &&
+                       !g_atomic_int_get(&fake->stop) &&
+                       fake_send(fake, fc->socket, trickle + i, 1);
+         i++)
+      g_usleep(G_USEC_PER_SEC);
+  }
+  g_socket_close(fc->socket, NULL);
+  g_object_unref(fc->socket);
+  g_free(fc);
+  return NULL;
+}
+
+static gpointer
+fake_thread(gpointer data)
+{
+  struct fake *fake = data;
+
+  while (!g_atomic_int_get(&fake->stop)) {
+    g_autoptr(GError) error = NULL;
+    GSocket *socket = g_socket_accept(fake->listener, NULL, &error);
+    struct fake_conn *fc;
+
+    if (!socket)
+      continue; /* timed out: look at stop again */
+    testutil_lock();
+    if (fake->accepted < 2)
+      fake->accept_time[fake->accepted] = g_get_monotonic_time();
+    fake->accepted++;
+    testutil_unlock();
+    fc = g_new0(struct fake_conn, 1);
+    fc->fake = fake;
+    fc->socket = socket;
+    g_ptr_array_add(fake->threads,
+                    g_thread_new("fake-conn", fake_conn_thread, fc));
+  }
+  return NULL;
+}
+
+static void
+fake_start(struct fake *fake, enum fake_mode mode)
+{
+  g_autoptr(GInetAddress) lo = g_inet_address_new_loopback(
+      G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) addr = g_inet_socket_address_new(lo, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+
+  memset(fake, 0, sizeof *fake);
+  fake->mode = mode;
+  fake->threads = g_ptr_array_new();
+  fake->listener = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                                G_SOCKET_PROTOCOL_TCP, NULL);
+  g_assert_true(g_socket_bind(fake->listener, addr, TRUE, NULL));
+  g_assert_true(g_socket_listen(fake->listener, NULL));
+  g_socket_set_timeout(fake->listener, 1);
+  bound = g_socket_get_local_address(fake->listener, NULL);
+  fake->port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
+  fake->thread = g_thread_new("fake", fake_thread, fake);
+}
+
+static void
+fake_stop(struct fake *fake)
+{
+  g_atomic_int_set(&fake->stop, 1);
+  g_thread_join(fake->thread);
+  for (unsigned i = 0; i < fake->threads->len; i++)
+    g_thread_join(fake->threads->pdata[i]);
+  g_ptr_array_unref(fake->threads);
+  g_socket_close(fake->listener, NULL);
+  g_object_unref(fake->listener);
+}
+
+/* The peak resident set size so far (VmHWM): a body read whole and freed
+ * before we look still shows. */
+static guint64
+peak_rss_bytes(void)
+{
+  g_autofree char *status = NULL;
+  const char *hwm;
+
+  g_assert_true(g_file_get_contents("/proc/self/status", &status, NULL,
+                                    NULL));
+  hwm = strstr(status, "VmHWM:");
+  g_assert_nonnull(hwm);
+  return g_ascii_strtoull(hwm + 6, NULL, 10) * 1024;
+}
+
+/* An answer that answers the offer with a 400 and a body without end: the
+ * offer reads the first few KiB for its report and closes. */
+static void
+test_endless_response(void)
+{
+  struct fake fake;
+  struct side offer;
+  g_autofree char *addr = NULL;
+  guint64 before, after;
+
+  fake_start(&fake, FAKE_ENDLESS);
+  addr = loopback_address(fake.port);
+  side_init(&offer, "offer", true);
+  side_listen(&offer, P2PSIG_ROLE_OFFER, "127.0.0.1:0", addr);
+  before = peak_rss_bytes();
+  g_assert_cmpint(p2psig_signaling_start(offer.sig), ==, 0);
+  TESTUTIL_WAIT(offer.errors >= 1, TIMEOUT_MS, "offer's report");
+  after = peak_rss_bytes();
+  testutil_lock();
+  g_assert_cmpint(offer.last_error, ==, P2PSIG_EHTTP);
+  g_assert_nonnull(strstr(offer.last_message, "400 Bad Request"));
+  g_assert_nonnull(strstr(offer.last_message, "endless reason"));
+  testutil_unlock();
+  g_test_message("peak RSS %" G_GUINT64_FORMAT " KiB before, %"
+                 G_GUINT64_FORMAT " KiB after", before / 1024, after / 1024);
+  g_assert_cmpuint(after, <, before + 16 * 1024 * 1024);
+
+  side_clear(&offer);
+  fake_stop(&fake);
+  /* It stopped because the offer closed the connection. */
+  g_test_message("the answer sent %" G_GUINT64_FORMAT " KiB", fake.sent / 1024);
+  g_assert_true(fake.client_closed);
+  g_assert_cmpuint(fake.sent, <, FAKE_ENDLESS_LIMIT);
+}
+
+/* An answer that sends its response a byte a second: the POST is
+ * abandoned at its deadline, and retried. */
+static void
+test_trickled_response(void)
+{
+  struct fake fake;
+  struct side offer;
+  g_autofree char *addr = NULL;
+  unsigned saved = p2psig__signal_limits.post_deadline_ms;
+  gint64 took;
+
+  fake_start(&fake, FAKE_TRICKLE);
+  addr = loopback_address(fake.port);
+  side_init(&offer, "offer", true);
+  p2psig__signal_limits.post_deadline_ms = 2000;
+  side_listen(&offer, P2PSIG_ROLE_OFFER, "127.0.0.1:0", addr);
+  p2psig__signal_limits.post_deadline_ms = saved;
+  g_assert_cmpint(p2psig_signaling_start(offer.sig), ==, 0);
+
+  TESTUTIL_WAIT(fake.accepted >= 2, 10000, "the POST tried again");
+  testutil_lock();
+  took = fake.accept_time[1] - fake.accept_time[0];
+  testutil_unlock();
+  g_test_message("retried after %" G_GINT64_FORMAT " ms", took / 1000);
+  g_assert_cmpint(took, >=, 1900 * 1000);
+  g_assert_cmpint(took, <, 5000 * 1000);
+  /* Retried like a timeout, not reported. */
+  g_assert_cmpint(side_errors(&offer), ==, 0);
+
+  side_clear(&offer);
+  fake_stop(&fake);
+}
+
+/* A connection sending its headers a byte at a time is closed at the
+ * header timeout. */
+static void
+test_slow_headers(void)
+{
+  struct side answer;
+  unsigned saved = p2psig__signal_limits.header_timeout_ms;
+  g_autoptr(GSocketClient) client = g_socket_client_new();
+  g_autoptr(GSocketConnection) conn = NULL;
+  g_autoptr(GError) error = NULL;
+  static const char head[] =
+      "POST /sdp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: aaaaaaaaaaaaaaaaaaaa"
+      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+  GSocket *socket;
+  gint64 start, closed = 0;
+  char c;
+
+  side_init(&answer, "answer", false);
+  p2psig__signal_limits.header_timeout_ms = 1000;
+  side_listen(&answer, P2PSIG_ROLE_ANSWER, "127.0.0.1:0", "127.0.0.1:9");
+  p2psig__signal_limits.header_timeout_ms = saved;
+
+  conn = g_socket_client_connect_to_host(client, "127.0.0.1",
+                                         side_port(&answer), NULL, &error);
+  g_assert_no_error(error);
+  socket = g_socket_connection_get_socket(conn);
+  start = g_get_monotonic_time();
+  for (size_t i = 0; i < sizeof head - 1 && !closed; i++) {
+    g_socket_send(socket, head + i, 1, NULL, NULL);
+    /* The next byte in 200 ms, unless the server closes first. */
+    if (g_socket_condition_timed_wait(socket, G_IO_IN, 200 * 1000, NULL,
+                                      NULL) &&
+        g_socket_receive(socket, &c, 1, NULL, NULL) <= 0)
+      closed = g_get_monotonic_time();
+  }
+  g_assert_cmpint(closed, !=, 0);
+  g_test_message("closed after %" G_GINT64_FORMAT " ms",
+                 (closed - start) / 1000);
+  g_assert_cmpint(closed - start, >=, 900 * 1000);
+  g_assert_cmpint(closed - start, <, 3000 * 1000);
+  g_assert_cmpint(side_errors(&answer), ==, 0);
+
+  side_clear(&answer);
+}
+
+#define FLOOD_IDLE 1000
+#define FLOOD_SLOW 100
+
+/* In a child process, so that its descriptors are not the server's: opens
+ * FLOOD_IDLE connections that send nothing and FLOOD_SLOW that send a
+ * header byte a second (or as many as the server takes: it stops at the
+ * first connect that times out), writes a byte to ready, and exits when
+ * the parent closes its end of quit.  Plain system calls only: the parent
+ * has threads. */
+static G_NORETURN void
+flood_child(uint16_t port, int ready, int quit)
+{
+  static int fds[FLOOD_IDLE + FLOOD_SLOW];
+  struct timeval two_s = {.tv_sec = 2};
+  static const char head[] = "POST /sdp HTTP/1.1\r\nHost: 127.0.0.1\r\nX: ";
+  struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
+  struct rlimit rl;
+  struct pollfd pfd = {.fd = quit, .events = POLLIN};
+  size_t sent = 0;
+
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  getrlimit(RLIMIT_NOFILE, &rl);
+  rl.rlim_cur = rl.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &rl);
+  for (int i = 0; i < FLOOD_IDLE + FLOOD_SLOW; i++)
+    fds[i] = -1;
+  for (int i = 0; i < FLOOD_IDLE + FLOOD_SLOW; i++) {
+    if ((fds[i] = socket(AF_INET, SOCK_STREAM, 0)) < 0)
+      _exit(1);
+    /* Bounds connect() too, on Linux. */
+    setsockopt(fds[i], SOL_SOCKET, SO_SNDTIMEO, &two_s, sizeof two_s);
+    if (connect(fds[i], (struct sockaddr *)&sin, sizeof sin) < 0)
+      break;
+  }
+  if (write(ready, "r", 1) != 1)
+    _exit(1);
+  /* A header byte a second, until told to stop. */
+  while (poll(&pfd, 1, 1000) == 0) {
+    char c = sent < sizeof head - 1 ? head[sent] : 'a';
+
+    for (int i = FLOOD_IDLE; i < FLOOD_IDLE + FLOOD_SLOW; i++)
+      if (fds[i] >= 0)
+        (void)send(fds[i], &c, 1, MSG_NOSIGNAL);
+    sent++;
+  }
+  _exit(0);
+}
+
+static bool
+answer_has_offer(void *data)
+{
+  return p2psig__peer_has_remote_description(data);
+}
+
+/* With the descriptor limit of a default shell (1024), another process
+ * holds more connections to the answer than it has descriptors, idle or
+ * sending a header byte a second: the real offer still gets its SDP
+ * through at once, well before any of them times out. */
+static void
+test_connection_flood(void)
+{
+  struct side offer, answer;
+  g_autofree char *answer_addr = NULL;
+  g_autofree char *offer_addr = NULL;
+  struct rlimit saved, low;
+  int ready[2], quit[2], status;
+  gint64 start;
+  pid_t child;
+  char c;
+
+  g_assert_cmpint(getrlimit(RLIMIT_NOFILE, &saved), ==, 0);
+  low = saved;
+  low.rlim_cur = MIN(saved.rlim_cur, 1024);
+  g_assert_cmpint(setrlimit(RLIMIT_NOFILE, &low), ==, 0);
+
+  side_init(&offer, "offer", true);
+  side_init(&answer, "answer", false);
+  answer_addr = loopback_address(free_port());
+  side_listen(&offer, P2PSIG_ROLE_OFFER, "127.0.0.1:0", answer_addr);
+  offer_addr = loopback_address(side_port(&offer));
+  side_listen(&answer, P2PSIG_ROLE_ANSWER, answer_addr, offer_addr);
+
+  g_assert_cmpint(pipe(ready), ==, 0);
+  g_assert_cmpint(pipe(quit), ==, 0);
+  child = fork();
+  g_assert_cmpint(child, >=, 0);
+  if (child == 0) {
+    close(ready[0]);
+    close(quit[1]);
+    flood_child(side_port(&answer), ready[1], quit[0]);
+  }
+  close(ready[1]);
+  close(quit[0]);
+  g_assert_cmpint(read(ready[0], &c, 1), ==, 1);
+
+  start = g_get_monotonic_time();
+  g_assert_cmpint(p2psig_signaling_start(offer.sig), ==, 0);
+  testutil_wait_for(answer_has_offer, answer.base.peer, 4000,
+                    "the offer at the answer");
+  g_test_message("offer in after %" G_GINT64_FORMAT " ms",
+                 (g_get_monotonic_time() - start) / 1000);
+  check_connected(&offer, &answer, "flood");
+
+  close(quit[1]);
+  g_assert_cmpint(waitpid(child, &status, 0), ==, child);
+  g_assert_true(WIFEXITED(status));
+  g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+  close(ready[0]);
+  side_clear(&offer);
+  side_clear(&answer);
+  g_assert_cmpint(setrlimit(RLIMIT_NOFILE, &saved), ==, 0);
+}
+
+struct honest {
+  const char *base;
+  GTlsDatabase *ca;
+  unsigned status;  /* under the testutil lock */
+  bool done;
+};
+
+static gpointer
+honest_thread(gpointer data)
+{
+  struct honest *h = data;
+  g_autofree char *body = NULL;
+  g_autoptr(GError) error = NULL;
+  unsigned status = http_send(h->base, h->ca, NULL, "POST", "/candidate", "",
+                              -1, &body, NULL, &error);
+
+  if (error)
+    g_test_message("honest client: %s", error->message);
+  testutil_lock();
+  h->status = status;
+  h->done = true;
+  testutil_unlock();
+  return NULL;
+}
+
+/* More half-open connections to an HTTPS answer than it takes (TCP only,
+ * no TLS hello), and some that start a hello and stop: an honest HTTPS
+ * client is served at once. */
+static void
+test_tls_half_open(void)
+{
+  struct certs c;
+  struct side answer;
+  struct security sec;
+  g_autoptr(GPtrArray) held = g_ptr_array_new_with_free_func(g_object_unref);
+  g_autoptr(GSocketClient) client = g_socket_client_new();
+  g_autoptr(GTlsDatabase) ca = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *base = NULL;
+  struct honest h = {0};
+  GThread *thread;
+  gint64 start;
+
+  if (!certs_make(&c))
+    return;
+  sec = (struct security){.certificate = c.alpha_crt, .key = c.alpha_key};
+  side_init(&answer, "answer", false);
+  side_listen_secure(&answer, P2PSIG_ROLE_ANSWER, "127.0.0.1:0",
+                     "127.0.0.1:9", &sec);
+  base = g_strdup_printf("https://127.0.0.1:%u", side_port(&answer));
+
+  /* A server that stops accepting fails the test here; libproxy would
+   * wait for GTask's pool, which the old server's handshakes filled. */
+  g_socket_client_set_timeout(client, 5);
+  g_socket_client_set_enable_proxy(client, FALSE);
+  for (int i = 0; i < 110; i++) {
+    GSocketConnection *conn = g_socket_client_connect_to_host(
+        client, "127.0.0.1", side_port(&answer), NULL, &error);
+
+    g_assert_no_error(error);
+    /* The first byte of a TLS record: a handshake starts, and waits. */
+    if (i >= 100)
+      g_socket_send(g_socket_connection_get_socket(conn), "\x16", 1, NULL,
+                    NULL);
+    g_ptr_array_add(held, conn);
+  }
+
+  ca = g_tls_file_database_new(c.alpha_crt, &error);
+  g_assert_no_error(error);
+  h.base = base;
+  h.ca = ca;
+  start = g_get_monotonic_time();
+  thread = g_thread_new("honest", honest_thread, &h);
+  /* Before any half-open one times out: room was made for it. */
+  TESTUTIL_WAIT(h.done, P2PSIG_SIGNAL_HANDSHAKE_TIMEOUT_MS - 1000,
+                "the honest HTTPS client served");
+  g_thread_join(thread);
+  g_test_message("served after %" G_GINT64_FORMAT " ms",
+                 (g_get_monotonic_time() - start) / 1000);
+  g_assert_cmpuint(h.status, ==, SOUP_STATUS_OK);
+
+  g_clear_pointer(&held, g_ptr_array_unref);
+  side_clear(&answer);
+  certs_clear(&c);
+}
+
 static int
 try_secure(p2psig_peer *peer, const struct security *sec)
 {
@@ -1473,6 +1983,11 @@ main(int argc, char **argv)
   g_test_add_func("/signaling/https", test_https);
   g_test_add_func("/signaling/https-refused", test_https_refused);
   g_test_add_func("/signaling/security-config", test_security_config);
+  g_test_add_func("/signaling/endless-response", test_endless_response);
+  g_test_add_func("/signaling/trickled-response", test_trickled_response);
+  g_test_add_func("/signaling/slow-headers", test_slow_headers);
+  g_test_add_func("/signaling/connection-flood", test_connection_flood);
+  g_test_add_func("/signaling/tls-half-open", test_tls_half_open);
 
   return g_test_run();
 }
