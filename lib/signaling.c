@@ -157,6 +157,7 @@ struct p2psig_signaling {
   bool started;                /* offer role: the offer was created */
   bool have_remote;            /* the remote description was applied */
   bool answer_posted;          /* answer role: our answer got a 2xx */
+  unsigned remote_candidates;  /* taken from POST /candidate */
 
   GQueue reports;              /* struct report *, for on_error */
   GSource *report_source;
@@ -168,6 +169,7 @@ struct p2psig__signal_limits p2psig__signal_limits = {
   .header_timeout_ms = P2PSIG_SIGNAL_HEADER_TIMEOUT_MS,
   .request_timeout_ms = P2PSIG_SIGNAL_REQUEST_TIMEOUT_MS,
   .idle_timeout_ms = P2PSIG_SIGNAL_IDLE_TIMEOUT_MS,
+  .max_candidates = P2PSIG_SIGNAL_MAX_CANDIDATES,
   .post_deadline_ms = P2PSIG_SIGNAL_POST_DEADLINE_MS,
   .max_response = P2PSIG_SIGNAL_MAX_RESPONSE,
 };
@@ -1523,8 +1525,18 @@ handle_candidate_locked(struct p2psig_signaling *sig, SoupServerMessage *msg,
   candidate = g_strndup(data, len);
   g_strstrip(candidate);
 
+  if (candidate[0] != '\0' &&
+      sig->remote_candidates >= sig->limits.max_candidates) {
+    refuse(sig, msg, SOUP_STATUS_BAD_REQUEST, P2PSIG_ECANDIDATE,
+           "too many candidates: at most %u a session",
+           sig->limits.max_candidates);
+    return;
+  }
+
   /* Pion never sends it, but an empty body reads as end of candidates. */
   rc = p2psig_peer_add_candidate(sig->peer, candidate);
+  if (rc == 0 && candidate[0] != '\0')
+    sig->remote_candidates++;
   if (rc == 0 || candidate[0] == '\0') {
     if (rc < 0) {
       g_debug("end of candidates: %s", p2psig_strerror(rc));

@@ -42,6 +42,10 @@
 #define P2PSIG_SIGNAL_REQUEST_TIMEOUT_MS 10000
 /* Server: a kept-alive connection waiting for its next request. */
 #define P2PSIG_SIGNAL_IDLE_TIMEOUT_MS 10000
+/* Server: candidates taken by POST /candidate in a session; beyond it
+ * 400.  The peer keeps every one (before the remote description in a
+ * list, after it in libnice's checks); Chromium sends a few dozen. */
+#define P2PSIG_SIGNAL_MAX_CANDIDATES 1000
 /* Client: one POST, from sending to the last byte of the response; then it
  * is abandoned and retried like a connection error.  libsoup's own timeout
  * counts idle time only, which a server sending a byte a second resets. */
@@ -56,6 +60,7 @@ struct p2psig__signal_limits {
   unsigned header_timeout_ms;
   unsigned request_timeout_ms;
   unsigned idle_timeout_ms;
+  unsigned max_candidates;
   unsigned post_deadline_ms;
   size_t max_response;
 };

@@ -1848,6 +1848,42 @@ test_tls_half_open(void)
   certs_clear(&c);
 }
 
+/* Candidates posted before the offer are kept by the peer: only so many. */
+static void
+test_candidate_cap(void)
+{
+  struct side answer;
+  unsigned saved = p2psig__signal_limits.max_candidates;
+  g_autofree char *body = NULL;
+
+  side_init(&answer, "answer", false);
+  p2psig__signal_limits.max_candidates = 20;
+  side_listen(&answer, P2PSIG_ROLE_ANSWER, "127.0.0.1:0", "127.0.0.1:9");
+  p2psig__signal_limits.max_candidates = saved;
+
+  for (unsigned i = 0; i < 20; i++) {
+    g_autofree char *candidate = g_strdup_printf(
+        "candidate:%u 1 udp 2122260223 127.0.0.1 %u typ host", i, 40000 + i);
+
+    g_clear_pointer(&body, g_free);
+    g_assert_cmpuint(http_request(side_port(&answer), "POST", "/candidate",
+                                  candidate, -1, &body, NULL), ==,
+                     SOUP_STATUS_OK);
+  }
+  expect_refusal(&answer, "POST", "/candidate",
+                 "candidate:99 1 udp 2122260223 127.0.0.1 9999 typ host", -1,
+                 SOUP_STATUS_BAD_REQUEST, P2PSIG_ECANDIDATE);
+  testutil_lock();
+  g_assert_nonnull(strstr(answer.last_message, "too many candidates"));
+  testutil_unlock();
+  /* The end of candidates still is. */
+  g_clear_pointer(&body, g_free);
+  g_assert_cmpuint(http_request(side_port(&answer), "POST", "/candidate", "",
+                                0, &body, NULL), ==, SOUP_STATUS_OK);
+
+  side_clear(&answer);
+}
+
 static int
 try_secure(p2psig_peer *peer, const struct security *sec)
 {
@@ -1988,6 +2024,7 @@ main(int argc, char **argv)
   g_test_add_func("/signaling/slow-headers", test_slow_headers);
   g_test_add_func("/signaling/connection-flood", test_connection_flood);
   g_test_add_func("/signaling/tls-half-open", test_tls_half_open);
+  g_test_add_func("/signaling/candidate-cap", test_candidate_cap);
 
   return g_test_run();
 }
