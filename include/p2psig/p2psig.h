@@ -663,7 +663,8 @@ typedef void (*p2psig_signaling_error_cb)(p2psig_signaling *signaling,
  *   connection may wait 10 s for its next request (every response closes
  *   its connection, though); a connection past its time is closed without
  *   a response and without a report;
- * - a request body is at most 64 KiB (413 above it), and POST /candidate
+ * - a request body is at most 64 KiB (413 above it; a Content-Length
+ *   that is negative or longer than 18 digits gets 400), and POST /candidate
  *   takes at most 1000 candidates a session (400 beyond);
  * - one of our POSTs gets 15 s in all, however slowly the remote sends its
  *   response: then it is abandoned and retried with backoff, as a
