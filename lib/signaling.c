@@ -1130,6 +1130,81 @@ head_filter_iface_init(GConverterIface *iface)
   iface->reset = head_filter_reset;
 }
 
+/* The stream libsoup gets: the connection, its input through the head
+ * filter.  Closing it closes the connection (GSimpleIOStream would close
+ * only the two streams, leaving the socket open until we let it go). */
+struct _P2psigFilteredStream {
+  GIOStream parent;
+  GIOStream *base;
+  GInputStream *in;
+};
+
+#define P2PSIG_TYPE_FILTERED_STREAM (p2psig_filtered_stream_get_type())
+G_DECLARE_FINAL_TYPE(P2psigFilteredStream, p2psig_filtered_stream, P2PSIG,
+                     FILTERED_STREAM, GIOStream)
+G_DEFINE_TYPE(P2psigFilteredStream, p2psig_filtered_stream, G_TYPE_IO_STREAM)
+
+static GInputStream *
+filtered_get_input(GIOStream *stream)
+{
+  return P2PSIG_FILTERED_STREAM(stream)->in;
+}
+
+static GOutputStream *
+filtered_get_output(GIOStream *stream)
+{
+  return g_io_stream_get_output_stream(P2PSIG_FILTERED_STREAM(stream)->base);
+}
+
+static gboolean
+filtered_close(GIOStream *stream, GCancellable *cancellable, GError **error)
+{
+  P2psigFilteredStream *self = P2PSIG_FILTERED_STREAM(stream);
+
+  g_input_stream_close(self->in, cancellable, NULL);
+  return g_io_stream_close(self->base, cancellable, error);
+}
+
+static void
+filtered_finalize(GObject *object)
+{
+  P2psigFilteredStream *self = P2PSIG_FILTERED_STREAM(object);
+
+  g_clear_object(&self->in);
+  g_clear_object(&self->base);
+  G_OBJECT_CLASS(p2psig_filtered_stream_parent_class)->finalize(object);
+}
+
+static void
+p2psig_filtered_stream_class_init(P2psigFilteredStreamClass *klass)
+{
+  G_OBJECT_CLASS(klass)->finalize = filtered_finalize;
+  G_IO_STREAM_CLASS(klass)->get_input_stream = filtered_get_input;
+  G_IO_STREAM_CLASS(klass)->get_output_stream = filtered_get_output;
+  G_IO_STREAM_CLASS(klass)->close_fn = filtered_close;
+}
+
+static void
+p2psig_filtered_stream_init(P2psigFilteredStream *self)
+{
+  (void)self;
+}
+
+/* Takes nothing: refs base. */
+static GIOStream *
+filtered_stream_new(GIOStream *base)
+{
+  P2psigFilteredStream *self = g_object_new(P2PSIG_TYPE_FILTERED_STREAM,
+                                            NULL);
+  g_autoptr(GConverter) filter = g_object_new(P2PSIG_TYPE_HEAD_FILTER, NULL);
+
+  self->base = g_object_ref(base);
+  /* Pollable when its base is, as libsoup needs. */
+  self->in = g_converter_input_stream_new(g_io_stream_get_input_stream(base),
+                                          filter);
+  return G_IO_STREAM(self);
+}
+
 static const char *
 state_name(enum conn_state state)
 {
@@ -1308,15 +1383,8 @@ hand_to_soup(struct conn *conn)
   struct p2psig_signaling *sig = conn->sig;
   g_autoptr(GError) error = NULL;
 
-  g_autoptr(GConverter) filter = g_object_new(P2PSIG_TYPE_HEAD_FILTER, NULL);
-  g_autoptr(GInputStream) in = g_converter_input_stream_new(
-      g_io_stream_get_input_stream(conn->stream), filter);
 
-  /* GConverterInputStream is pollable when its base is, as libsoup needs;
-   * closing the pair closes the streams under it, not the connection,
-   * which conn_free() lets go. */
-  conn->soup_stream = g_simple_io_stream_new(
-      in, g_io_stream_get_output_stream(conn->stream));
+  conn->soup_stream = filtered_stream_new(conn->stream);
   /* Before: libsoup announces the connection's first message at once. */
   conn_set_state(conn, CONN_HEADERS);
   if (!soup_server_accept_iostream(sig->server, conn->soup_stream,

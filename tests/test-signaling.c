@@ -1604,6 +1604,40 @@ test_trickled_response(void)
   fake_stop(&fake);
 }
 
+/* A client that closes its side, before a byte or mid-line, is let go at
+ * once (not at the header timeout): the server closes too. */
+static void
+test_client_eof(void)
+{
+  struct side answer;
+  static const char *const sent[] = {"", "G", "POST /sdp HTTP/1.1\r\n"};
+
+  side_init(&answer, "answer", false);
+  side_listen(&answer, P2PSIG_ROLE_ANSWER, "127.0.0.1:0", "127.0.0.1:9");
+  for (size_t i = 0; i < G_N_ELEMENTS(sent); i++) {
+    g_autoptr(GSocketClient) client = g_socket_client_new();
+    g_autoptr(GSocketConnection) conn = NULL;
+    g_autoptr(GError) error = NULL;
+    GSocket *socket;
+    char buf[256];
+
+    g_socket_client_set_enable_proxy(client, FALSE);
+    conn = g_socket_client_connect_to_host(client, "127.0.0.1",
+                                           side_port(&answer), NULL, &error);
+    g_assert_no_error(error);
+    socket = g_socket_connection_get_socket(conn);
+    g_socket_send(socket, sent[i], strlen(sent[i]), NULL, NULL);
+    g_assert_true(g_socket_shutdown(socket, FALSE, TRUE, NULL));
+    /* Half the header timeout: not the timer's doing. */
+    g_assert_true(g_socket_condition_timed_wait(
+        socket, G_IO_IN, P2PSIG_SIGNAL_HEADER_TIMEOUT_MS * 1000 / 2, NULL,
+        NULL));
+    while (g_socket_receive(socket, buf, sizeof buf, NULL, NULL) > 0)
+      ;
+  }
+  side_clear(&answer);
+}
+
 /* A connection sending its headers a byte at a time is closed at the
  * header timeout. */
 static void
@@ -2072,6 +2106,7 @@ main(int argc, char **argv)
   g_test_add_func("/signaling/endless-response", test_endless_response);
   g_test_add_func("/signaling/trickled-response", test_trickled_response);
   g_test_add_func("/signaling/slow-headers", test_slow_headers);
+  g_test_add_func("/signaling/client-eof", test_client_eof);
   g_test_add_func("/signaling/connection-flood", test_connection_flood);
   g_test_add_func("/signaling/tls-half-open", test_tls_half_open);
   g_test_add_func("/signaling/candidate-cap", test_candidate_cap);
