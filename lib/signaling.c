@@ -681,13 +681,18 @@ response_reason(const char *data, size_t len)
 
 /* A TLS failure that waiting will not fix: a remote certificate we do not
  * trust, a remote that answers in plain HTTP (GnuTLS: "unexpected TLS
- * packet", G_TLS_ERROR_MISC), no TLS backend.  Only a connection cut in the
- * middle (G_TLS_ERROR_EOF) may be the remote restarting; connection errors
+ * packet", G_TLS_ERROR_MISC), no TLS backend.  A connection cut in the
+ * middle (G_TLS_ERROR_EOF) may be the remote restarting, one cut during
+ * the handshake (G_TLS_ERROR_NOT_TLS) the remote busy; connection errors
  * are G_IO_ERROR and retried. */
 static bool
 tls_refused(const GError *error)
 {
-  return error->domain == G_TLS_ERROR && error->code != G_TLS_ERROR_EOF;
+  /* GIO's G_TLS_ERROR_NOT_TLS is also a handshake that the remote cut
+   * (premature termination, reset): a server shedding load does that,
+   * ours when handshakes are over their cap or time. */
+  return error->domain == G_TLS_ERROR && error->code != G_TLS_ERROR_EOF &&
+         error->code != G_TLS_ERROR_NOT_TLS;
 }
 
 /* What GIO found wrong with the remote's certificate, the likeliest

@@ -1968,6 +1968,42 @@ test_candidate_cap(void)
   side_clear(&answer);
 }
 
+/* An HTTPS answer that cuts every handshake (its timeout 1 ms): the offer
+ * retries, as for a connection error, and reports nothing. */
+static void
+test_handshake_cut(void)
+{
+  struct certs c;
+  struct side offer, answer;
+  struct security offer_sec, answer_sec;
+  g_autofree char *answer_addr = NULL;
+  unsigned saved = p2psig__signal_limits.handshake_timeout_ms;
+
+  if (!certs_make(&c))
+    return;
+  offer_sec = (struct security){.ca = c.alpha_crt, .remote = true};
+  answer_sec = (struct security){.certificate = c.alpha_crt,
+                                 .key = c.alpha_key};
+  side_init(&offer, "offer", true);
+  side_init(&answer, "answer", false);
+  p2psig__signal_limits.handshake_timeout_ms = 1;
+  side_listen_secure(&answer, P2PSIG_ROLE_ANSWER, "127.0.0.1:0",
+                     "127.0.0.1:9", &answer_sec);
+  p2psig__signal_limits.handshake_timeout_ms = saved;
+  answer_addr = loopback_address(side_port(&answer));
+  side_listen_secure(&offer, P2PSIG_ROLE_OFFER, "127.0.0.1:0", answer_addr,
+                     &offer_sec);
+  g_assert_cmpint(p2psig_signaling_start(offer.sig), ==, 0);
+  /* Several tries: backoff 50, 100, 200, 400 ms. */
+  g_usleep(1000 * 1000);
+  g_assert_cmpint(side_errors(&offer), ==, 0);
+  g_assert_cmpint(side_errors(&answer), ==, 0);
+
+  side_clear(&offer);
+  side_clear(&answer);
+  certs_clear(&c);
+}
+
 static int
 try_secure(p2psig_peer *peer, const struct security *sec)
 {
@@ -2108,6 +2144,7 @@ main(int argc, char **argv)
   g_test_add_func("/signaling/long-request-line", test_long_request_line);
   g_test_add_func("/signaling/https", test_https);
   g_test_add_func("/signaling/https-refused", test_https_refused);
+  g_test_add_func("/signaling/handshake-cut", test_handshake_cut);
   g_test_add_func("/signaling/security-config", test_security_config);
   g_test_add_func("/signaling/endless-response", test_endless_response);
   g_test_add_func("/signaling/trickled-response", test_trickled_response);

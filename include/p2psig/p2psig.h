@@ -648,7 +648,8 @@ typedef void (*p2psig_signaling_error_cb)(p2psig_signaling *signaling,
  * request refused for its token is reported through on_error as
  * P2PSIG_EUNAUTHORIZED on both sides (our POST answered 401 included); a
  * POST whose TLS handshake fails (remote certificate not trusted, plain
- * HTTP answered) as P2PSIG_ENETWORK.  Neither is retried.
+ * HTTP answered) as P2PSIG_ENETWORK.  Neither is retried; a handshake
+ * that the remote cuts (a server over its limits) is, with backoff.
  *
  * Limits, fixed (Since: 0.2), so that a hostile client or server cannot
  * hold the descriptors, memory or POST queue of a signaling object:
