@@ -1015,7 +1015,9 @@ test_long_request_line(void)
   side_listen_secure(&locked, P2PSIG_ROLE_ANSWER, "127.0.0.1:0",
                      "127.0.0.1:9", &sec);
 
-  for (size_t len = 1; len <= 300; len++) {
+  /* The 404 report reaches 241 bytes with a 180-byte method, the 401
+   * one with a 197-byte method, before the method is cut to 16. */
+  for (size_t len = 150; len <= 260; len++) {
     g_autofree char *method = g_strnfill(len, 'M');
 
     expect_long_refusal(&open, method, "/x", SOUP_STATUS_NOT_FOUND,
