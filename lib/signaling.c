@@ -20,6 +20,12 @@
  * connection error or a 5xx are retried with backoff: the offer may start
  * before the answer listens.
  *
+ * Nothing remote is unbounded: the server accepts its connections itself,
+ * at most P2PSIG_SIGNAL_MAX_CONNECTIONS, each closed when its state (TLS
+ * handshake, headers, request, idle) outlasts its timeout, and hands them
+ * to libsoup; a POST of ours has an overall deadline and reads a few KiB
+ * of its response at most (signaling.h names the caps).
+ *
  * Access control is opt-in: a shared token, sent as a Bearer credential
  * and checked on every request once its headers are in, and HTTPS for the
  * server (a certificate and key) and the client (a CA file, or the system's
@@ -30,6 +36,8 @@
 #include "signaling.h"
 
 #include <json-glib/json-glib.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <libsoup/soup.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -45,7 +53,13 @@
 
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 2000
-#define REQUEST_TIMEOUT_S 15 /* I/O timeout of one POST; then it is retried */
+/* libsoup's idle timeout of a POST; P2PSIG_SIGNAL_POST_DEADLINE_MS bounds
+ * its whole time. */
+#define REQUEST_TIMEOUT_S 15
+/* After a failed accept (out of descriptors, say): the listening socket
+ * stays readable, so accepting again at once would spin. */
+#define ACCEPT_RETRY_MS 100
+#define LISTEN_BACKLOG 128
 #define MAX_JSON_DEPTH 32    /* json-glib's parser recurses */
 #define CONTENT_TYPE "application/json; charset=utf-8" /* what pion sends */
 
@@ -68,10 +82,45 @@ struct report {
 };
 
 /* An outgoing request in flight.  The signaling object may be freed before
- * libsoup completes it (cancelled): the completion checks sig->closed. */
+ * libsoup completes it (cancelled): the completions check sig->closed. */
 struct request {
   struct p2psig_signaling *sig;
   SoupMessage *msg;
+  GCancellable *cancellable;   /* this request's: the deadline cancels it */
+  GSource *deadline;
+  bool timed_out;              /* the deadline passed */
+  unsigned status;             /* once the response headers are in */
+  GInputStream *stream;        /* the response body, being read */
+  char *body;                  /* its first max_response bytes */
+  size_t len;
+};
+
+/* Where a server connection is: what it must do before its timer fires. */
+enum conn_state {
+  CONN_HANDSHAKE,              /* our TLS handshake */
+  CONN_HEADERS,                /* libsoup waits for the request headers */
+  CONN_REQUEST,                /* headers in: body, handler, response */
+  CONN_IDLE,                   /* a kept-alive connection between requests */
+};
+
+/* A connection the server accepted, from accept to close. */
+struct conn {
+  struct p2psig_signaling *sig;
+  GSocketConnection *tcp;
+  GIOStream *stream;           /* tcp, or TLS over it */
+  GIOStream *soup_stream;      /* stream, through the head filter: libsoup's */
+  GSocketAddress *local;
+  /* Our own object, handed to libsoup with the stream: its messages give
+   * it back (soup_server_message_get_remote_address()), which tells their
+   * connection; libsoup 3.2 has no other public link. */
+  GSocketAddress *remote;
+  GSource *readable;           /* TLS: waiting for the client's hello */
+  GCancellable *handshake;     /* while our TLS handshake runs */
+  bool closing;                /* closed during the handshake: its
+                                  completion frees it */
+  enum conn_state state;
+  unsigned requests;           /* started on it */
+  GSource *timer;              /* the state's timeout */
 };
 
 struct p2psig_signaling {
@@ -87,10 +136,18 @@ struct p2psig_signaling {
   bool token_required;         /* requests must carry token_digest's token */
   uint8_t token_digest[SHA256_DIGEST_LENGTH];
 
+  struct p2psig__signal_limits limits;
+
   SoupServer *server;
+  GSocketListener *listener;   /* we accept, not libsoup: see conn_add() */
+  GCancellable *accept_cancellable;
+  GSource *accept_retry;
+  GTlsCertificate *certificate; /* serve HTTPS with it; NULL: HTTP */
+  GQueue conns;                /* struct conn *, oldest first */
+  GSource *prune_source;
   uint16_t port;
   SoupSession *session;
-  GCancellable *cancellable;
+  struct request *request;     /* the one in flight */
 
   GQueue queue;                /* struct post *, not yet sent */
   struct post *current;        /* in flight, or waiting for retry */
@@ -101,9 +158,21 @@ struct p2psig_signaling {
   bool started;                /* offer role: the offer was created */
   bool have_remote;            /* the remote description was applied */
   bool answer_posted;          /* answer role: our answer got a 2xx */
+  unsigned remote_candidates;  /* taken from POST /candidate */
 
   GQueue reports;              /* struct report *, for on_error */
   GSource *report_source;
+};
+
+struct p2psig__signal_limits p2psig__signal_limits = {
+  .max_connections = P2PSIG_SIGNAL_MAX_CONNECTIONS,
+  .handshake_timeout_ms = P2PSIG_SIGNAL_HANDSHAKE_TIMEOUT_MS,
+  .header_timeout_ms = P2PSIG_SIGNAL_HEADER_TIMEOUT_MS,
+  .request_timeout_ms = P2PSIG_SIGNAL_REQUEST_TIMEOUT_MS,
+  .idle_timeout_ms = P2PSIG_SIGNAL_IDLE_TIMEOUT_MS,
+  .max_candidates = P2PSIG_SIGNAL_MAX_CANDIDATES,
+  .post_deadline_ms = P2PSIG_SIGNAL_POST_DEADLINE_MS,
+  .max_response = P2PSIG_SIGNAL_MAX_RESPONSE,
 };
 
 /* -------------------------------------------------------------------- */
@@ -115,7 +184,7 @@ excerpt(const char *text, size_t max)
 {
   GString *out = g_string_new(NULL);
 
-  for (size_t i = 0; text[i]; i++) {
+  for (size_t i = 0; text && text[i]; i++) {
     if (i == max) {
       g_string_append(out, "...");
       break;
@@ -131,24 +200,40 @@ excerpt(const char *text, size_t max)
 
 #define MAX_LINE 240 /* bytes of a reason, before the "..." */
 
-/* Makes a message one short line: control characters (line breaks first)
- * become spaces, and a long text (json-glib quotes the offending token) is
- * cut at a UTF-8 character boundary. */
-static void
-flatten_line(char *text)
+/* Whether a character would break or garble a log line: C0 and C1 controls
+ * (line breaks among them), DEL, and Unicode's line and paragraph
+ * separators. */
+static bool
+breaks_line(gunichar c)
 {
-  size_t len = strlen(text);
+  return c < 0x20 || (c >= 0x7f && c < 0xa0) || c == 0x2028 || c == 0x2029;
+}
 
-  for (char *p = text; *p; p++)
-    if ((unsigned char)*p < 0x20 || *p == 0x7f)
-      *p = ' ';
-  if (len > MAX_LINE) {
-    char *cut = text + MAX_LINE;
+/* A copy of text made one short line of UTF-8: what is not UTF-8 becomes
+ * U+FFFD (json-glib's messages quote input that need not be UTF-8 once its
+ * escapes are decoded), characters that break lines become spaces, and a
+ * text longer than MAX_LINE bytes is cut at a character boundary, "..."
+ * appended.  A new string, never an edit in place: the "..." may need room
+ * that the text does not have. */
+static char *
+one_line(const char *text)
+{
+  g_autofree char *valid = g_utf8_make_valid(text, -1);
+  GString *out = g_string_sized_new(MIN(strlen(valid), MAX_LINE) + 4);
 
-    while (cut > text && ((unsigned char)*cut & 0xc0) == 0x80)
-      cut--;
-    memcpy(cut, "...", 4);
+  for (const char *p = valid; *p; p = g_utf8_next_char(p)) {
+    const char *next = g_utf8_next_char(p);
+
+    if ((size_t)(next - valid) > MAX_LINE) {
+      g_string_append(out, "...");
+      break;
+    }
+    if (breaks_line(g_utf8_get_char(p)))
+      g_string_append_c(out, ' ');
+    else
+      g_string_append_len(out, p, next - p);
   }
+  return g_string_free(out, FALSE);
 }
 
 static int G_GNUC_PRINTF(2, 3)
@@ -161,11 +246,9 @@ json_fail(char **detail, const char *fmt, ...)
     va_start(ap, fmt);
     text = g_strdup_vprintf(fmt, ap);
     va_end(ap);
-    /* json-glib's messages quote the offending input, which need not be
-     * UTF-8 once its escapes are decoded. */
-    *detail = g_utf8_make_valid(text, -1);
+    /* json-glib's messages quote the offending input. */
+    *detail = one_line(text);
     g_free(text);
-    flatten_line(*detail);
   }
   return P2PSIG_EJSON;
 }
@@ -449,12 +532,13 @@ static void G_GNUC_PRINTF(3, 4)
 report(struct p2psig_signaling *sig, int error, const char *fmt, ...)
 {
   struct report *r = g_new0(struct report, 1);
+  g_autofree char *text = NULL;
   va_list ap;
 
   va_start(ap, fmt);
-  r->message = g_strdup_vprintf(fmt, ap);
+  text = g_strdup_vprintf(fmt, ap);
   va_end(ap);
-  flatten_line(r->message);
+  r->message = one_line(text);
   r->error = error;
   g_debug("%s: %s", p2psig_error_name(error), r->message);
 
@@ -469,23 +553,26 @@ static void G_GNUC_PRINTF(5, 6)
 refuse(struct p2psig_signaling *sig, SoupServerMessage *msg, unsigned status,
        int error, const char *fmt, ...)
 {
+  g_autofree char *text = NULL;
   g_autofree char *line = NULL;
+  g_autofree char *method = NULL;
   g_autofree char *path = NULL;
   char *body;
   va_list ap;
 
   va_start(ap, fmt);
-  line = g_strdup_vprintf(fmt, ap);
+  text = g_strdup_vprintf(fmt, ap);
   va_end(ap);
-  flatten_line(line);
+  line = one_line(text);
 
   body = g_strconcat(line, "\n", NULL);
   soup_server_message_set_status(msg, status, NULL);
   soup_server_message_set_response(msg, "text/plain; charset=utf-8",
                                    SOUP_MEMORY_TAKE, body, strlen(body));
+  /* Both come from the request line, before any authentication. */
+  method = excerpt(soup_server_message_get_method(msg), 16);
   path = excerpt(g_uri_get_path(soup_server_message_get_uri(msg)), 64);
-  report(sig, error, "%s %s: %u %s", soup_server_message_get_method(msg),
-         path, status, line);
+  report(sig, error, "%s %s: %u %s", method, path, status, line);
 }
 
 /* -------------------------------------------------------------------- */
@@ -579,10 +666,8 @@ schedule_retry(struct p2psig_signaling *sig, const char *why)
 
 /* The first line of a refusal's body, for the report. */
 static char *
-response_reason(GBytes *body)
+response_reason(const char *data, size_t len)
 {
-  gsize len = 0;
-  const char *data = body ? g_bytes_get_data(body, &len) : NULL;
   g_autofree char *text = NULL;
   char *nl;
 
@@ -596,13 +681,18 @@ response_reason(GBytes *body)
 
 /* A TLS failure that waiting will not fix: a remote certificate we do not
  * trust, a remote that answers in plain HTTP (GnuTLS: "unexpected TLS
- * packet", G_TLS_ERROR_MISC), no TLS backend.  Only a connection cut in the
- * middle (G_TLS_ERROR_EOF) may be the remote restarting; connection errors
+ * packet", G_TLS_ERROR_MISC), no TLS backend.  A connection cut in the
+ * middle (G_TLS_ERROR_EOF) may be the remote restarting, one cut during
+ * the handshake (G_TLS_ERROR_NOT_TLS) the remote busy; connection errors
  * are G_IO_ERROR and retried. */
 static bool
 tls_refused(const GError *error)
 {
-  return error->domain == G_TLS_ERROR && error->code != G_TLS_ERROR_EOF;
+  /* GIO's G_TLS_ERROR_NOT_TLS is also a handshake that the remote cut
+   * (premature termination, reset): a server shedding load does that,
+   * ours when handshakes are over their cap or time. */
+  return error->domain == G_TLS_ERROR && error->code != G_TLS_ERROR_EOF &&
+         error->code != G_TLS_ERROR_NOT_TLS;
 }
 
 /* What GIO found wrong with the remote's certificate, the likeliest
@@ -620,24 +710,37 @@ certificate_problem(GTlsCertificateFlags flags)
 }
 
 static void
-post_done(GObject *source, GAsyncResult *result, void *data)
+request_free(struct request *req)
 {
-  struct request *req = data;
+  if (req->deadline) {
+    g_source_destroy(req->deadline);
+    g_source_unref(req->deadline);
+  }
+  if (req->stream) {
+    /* libsoup's close reads the rest of the body first, blocking when
+     * synchronous, unless the request is cancelled: an endless body would
+     * never end.  At the end of the body there is nothing to skip. */
+    g_cancellable_cancel(req->cancellable);
+    g_input_stream_close(req->stream, req->cancellable, NULL);
+    g_object_unref(req->stream);
+  }
+  g_object_unref(req->msg);
+  g_object_unref(req->cancellable);
+  g_free(req->body);
+  g_free(req);
+}
+
+/* The POST ended: with error (no response, or its headers timed out), or
+ * with the status and as much of the body as we read. */
+static void
+request_done(struct request *req, const GError *error)
+{
   struct p2psig_signaling *sig = req->sig;
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) body = NULL;
-  struct post *post;
-  unsigned status;
+  struct post *post = sig->current;
+  unsigned status = req->status;
 
-  body = soup_session_send_and_read_finish(SOUP_SESSION(source), result,
-                                           &error);
-  p2psig__lock();
-  if (sig->closed)
-    goto out;
-
-  post = sig->current;
-  g_assert(post != NULL);
-  status = soup_message_get_status(req->msg);
+  g_assert(post != NULL && sig->request == req);
+  sig->request = NULL;
 
   if (error && tls_refused(error)) {
     report(sig, P2PSIG_ENETWORK, "POST %s%s failed: %s%s", sig->remote_base,
@@ -645,13 +748,18 @@ post_done(GObject *source, GAsyncResult *result, void *data)
            certificate_problem(
                soup_message_get_tls_peer_certificate_errors(req->msg)));
   } else if (error || SOUP_STATUS_IS_SERVER_ERROR(status)) {
-    g_autofree char *why = error ? g_strdup(error->message)
-                                 : g_strdup_printf("HTTP %u", status);
+    g_autofree char *why =
+        req->timed_out && error
+            ? g_strdup_printf("no response within %u ms",
+                              sig->limits.post_deadline_ms)
+        : error ? g_strdup(error->message)
+                : g_strdup_printf("HTTP %u", status);
 
     /* An offer that was answered meanwhile needs no resend. */
     if (!(post->kind == POST_OFFER && sig->have_remote)) {
       schedule_retry(sig, why);
-      goto out;
+      request_free(req);
+      return;
     }
   } else if (SOUP_STATUS_IS_SUCCESSFUL(status)) {
     g_debug("POST %s%s: %u", sig->remote_base, post_path(post), status);
@@ -660,26 +768,99 @@ post_done(GObject *source, GAsyncResult *result, void *data)
       release_held(sig);
     }
   } else {
-    g_autofree char *reason = response_reason(body);
+    g_autofree char *reason = response_reason(req->body, req->len);
+    /* The remote's own words, as long as its status line. */
+    g_autofree char *phrase = excerpt(
+        soup_message_get_reason_phrase(req->msg), 64);
 
     report(sig, status == SOUP_STATUS_UNAUTHORIZED ? P2PSIG_EUNAUTHORIZED
                                                    : P2PSIG_EHTTP,
            "POST %s%s refused: %u %s%s%s",
-           sig->remote_base, post_path(post), status,
-           soup_message_get_reason_phrase(req->msg), reason[0] ? ": " : "",
-           reason);
+           sig->remote_base, post_path(post), status, phrase,
+           reason[0] ? ": " : "", reason);
   }
 
+  request_free(req);
   sig->backoff_ms = BACKOFF_MIN_MS;
   sig->current = NULL;
   post_free(post);
   post_next(sig);
+}
 
-out:
-  g_object_unref(req->msg);
-  g_free(req);
+static void read_body(struct request *req);
+
+static void
+body_read(GObject *source, GAsyncResult *result, void *data)
+{
+  struct request *req = data;
+  struct p2psig_signaling *sig = req->sig;
+  gssize n = g_input_stream_read_finish(G_INPUT_STREAM(source), result, NULL);
+
+  p2psig__lock();
+  if (sig->closed) {
+    request_free(req);
+  } else if (n > 0 && (req->len += (size_t)n) < sig->limits.max_response) {
+    read_body(req);
+  } else {
+    /* The end, the cap, an error or the deadline: the status is in, and
+     * the body is only for a reason line. */
+    if (n == 0) {
+      g_input_stream_close(req->stream, NULL, NULL);
+      g_clear_object(&req->stream);
+    }
+    request_done(req, NULL);
+  }
   sig_unref(sig);
   p2psig__unlock();
+}
+
+static void
+read_body(struct request *req)
+{
+  req->sig->refs++;
+  g_input_stream_read_async(req->stream, req->body + req->len,
+                            req->sig->limits.max_response - req->len,
+                            G_PRIORITY_DEFAULT, req->cancellable, body_read,
+                            req);
+}
+
+static void
+post_sent(GObject *source, GAsyncResult *result, void *data)
+{
+  struct request *req = data;
+  struct p2psig_signaling *sig = req->sig;
+  g_autoptr(GError) error = NULL;
+  GInputStream *stream = soup_session_send_finish(SOUP_SESSION(source),
+                                                  result, &error);
+
+  p2psig__lock();
+  if (stream)
+    req->stream = stream;
+  if (sig->closed) {
+    request_free(req);
+  } else if (!stream) {
+    request_done(req, error);
+  } else {
+    /* Never the whole body: a hostile server's may not end. */
+    req->status = soup_message_get_status(req->msg);
+    req->body = g_malloc(sig->limits.max_response);
+    read_body(req);
+  }
+  sig_unref(sig);
+  p2psig__unlock();
+}
+
+/* libsoup's timeout counts idle time only: this one counts it all. */
+static gboolean
+post_deadline(void *data)
+{
+  struct request *req = data;
+
+  g_clear_pointer(&req->deadline, g_source_unref);
+  req->timed_out = true;
+  /* The completion runs later, from the main loop. */
+  g_cancellable_cancel(req->cancellable);
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -693,14 +874,18 @@ send_current(struct p2psig_signaling *sig)
   req->msg = soup_message_new(SOUP_METHOD_POST, uri);
   /* The address was checked in p2psig_signaling_new(). */
   g_assert(req->msg != NULL);
+  req->cancellable = g_cancellable_new();
   soup_message_set_request_body_from_bytes(req->msg, CONTENT_TYPE,
                                            sig->current->body);
   if (sig->authorization)
     soup_message_headers_replace(soup_message_get_request_headers(req->msg),
                                  "Authorization", sig->authorization);
+  sig->request = req;
   sig->refs++;
-  soup_session_send_and_read_async(sig->session, req->msg, G_PRIORITY_DEFAULT,
-                                   sig->cancellable, post_done, req);
+  soup_session_send_async(sig->session, req->msg, G_PRIORITY_DEFAULT,
+                          req->cancellable, post_sent, req);
+  req->deadline = p2psig__loop_timeout(sig->limits.post_deadline_ms,
+                                       post_deadline, req, NULL);
 }
 
 /* -------------------------------------------------------------------- */
@@ -760,7 +945,7 @@ got_chunk(SoupServerMessage *msg, GBytes *chunk, void *data)
 }
 
 static void
-got_chunk_destroy(void *data, GClosure *closure)
+sig_closure_unref(void *data, GClosure *closure)
 {
   (void)closure;
   p2psig__lock();
@@ -768,18 +953,655 @@ got_chunk_destroy(void *data, GClosure *closure)
   p2psig__unlock();
 }
 
-/* Every response closes its connection.  libsoup before 3.3 never closes
- * an idle keep-alive connection that the client closes (GNOME/libsoup
- * commit d20c6601): each would stay in CLOSE_WAIT with its descriptor, and
- * Go's and libsoup's clients keep theirs alive.  A session makes only a few
- * requests, so the lost reuse costs nothing. */
+/* -------------------------------------------------------------------- */
+/* The server's connections                                               */
+
+/* libsoup 3.2 has no limit on connections and no timeout on a server's
+ * connection: a client that connects and sends nothing, or a header byte a
+ * second, or starts a TLS handshake and stops, holds a descriptor for as
+ * long as it likes, and enough of them lock everybody out.  So we accept
+ * the connections ourselves, do the TLS handshake ourselves, and hand the
+ * stream to libsoup (soup_server_accept_iostream()); each connection has a
+ * timer for its state, which libsoup's signals advance, and there are at
+ * most limits.max_connections of them.  A server without listeners of its
+ * own also closes every connection after its response, which libsoup
+ * before 3.3 fails to do for an idle keep-alive connection that the
+ * client closes (GNOME/libsoup commit d20c6601). */
+
+/* libsoup 3.2 reads Content-Length with strtoull(), which takes "-75" (and
+ * wraps a number too long for 64 bits) as a negative length, then warns
+ * ("value ... is invalid or out of range for property 'content-length'")
+ * as it makes the body's stream, whatever our early handler decided.  So
+ * what libsoup reads passes through this filter first: in the request
+ * head, a '-' or a 19th digit in a Content-Length value becomes 'x', which
+ * libsoup refuses itself with 400 (RFC 9112 section 6.3 wants a 400 and a
+ * close for an invalid length).  Byte for byte, no buffering; the body
+ * passes untouched.  libsoup reads one request a connection. */
+#define MAX_LENGTH_DIGITS 18
+
+enum head_state {
+  HEAD_LINE_START,
+  HEAD_NAME,          /* matching "content-length" */
+  HEAD_OTHER,         /* the rest of a line that is not one */
+  HEAD_VALUE,         /* a Content-Length value */
+  HEAD_LINE_CR,       /* a CR ending a line */
+  HEAD_BLANK_CR,      /* a CR at the start of a line */
+  HEAD_DONE,          /* the body */
+};
+
+struct _P2psigHeadFilter {
+  GObject parent;
+  enum head_state state;
+  unsigned matched;   /* bytes of "content-length" matched */
+  unsigned digits;    /* of the value so far */
+  bool in_length;     /* the last line was Content-Length: a continuation
+                         line (SP or HT first) goes on with its value */
+  bool request_line;  /* a line was seen: a blank one ends the head */
+};
+
+#define P2PSIG_TYPE_HEAD_FILTER (p2psig_head_filter_get_type())
+G_DECLARE_FINAL_TYPE(P2psigHeadFilter, p2psig_head_filter, P2PSIG, HEAD_FILTER,
+                     GObject)
+
+static void head_filter_iface_init(GConverterIface *iface);
+
+G_DEFINE_TYPE_WITH_CODE(P2psigHeadFilter, p2psig_head_filter, G_TYPE_OBJECT,
+                        G_IMPLEMENT_INTERFACE(G_TYPE_CONVERTER,
+                                              head_filter_iface_init))
+
+static void
+p2psig_head_filter_class_init(P2psigHeadFilterClass *klass)
+{
+  (void)klass;
+}
+
+static void
+p2psig_head_filter_init(P2psigHeadFilter *f)
+{
+  (void)f;
+}
+
+/* One byte of the head; returns it, or 'x' in its place. */
+static unsigned char
+head_byte(P2psigHeadFilter *f, unsigned char c)
+{
+  static const char name[] = "content-length";
+
+  switch (f->state) {
+  case HEAD_DONE:
+    return c;
+  case HEAD_BLANK_CR:
+    if (c == '\n') {
+      f->state = f->request_line ? HEAD_DONE : HEAD_LINE_START;
+      return c;
+    }
+    f->state = HEAD_OTHER;
+    return c;
+  case HEAD_LINE_CR:
+    f->state = HEAD_LINE_START;
+    if (c == '\n')
+      return c;
+    /* A bare CR ended the line. */
+    G_GNUC_FALLTHROUGH;
+  case HEAD_LINE_START:
+    if (c == '\r' || c == '\n') {
+      f->in_length = false;
+      if (c == '\r')
+        f->state = HEAD_BLANK_CR;
+      else if (f->request_line)
+        f->state = HEAD_DONE;
+      return c;
+    }
+    f->request_line = true;
+    if ((c == ' ' || c == '\t') && f->in_length) {
+      f->state = HEAD_VALUE;
+      return c;
+    }
+    f->in_length = false;
+    f->matched = 0;
+    f->state = HEAD_NAME;
+    G_GNUC_FALLTHROUGH;
+  case HEAD_NAME:
+    if (c == ':' && f->matched == sizeof name - 1) {
+      f->state = HEAD_VALUE;
+      f->digits = 0;
+      return c;
+    }
+    if (f->matched < sizeof name - 1 &&
+        g_ascii_tolower(c) == name[f->matched]) {
+      f->matched++;
+      return c;
+    }
+    f->state = HEAD_OTHER;
+    G_GNUC_FALLTHROUGH;
+  case HEAD_OTHER:
+    if (c == '\r' || c == '\n')
+      f->state = c == '\r' ? HEAD_LINE_CR : HEAD_LINE_START;
+    return c;
+  case HEAD_VALUE:
+    if (c == '\r' || c == '\n') {
+      f->in_length = true;
+      f->state = c == '\r' ? HEAD_LINE_CR : HEAD_LINE_START;
+      return c;
+    }
+    if (c == '-')
+      return 'x';
+    if (g_ascii_isdigit(c) && ++f->digits > MAX_LENGTH_DIGITS)
+      return 'x';
+    return c;
+  }
+  return c;
+}
+
+static GConverterResult
+head_filter_convert(GConverter *converter, const void *inbuf, gsize inbuf_size,
+                    void *outbuf, gsize outbuf_size, GConverterFlags flags,
+                    gsize *bytes_read, gsize *bytes_written, GError **error)
+{
+  P2psigHeadFilter *f = P2PSIG_HEAD_FILTER(converter);
+  const unsigned char *in = inbuf;
+  unsigned char *out = outbuf;
+  gsize n = MIN(inbuf_size, outbuf_size);
+
+  if (n == 0 && inbuf_size > 0) {
+    g_set_error_literal(error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+                        "no room in the output buffer");
+    return G_CONVERTER_ERROR;
+  }
+  for (gsize i = 0; i < n; i++)
+    out[i] = head_byte(f, in[i]);
+  *bytes_read = *bytes_written = n;
+  if (n == inbuf_size && (flags & G_CONVERTER_INPUT_AT_END))
+    return G_CONVERTER_FINISHED;
+  if (n == inbuf_size && (flags & G_CONVERTER_FLUSH))
+    return G_CONVERTER_FLUSHED;
+  return G_CONVERTER_CONVERTED;
+}
+
+static void
+head_filter_reset(GConverter *converter)
+{
+  P2psigHeadFilter *f = P2PSIG_HEAD_FILTER(converter);
+
+  f->state = HEAD_LINE_START;
+  f->matched = f->digits = 0;
+  f->in_length = f->request_line = false;
+}
+
+static void
+head_filter_iface_init(GConverterIface *iface)
+{
+  iface->convert = head_filter_convert;
+  iface->reset = head_filter_reset;
+}
+
+/* The stream libsoup gets: the connection, its input through the head
+ * filter.  Closing it closes the connection (GSimpleIOStream would close
+ * only the two streams, leaving the socket open until we let it go). */
+struct _P2psigFilteredStream {
+  GIOStream parent;
+  GIOStream *base;
+  GInputStream *in;
+};
+
+#define P2PSIG_TYPE_FILTERED_STREAM (p2psig_filtered_stream_get_type())
+G_DECLARE_FINAL_TYPE(P2psigFilteredStream, p2psig_filtered_stream, P2PSIG,
+                     FILTERED_STREAM, GIOStream)
+G_DEFINE_TYPE(P2psigFilteredStream, p2psig_filtered_stream, G_TYPE_IO_STREAM)
+
+static GInputStream *
+filtered_get_input(GIOStream *stream)
+{
+  return P2PSIG_FILTERED_STREAM(stream)->in;
+}
+
+static GOutputStream *
+filtered_get_output(GIOStream *stream)
+{
+  return g_io_stream_get_output_stream(P2PSIG_FILTERED_STREAM(stream)->base);
+}
+
+static gboolean
+filtered_close(GIOStream *stream, GCancellable *cancellable, GError **error)
+{
+  P2psigFilteredStream *self = P2PSIG_FILTERED_STREAM(stream);
+
+  g_input_stream_close(self->in, cancellable, NULL);
+  return g_io_stream_close(self->base, cancellable, error);
+}
+
+static void
+filtered_finalize(GObject *object)
+{
+  P2psigFilteredStream *self = P2PSIG_FILTERED_STREAM(object);
+
+  g_clear_object(&self->in);
+  g_clear_object(&self->base);
+  G_OBJECT_CLASS(p2psig_filtered_stream_parent_class)->finalize(object);
+}
+
+static void
+p2psig_filtered_stream_class_init(P2psigFilteredStreamClass *klass)
+{
+  G_OBJECT_CLASS(klass)->finalize = filtered_finalize;
+  G_IO_STREAM_CLASS(klass)->get_input_stream = filtered_get_input;
+  G_IO_STREAM_CLASS(klass)->get_output_stream = filtered_get_output;
+  G_IO_STREAM_CLASS(klass)->close_fn = filtered_close;
+}
+
+static void
+p2psig_filtered_stream_init(P2psigFilteredStream *self)
+{
+  (void)self;
+}
+
+/* Takes nothing: refs base. */
+static GIOStream *
+filtered_stream_new(GIOStream *base)
+{
+  P2psigFilteredStream *self = g_object_new(P2PSIG_TYPE_FILTERED_STREAM,
+                                            NULL);
+  g_autoptr(GConverter) filter = g_object_new(P2PSIG_TYPE_HEAD_FILTER, NULL);
+
+  self->base = g_object_ref(base);
+  /* Pollable when its base is, as libsoup needs. */
+  self->in = g_converter_input_stream_new(g_io_stream_get_input_stream(base),
+                                          filter);
+  return G_IO_STREAM(self);
+}
+
+static const char *
+state_name(enum conn_state state)
+{
+  switch (state) {
+  case CONN_HANDSHAKE:
+    return "TLS handshake";
+  case CONN_HEADERS:
+    return "request headers";
+  case CONN_REQUEST:
+    return "request";
+  case CONN_IDLE:
+    return "idle";
+  }
+  return "?";
+}
+
+static unsigned
+state_timeout_ms(const struct p2psig_signaling *sig, enum conn_state state)
+{
+  switch (state) {
+  case CONN_HANDSHAKE:
+    return sig->limits.handshake_timeout_ms;
+  case CONN_HEADERS:
+    return sig->limits.header_timeout_ms;
+  case CONN_REQUEST:
+    return sig->limits.request_timeout_ms;
+  case CONN_IDLE:
+    return sig->limits.idle_timeout_ms;
+  }
+  return 0;
+}
+
+static void
+conn_free(struct conn *conn)
+{
+  if (conn->timer) {
+    g_source_destroy(conn->timer);
+    g_source_unref(conn->timer);
+  }
+  if (conn->readable) {
+    g_source_destroy(conn->readable);
+    g_source_unref(conn->readable);
+  }
+  g_clear_object(&conn->handshake);
+  g_clear_object(&conn->soup_stream);
+  g_clear_object(&conn->stream);
+  g_clear_object(&conn->tcp);
+  g_clear_object(&conn->local);
+  g_clear_object(&conn->remote);
+  g_free(conn);
+}
+
+/* Closed, by libsoup after its response or by the client.  Our handshake
+ * closes nothing by itself. */
+static bool
+conn_gone(const struct conn *conn)
+{
+  return conn->soup_stream && g_io_stream_is_closed(conn->soup_stream);
+}
+
+/* Closes a connection and forgets it.  The socket is shut down, not
+ * closed: whoever reads it (libsoup, or our handshake) sees its end at once
+ * and lets the stream go, which closes the descriptor, and no source polls
+ * a descriptor number that may be reused meanwhile. */
+static void
+conn_close(struct conn *conn, const char *why)
+{
+  struct p2psig_signaling *sig = conn->sig;
+
+  g_debug("closing a connection in %s: %s", state_name(conn->state), why);
+  g_queue_remove(&sig->conns, conn);
+  g_socket_shutdown(g_socket_connection_get_socket(conn->tcp), TRUE, TRUE,
+                    NULL);
+  if (conn->handshake) {
+    if (conn->timer) {
+      g_source_destroy(conn->timer);
+      g_clear_pointer(&conn->timer, g_source_unref);
+    }
+    conn->closing = true;
+    g_cancellable_cancel(conn->handshake); /* handshake_done() frees it */
+  } else {
+    conn_free(conn);
+  }
+}
+
+static void
+prune(struct p2psig_signaling *sig)
+{
+  GList *next;
+
+  for (GList *l = sig->conns.head; l; l = next) {
+    struct conn *conn = l->data;
+
+    next = l->next;
+    if (conn_gone(conn)) {
+      g_queue_delete_link(&sig->conns, l);
+      conn_free(conn);
+    }
+  }
+}
+
+static gboolean
+prune_cb(void *data)
+{
+  struct p2psig_signaling *sig = data;
+
+  g_clear_pointer(&sig->prune_source, g_source_unref);
+  prune(sig);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+conn_timeout(void *data)
+{
+  struct conn *conn = data;
+  g_autofree char *why = NULL;
+
+  g_clear_pointer(&conn->timer, g_source_unref);
+  if (conn_gone(conn)) {
+    g_queue_remove(&conn->sig->conns, conn);
+    conn_free(conn);
+  } else {
+    why = g_strdup_printf("not done within %u ms",
+                          state_timeout_ms(conn->sig, conn->state));
+    conn_close(conn, why);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+conn_set_state(struct conn *conn, enum conn_state state)
+{
+  conn->state = state;
+  if (conn->timer) {
+    g_source_destroy(conn->timer);
+    g_source_unref(conn->timer);
+  }
+  conn->timer = p2psig__loop_timeout(state_timeout_ms(conn->sig, state),
+                                     conn_timeout, conn, NULL);
+}
+
+/* The connection of a message of libsoup's; NULL once we closed it. */
+static struct conn *
+find_conn(struct p2psig_signaling *sig, SoupServerMessage *msg)
+{
+  GSocketAddress *remote = soup_server_message_get_remote_address(msg);
+
+  for (GList *l = sig->conns.head; l; l = l->next)
+    if (((struct conn *)l->data)->remote == remote)
+      return l->data;
+  return NULL;
+}
+
+/* Makes room for one more connection: the oldest that is not in the middle
+ * of a request goes first (an attacker's idle, slow or half-open ones
+ * are older than an honest request, which takes milliseconds), else the
+ * oldest of all. */
+static void
+make_room(struct p2psig_signaling *sig)
+{
+  struct conn *victim = NULL;
+
+  prune(sig);
+  if (sig->conns.length < sig->limits.max_connections)
+    return;
+  for (GList *l = sig->conns.head; l && !victim; l = l->next)
+    if (((struct conn *)l->data)->state != CONN_REQUEST)
+      victim = l->data;
+  conn_close(victim ? victim : g_queue_peek_head(&sig->conns),
+             "too many connections: the oldest makes room");
+}
+
+static void
+hand_to_soup(struct conn *conn)
+{
+  struct p2psig_signaling *sig = conn->sig;
+  g_autoptr(GError) error = NULL;
+
+
+  conn->soup_stream = filtered_stream_new(conn->stream);
+  /* Before: libsoup announces the connection's first message at once. */
+  conn_set_state(conn, CONN_HEADERS);
+  if (!soup_server_accept_iostream(sig->server, conn->soup_stream,
+                                   conn->local, conn->remote, &error))
+    conn_close(conn, error->message);
+}
+
+static void
+handshake_done(GObject *source, GAsyncResult *result, void *data)
+{
+  struct conn *conn = data;
+  struct p2psig_signaling *sig = conn->sig;
+  g_autoptr(GError) error = NULL;
+  bool ok = g_tls_connection_handshake_finish(G_TLS_CONNECTION(source),
+                                              result, &error);
+
+  p2psig__lock();
+  g_clear_object(&conn->handshake);
+  if (conn->closing) {
+    conn_free(conn);
+  } else if (!ok) {
+    conn_close(conn, error->message);
+  } else {
+    hand_to_soup(conn);
+  }
+  sig_unref(sig);
+  p2psig__unlock();
+}
+
+/* Starts the handshake once the client has sent its first bytes, making
+ * room among the running handshakes first.  Even the TLS connection waits
+ * for them: GnuTLS takes milliseconds to set one up, which a flood of
+ * connections that never send a byte would cost. */
+static gboolean
+client_hello(GSocket *socket, GIOCondition condition, void *data)
+{
+  static const char *const protocols[] = {"http/1.1", "http/1.0", NULL};
+  struct conn *conn = data;
+  struct p2psig_signaling *sig = conn->sig;
+  g_autoptr(GError) error = NULL;
+  struct conn *oldest = NULL;
+  unsigned running = 0;
+
+  (void)socket;
+  (void)condition;
+  p2psig__lock();
+  g_clear_pointer(&conn->readable, g_source_unref);
+  conn->stream = g_tls_server_connection_new(G_IO_STREAM(conn->tcp),
+                                             sig->certificate, &error);
+  if (!conn->stream) {
+    conn_close(conn, error->message);
+    goto out;
+  }
+  /* As libsoup sets its own: clients rarely send close_notify, and no
+   * HTTP/2. */
+  g_tls_connection_set_require_close_notify(G_TLS_CONNECTION(conn->stream),
+                                            FALSE);
+  g_tls_connection_set_advertised_protocols(G_TLS_CONNECTION(conn->stream),
+                                            protocols);
+
+  for (GList *l = sig->conns.head; l; l = l->next) {
+    struct conn *c = l->data;
+
+    if (c->handshake) {
+      running++;
+      oldest = oldest ? oldest : c;
+    }
+  }
+  if (running >= P2PSIG_SIGNAL_MAX_HANDSHAKES)
+    conn_close(oldest, "too many TLS handshakes at once: the oldest "
+                       "makes room");
+
+  conn->handshake = g_cancellable_new();
+  sig->refs++;
+  g_tls_connection_handshake_async(G_TLS_CONNECTION(conn->stream),
+                                   G_PRIORITY_DEFAULT, conn->handshake,
+                                   handshake_done, conn);
+out:
+  p2psig__unlock();
+  return G_SOURCE_REMOVE;
+}
+
+static void
+start_tls(struct conn *conn)
+{
+  conn_set_state(conn, CONN_HANDSHAKE);
+  conn->readable = g_socket_create_source(
+      g_socket_connection_get_socket(conn->tcp), G_IO_IN, NULL);
+  g_source_set_callback(conn->readable, G_SOURCE_FUNC(client_hello), conn,
+                        NULL);
+  g_source_attach(conn->readable, p2psig__loop_context());
+}
+
+/* Takes tcp. */
+static void
+conn_add(struct p2psig_signaling *sig, GSocketConnection *tcp)
+{
+  struct conn *conn = g_new0(struct conn, 1);
+
+  make_room(sig);
+  conn->sig = sig;
+  conn->tcp = tcp;
+  conn->state = CONN_HEADERS;
+  conn->local = g_socket_connection_get_local_address(tcp, NULL);
+  conn->remote = g_socket_connection_get_remote_address(tcp, NULL);
+  g_queue_push_tail(&sig->conns, conn);
+  if (!conn->local || !conn->remote) {
+    conn_close(conn, "the client is gone already");
+    return;
+  }
+  /* As libsoup does: a response goes out in one piece, now. */
+  g_socket_set_option(g_socket_connection_get_socket(tcp), IPPROTO_TCP,
+                      TCP_NODELAY, TRUE, NULL);
+  if (sig->certificate) {
+    start_tls(conn);
+  } else {
+    conn->stream = g_object_ref(G_IO_STREAM(tcp));
+    hand_to_soup(conn);
+  }
+}
+
+static void accept_next(struct p2psig_signaling *sig);
+
+static gboolean
+accept_again(void *data)
+{
+  struct p2psig_signaling *sig = data;
+
+  g_clear_pointer(&sig->accept_retry, g_source_unref);
+  accept_next(sig);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+accepted(GObject *source, GAsyncResult *result, void *data)
+{
+  struct p2psig_signaling *sig = data;
+  g_autoptr(GError) error = NULL;
+  GSocketConnection *tcp = g_socket_listener_accept_finish(
+      G_SOCKET_LISTENER(source), result, NULL, &error);
+
+  p2psig__lock();
+  if (sig->closed) {
+    g_clear_object(&tcp);
+  } else if (!tcp) {
+    g_debug("cannot accept a connection: %s", error->message);
+    sig->accept_retry = p2psig__loop_timeout(ACCEPT_RETRY_MS, accept_again,
+                                             sig, NULL);
+  } else {
+    conn_add(sig, tcp);
+    accept_next(sig);
+  }
+  sig_unref(sig);
+  p2psig__unlock();
+}
+
+static void
+accept_next(struct p2psig_signaling *sig)
+{
+  sig->refs++;
+  g_socket_listener_accept_async(sig->listener, sig->accept_cancellable,
+                                 accepted, sig);
+}
+
+/* The headers are in (the early handler runs next, if libsoup found
+ * nothing wrong with them). */
+static void
+got_headers(SoupServerMessage *msg, void *data)
+{
+  struct p2psig_signaling *sig = data;
+  struct conn *conn;
+
+  p2psig__lock();
+  if (!sig->closed && (conn = find_conn(sig, msg)))
+    conn_set_state(conn, CONN_REQUEST);
+  p2psig__unlock();
+}
+
+/* Every message: the response closes its connection (no listener of
+ * libsoup's would keep it anyway), and its connection's state follows. */
 static void
 request_started(SoupServer *server, SoupServerMessage *msg, void *data)
 {
+  struct p2psig_signaling *sig = data;
+  struct conn *conn;
+
   (void)server;
-  (void)data;
   soup_message_headers_replace(soup_server_message_get_response_headers(msg),
                                "Connection", "close");
+  p2psig__lock();
+  /* The first is announced as the connection is handed over: it waits
+   * for its headers already. */
+  if (!sig->closed && (conn = find_conn(sig, msg)) && conn->requests++ > 0)
+    conn_set_state(conn, CONN_IDLE);
+  sig->refs++;
+  g_signal_connect_data(msg, "got-headers", G_CALLBACK(got_headers), sig,
+                        sig_closure_unref, 0);
+  p2psig__unlock();
+}
+
+/* Answered or aborted: libsoup closes the connection next. */
+static void
+request_ended(SoupServer *server, SoupServerMessage *msg, void *data)
+{
+  struct p2psig_signaling *sig = data;
+
+  (void)server;
+  (void)msg;
+  p2psig__lock();
+  if (!sig->closed && !sig->prune_source)
+    sig->prune_source = p2psig__loop_idle(prune_cb, sig, NULL);
+  p2psig__unlock();
 }
 
 /* Why the request does not carry our token, or NULL when it does.  The
@@ -858,7 +1680,7 @@ early_handler(SoupServer *server, SoupServerMessage *msg, const char *path,
     /* Chunked: count as it comes. */
     sig->refs++;
     g_signal_connect_data(msg, "got-chunk", G_CALLBACK(got_chunk), sig,
-                          got_chunk_destroy, 0);
+                          sig_closure_unref, 0);
   }
 
   /* A refused request's body is read and dropped, not kept. */
@@ -953,13 +1775,26 @@ handle_candidate_locked(struct p2psig_signaling *sig, SoupServerMessage *msg,
   candidate = g_strndup(data, len);
   g_strstrip(candidate);
 
+  if (candidate[0] != '\0' &&
+      sig->remote_candidates >= sig->limits.max_candidates) {
+    refuse(sig, msg, SOUP_STATUS_BAD_REQUEST, P2PSIG_ECANDIDATE,
+           "too many candidates: at most %u a session",
+           sig->limits.max_candidates);
+    return;
+  }
+
   /* Pion never sends it, but an empty body reads as end of candidates. */
   rc = p2psig_peer_add_candidate(sig->peer, candidate);
+  if (rc == 0 && candidate[0] != '\0')
+    sig->remote_candidates++;
   if (rc == 0 || candidate[0] == '\0') {
-    if (rc < 0)
+    if (rc < 0) {
       g_debug("end of candidates: %s", p2psig_strerror(rc));
-    else
-      g_debug("remote candidate %s", candidate);
+    } else {
+      /* Extensions may hold any byte but a blank, at any length. */
+      shown = excerpt(candidate, 200);
+      g_debug("remote candidate %s", shown);
+    }
     ok(msg);
     return;
   }
@@ -1022,38 +1857,86 @@ struct new_args {
   int error;
 };
 
-static uint16_t
-server_port(SoupServer *server)
+/* A listening socket on addr:port, as libsoup's own listeners make them
+ * (IPv6 sockets IPv6 only); its port in *bound. */
+static GSocket *
+listen_socket(GInetAddress *addr, uint16_t port, uint16_t *bound,
+              GError **error)
 {
-  GSList *listeners = soup_server_get_listeners(server);
-  uint16_t port = 0;
+  GSocketFamily family = g_inet_address_get_family(addr);
+  g_autoptr(GSocketAddress) want = g_inet_socket_address_new(addr, port);
+  g_autoptr(GSocketAddress) local = NULL;
+  g_autoptr(GSocket) socket = g_socket_new(family, G_SOCKET_TYPE_STREAM,
+                                           G_SOCKET_PROTOCOL_DEFAULT, error);
 
-  if (listeners) {
-    g_autoptr(GSocketAddress) addr =
-        g_socket_get_local_address(listeners->data, NULL);
+  if (!socket)
+    return NULL;
+  if (family == G_SOCKET_FAMILY_IPV6)
+    g_socket_set_option(socket, IPPROTO_IPV6, IPV6_V6ONLY, TRUE, NULL);
+  /* GIO's default of 10 drops an honest SYN, for a second, under a burst
+   * of connections that we would have accepted and evicted. */
+  g_socket_set_listen_backlog(socket, LISTEN_BACKLOG);
+  if (!g_socket_bind(socket, want, TRUE, error) ||
+      !g_socket_listen(socket, error) ||
+      !(local = g_socket_get_local_address(socket, error)))
+    return NULL;
+  *bound = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(local));
+  return g_steal_pointer(&socket);
+}
 
-    if (addr && G_IS_INET_SOCKET_ADDRESS(addr))
-      port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(addr));
+/* soup_server_listen_all() and soup_server_listen_local() of libsoup 3.2:
+ * IPv4, then IPv6 on the same port, which may be missing; with port 0, a
+ * port taken on the IPv6 side makes it try again. */
+static bool
+listen_pair(struct p2psig_signaling *sig, GInetAddress *v4, GInetAddress *v6,
+            uint16_t port, GError **error)
+{
+  for (unsigned attempt = 0;; attempt++) {
+    g_autoptr(GSocket) s4 = NULL;
+    g_autoptr(GSocket) s6 = NULL;
+    g_autoptr(GError) error6 = NULL;
+    uint16_t bound = 0, bound6 = 0;
+
+    if (!(s4 = listen_socket(v4, port, &bound, error)))
+      return false;
+    s6 = listen_socket(v6, bound, &bound6, &error6);
+    if (!s6 && !g_error_matches(error6, G_IO_ERROR,
+                                G_IO_ERROR_NOT_SUPPORTED)) {
+      if (port == 0 && attempt < 16 &&
+          g_error_matches(error6, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE))
+        continue;
+      g_propagate_error(error, g_steal_pointer(&error6));
+      return false;
+    }
+    if (!g_socket_listener_add_socket(sig->listener, s4, NULL, error) ||
+        (s6 && !g_socket_listener_add_socket(sig->listener, s6, NULL, error)))
+      return false;
+    sig->port = bound;
+    return true;
   }
-  g_slist_free(listeners);
-  return port;
 }
 
 static bool
-server_listen(SoupServer *server, const struct new_args *args,
+server_listen(struct p2psig_signaling *sig, const struct new_args *args,
               GError **error)
 {
-  g_autoptr(GSocketAddress) addr = NULL;
-  SoupServerListenOptions options =
-      args->certificate ? SOUP_SERVER_LISTEN_HTTPS : 0;
+  g_autoptr(GInetAddress) v4 = NULL;
+  g_autoptr(GInetAddress) v6 = NULL;
+  g_autoptr(GSocket) socket = NULL;
 
-  if (!args->listen_host)
-    return soup_server_listen_all(server, args->listen_port, options, error);
-  if (g_ascii_strcasecmp(args->listen_host, "localhost") == 0)
-    return soup_server_listen_local(server, args->listen_port, options,
-                                    error);
-  addr = g_inet_socket_address_new(args->listen_addr, args->listen_port);
-  return soup_server_listen(server, addr, options, error);
+  if (!args->listen_host) {
+    v4 = g_inet_address_new_any(G_SOCKET_FAMILY_IPV4);
+    v6 = g_inet_address_new_any(G_SOCKET_FAMILY_IPV6);
+  } else if (g_ascii_strcasecmp(args->listen_host, "localhost") == 0) {
+    v4 = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV4);
+    v6 = g_inet_address_new_loopback(G_SOCKET_FAMILY_IPV6);
+  }
+  if (v4)
+    return listen_pair(sig, v4, v6, args->listen_port, error);
+  socket = listen_socket(args->listen_addr, args->listen_port, &sig->port,
+                         error);
+  return socket &&
+         g_socket_listener_add_socket(sig->listener, socket, NULL, error);
 }
 
 static void
@@ -1069,22 +1952,32 @@ new_on_loop(void *data)
   g_main_context_push_thread_default(context);
   p2psig__lock();
 
+  /* No TLS certificate for libsoup: the handshake is ours. */
   sig->server = soup_server_new("server-header",
-                                "p2psig/" P2PSIG_VERSION_STRING " ",
-                                "tls-certificate", args->certificate, NULL);
+                                "p2psig/" P2PSIG_VERSION_STRING " ", NULL);
   g_signal_connect(sig->server, "request-started", G_CALLBACK(request_started),
-                   NULL);
+                   sig);
+  g_signal_connect(sig->server, "request-finished", G_CALLBACK(request_ended),
+                   sig);
+  g_signal_connect(sig->server, "request-aborted", G_CALLBACK(request_ended),
+                   sig);
   soup_server_add_early_handler(sig->server, NULL, early_handler, sig, NULL);
   soup_server_add_handler(sig->server, NULL, handler, sig, NULL);
-  if (!server_listen(sig->server, args, &error)) {
+  sig->listener = g_socket_listener_new();
+  if (!server_listen(sig, args, &error)) {
     g_debug("cannot listen on %s:%u: %s",
             args->listen_host ? args->listen_host : "*", args->listen_port,
             error->message);
+    g_socket_listener_close(sig->listener);
+    g_clear_object(&sig->listener);
     g_clear_object(&sig->server);
     args->error = P2PSIG_ENETWORK;
     goto out;
   }
-  sig->port = server_port(sig->server);
+  sig->certificate = args->certificate ? g_object_ref(args->certificate)
+                                       : NULL;
+  sig->accept_cancellable = g_cancellable_new();
+  accept_next(sig);
 
   sig->session = soup_session_new_with_options(
       "timeout", REQUEST_TIMEOUT_S,
@@ -1093,7 +1986,6 @@ new_on_loop(void *data)
   soup_session_set_proxy_resolver(sig->session, NULL);
   if (args->ca)
     soup_session_set_tls_database(sig->session, args->ca);
-  sig->cancellable = g_cancellable_new();
 
   p2psig__peer_set_observer(sig->peer, &observer, sig);
   g_debug("%s role listening on port %u (%s%s), remote %s",
@@ -1338,8 +2230,10 @@ p2psig_signaling_new(p2psig_peer *peer, const p2psig_signaling_config *config,
     SHA256((const unsigned char *)cfg.token, strlen(cfg.token),
            sig->token_digest);
   }
+  sig->limits = p2psig__signal_limits;
   g_queue_init(&sig->queue);
   g_queue_init(&sig->reports);
+  g_queue_init(&sig->conns);
   sig->held = g_ptr_array_new_with_free_func(g_free);
   sig->backoff_ms = BACKOFF_MIN_MS;
 
@@ -1416,6 +2310,7 @@ free_on_loop(void *data)
 {
   struct p2psig_signaling *sig = data;
   struct report *r;
+  struct conn *conn;
 
   g_assert(p2psig__loop_is_current());
   g_main_context_push_thread_default(p2psig__loop_context());
@@ -1424,16 +2319,33 @@ free_on_loop(void *data)
   sig->closed = true;
   p2psig__peer_set_observer(sig->peer, NULL, NULL);
 
-  /* Disconnecting closes the clients' connections too: no handler runs
-   * after this. */
+  /* The pending accept completes later and finds sig->closed. */
+  g_cancellable_cancel(sig->accept_cancellable);
+  g_socket_listener_close(sig->listener);
+  g_clear_object(&sig->listener);
+  g_clear_object(&sig->accept_cancellable);
+  if (sig->accept_retry) {
+    g_source_destroy(sig->accept_retry);
+    g_clear_pointer(&sig->accept_retry, g_source_unref);
+  }
+  /* Disconnecting closes the connections libsoup has: no handler runs
+   * after this.  Then ours, handshakes included. */
   soup_server_disconnect(sig->server);
   g_clear_object(&sig->server);
+  while ((conn = g_queue_peek_head(&sig->conns)))
+    conn_close(conn, "signaling freed");
+  if (sig->prune_source) {
+    g_source_destroy(sig->prune_source);
+    g_clear_pointer(&sig->prune_source, g_source_unref);
+  }
+  g_clear_object(&sig->certificate);
 
-  /* Cancelled requests complete later and find sig->closed. */
-  g_cancellable_cancel(sig->cancellable);
+  /* A cancelled request completes later and finds sig->closed. */
+  if (sig->request)
+    g_cancellable_cancel(sig->request->cancellable);
+  sig->request = NULL;
   soup_session_abort(sig->session);
   g_clear_object(&sig->session);
-  g_clear_object(&sig->cancellable);
 
   if (sig->retry_source) {
     g_source_destroy(sig->retry_source);

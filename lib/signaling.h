@@ -17,6 +17,58 @@
  * candidates is a few KiB. */
 #define P2PSIG_SIGNAL_MAX_BODY (64 * 1024)
 
+/* The caps and timeouts that keep a hostile client or server from holding
+ * a signaling object's descriptors, memory or POST queue.  Each is
+ * documented with p2psig_signaling_config in p2psig.h. */
+
+/* Server: connections open at once.  Beyond it the oldest connection that
+ * is not in the middle of a request is closed to make room, so a real peer
+ * gets in while others hold sockets; 64 leaves most of a 1024-descriptor
+ * limit to the rest of the process. */
+#define P2PSIG_SIGNAL_MAX_CONNECTIONS 64
+/* Server: TLS handshakes running at once; beyond it the oldest is closed.
+ * GIO runs each in a thread of GTask's pool, which blocks while the client
+ * waits, and the pool (10 threads at first) grows slowly: a few half-done
+ * handshakes would queue an honest one behind them.  A connection that
+ * has sent nothing has no handshake running yet. */
+#define P2PSIG_SIGNAL_MAX_HANDSHAKES 4
+/* Server: from the connection to the end of its TLS handshake. */
+#define P2PSIG_SIGNAL_HANDSHAKE_TIMEOUT_MS 5000
+/* Server: the request headers must be in within this of the connection (or
+ * of its handshake); an honest client sends them at once. */
+#define P2PSIG_SIGNAL_HEADER_TIMEOUT_MS 5000
+/* Server: from the headers to the response written, body included (at
+ * most P2PSIG_SIGNAL_MAX_BODY). */
+#define P2PSIG_SIGNAL_REQUEST_TIMEOUT_MS 10000
+/* Server: a kept-alive connection waiting for its next request. */
+#define P2PSIG_SIGNAL_IDLE_TIMEOUT_MS 10000
+/* Server: candidates taken by POST /candidate in a session; beyond it
+ * 400.  The peer keeps every one (before the remote description in a
+ * list, after it in libnice's checks); Chromium sends a few dozen. */
+#define P2PSIG_SIGNAL_MAX_CANDIDATES 1000
+/* Client: one POST, from sending to the last byte of the response; then it
+ * is abandoned and retried like a connection error.  libsoup's own timeout
+ * counts idle time only, which a server sending a byte a second resets. */
+#define P2PSIG_SIGNAL_POST_DEADLINE_MS 15000
+/* Client: bytes of a response body read, for the reason line of a
+ * refusal; the rest is never read. */
+#define P2PSIG_SIGNAL_MAX_RESPONSE 4096
+
+struct p2psig__signal_limits {
+  unsigned max_connections;
+  unsigned handshake_timeout_ms;
+  unsigned header_timeout_ms;
+  unsigned request_timeout_ms;
+  unsigned idle_timeout_ms;
+  unsigned max_candidates;
+  unsigned post_deadline_ms;
+  size_t max_response;
+};
+
+/* What p2psig_signaling_new() copies: the defaults above, unless a test
+ * shortened them first (before any signaling object exists). */
+extern struct p2psig__signal_limits p2psig__signal_limits;
+
 /* Decodes the body of POST /sdp, pion's webrtc.SessionDescription:
  * {"type":"offer"|"answer","sdp":"..."}.  Other members are ignored; member
  * names match case-insensitively when no exact match exists, as Go's

@@ -751,7 +751,31 @@ typedef void (*p2psig_signaling_error_cb)(p2psig_signaling *signaling,
  * request refused for its token is reported through on_error as
  * P2PSIG_EUNAUTHORIZED on both sides (our POST answered 401 included); a
  * POST whose TLS handshake fails (remote certificate not trusted, plain
- * HTTP answered) as P2PSIG_ENETWORK.  Neither is retried.
+ * HTTP answered) as P2PSIG_ENETWORK.  Neither is retried; a handshake
+ * that the remote cuts (a server over its limits) is, with backoff.
+ *
+ * Limits, fixed (Since: 0.2), so that a hostile client or server cannot
+ * hold the descriptors, memory or POST queue of a signaling object:
+ * - the server keeps at most 64 connections open; one more closes the
+ *   oldest that is not in the middle of a request (else the oldest), so a
+ *   real peer gets in while others hold sockets;
+ * - at most 4 TLS handshakes run at once (one more closes the oldest), and
+ *   a handshake starts only once the client has sent a byte; a connection
+ *   must finish its handshake within 5 s of being accepted;
+ * - the request headers must be in within 5 s (after the handshake), the
+ *   body and response within 10 s of the headers, and a kept-alive
+ *   connection may wait 10 s for its next request (every response closes
+ *   its connection, though); a connection past its time is closed without
+ *   a response and without a report;
+ * - a request body is at most 64 KiB (413 above it; a Content-Length
+ *   that is negative or longer than 18 digits gets 400), and POST /candidate
+ *   takes at most 1000 candidates a session (400 beyond);
+ * - one of our POSTs gets 15 s in all, however slowly the remote sends its
+ *   response: then it is abandoned and retried with backoff, as a
+ *   connection error is; of a response's body only the first 4 KiB are
+ *   read (for the report of a refusal), the rest never.
+ * Reports and refusal reasons quoting remote text are one line of at most
+ * 240 bytes and "...".
  *
  * Since: 0.1; token, tls_certificate, tls_key, tls_ca, tls_remote: 0.2
  */

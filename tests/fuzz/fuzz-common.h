@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -19,8 +20,15 @@ static GLogWriterOutput
 log_writer(GLogLevelFlags level, const GLogField *fields, size_t n_fields,
            void *user_data)
 {
-  if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING))
+  if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL | G_LOG_LEVEL_WARNING)) {
+    /* What it was, for the reproducer's log. */
+    for (size_t i = 0; i < n_fields; i++)
+      if (strcmp(fields[i].key, "MESSAGE") == 0 ||
+          strcmp(fields[i].key, "GLIB_DOMAIN") == 0)
+        fprintf(stderr, "%s: %s\n", fields[i].key,
+                (const char *)fields[i].value);
     abort();
+  }
   return G_LOG_WRITER_HANDLED;
 }
 
