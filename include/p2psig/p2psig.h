@@ -304,6 +304,16 @@ typedef struct p2psig_peer_config {
   p2psig_ice_transport_policy ice_transport_policy; /* 0: all candidates */
   const char *ice_tls_ca;         /* PEM file of the CAs trusted for turns:
                                      servers; NULL: the system's store */
+  /* Since: 0.2 */
+  bool mdns_host_candidates;      /* true: our host candidates carry a
+                                     random "<uuid>.local" name (one per
+                                     local address) instead of the address,
+                                     the related address of the others is
+                                     0.0.0.0 port 0, and the library answers
+                                     mDNS queries for those names on UDP
+                                     5353, as browsers do; false: addresses
+                                     as they are.  Remote .local candidates
+                                     are resolved either way */
 } p2psig_peer_config;
 
 #define P2PSIG_PEER_CONFIG_INIT .size = sizeof(p2psig_peer_config)
