@@ -418,6 +418,12 @@ P2PSIG_API int p2psig_peer_restart_ice(p2psig_peer *peer, char **sdp);
  * candidates are bounded alike: the first 100 that parse are used, the
  * others ignored.
  *
+ * A host candidate named "<label>.local" (mDNS, as browsers hide their
+ * addresses) is resolved by the library (RFC 6762 one-shot queries, at
+ * most 16 names at a time per peer, given up after 3 s) and then used
+ * with its address; one that does not resolve is dropped.  A 17th name
+ * while 16 are being resolved fails with P2PSIG_ELIMIT.
+ *
  * Returns: 0 or a negative p2psig_error (P2PSIG_ECANDIDATE when it does not
  * parse or cannot be used, P2PSIG_ELIMIT past the limit above).
  * Since: 0.1
