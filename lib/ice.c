@@ -15,6 +15,7 @@
 #include <gio/gio.h>
 #include <string.h>
 
+#include "mdns.h"
 #include "turntls.h"
 
 /* A TURN server as libnice gets it. */
@@ -51,7 +52,17 @@ struct p2psig_ice {
   bool nice_gathering_done;         /* since the last server was given */
   bool gathering_done;              /* on_candidate(NULL) sent */
   GSource *gathering_deadline;
+
+  /* mDNS (mdns.h): remote "<uuid>.local" candidates, and our own names. */
+  struct p2psig_mdns *mdns;         /* made on first use */
+  bool mdns_hide;                   /* options->mdns_host_candidates */
+  GArray *awaiting;                 /* struct p2psig_candidate whose name
+                                       is being resolved */
 };
+
+/* Remote candidates waiting for their name: the peer bounds them (each
+ * counts against its candidate caps), this only makes it certain. */
+#define MAX_RESOLVING (2 * P2PSIG_MAX_REMOTE_CANDIDATES)
 
 #define COMPONENT_ID 1
 
@@ -130,6 +141,30 @@ transport_to_nice(const struct p2psig_candidate *c)
   }
 }
 
+static struct p2psig_mdns *ensure_mdns(struct p2psig_ice *ice);
+
+/* Lock held.  draft-ietf-mmusic-mdns-ice-candidates section 3.1: a host
+ * candidate carries the name of its address, and the related address of
+ * the others (our host address, or the srflx one of a relay) is 0.0.0.0
+ * port 0, as browsers write it.  False: no name (P2PSIG_MDNS_MAX_LOCAL_NAMES
+ * taken), and the candidate must not be reported. */
+static bool
+hide_host_address(struct p2psig_ice *ice, struct p2psig_candidate *c)
+{
+  const char *name;
+
+  if (c->type != P2PSIG_CANDIDATE_HOST) {
+    g_strlcpy(c->related_address, "0.0.0.0", sizeof c->related_address);
+    c->related_port = 0;
+    return true;
+  }
+  name = p2psig__mdns_local_name(ensure_mdns(ice), c->address);
+  if (!name)
+    return false;
+  g_strlcpy(c->address, name, sizeof c->address);
+  return true;
+}
+
 static void
 on_new_candidate(NiceAgent *agent, NiceCandidate *nc, gpointer user_data)
 {
@@ -155,8 +190,14 @@ on_new_candidate(NiceAgent *agent, NiceCandidate *nc, gpointer user_data)
     nice_address_to_string(&nc->base_addr, c.related_address);
     c.related_port = nice_address_get_port(&nc->base_addr);
   }
-  text = p2psig__candidate_format(&c);
   p2psig__lock();
+  if (ice->mdns_hide && !hide_host_address(ice, &c)) {
+    g_debug("local %s candidate not reported: no mDNS name for it",
+            c.type == P2PSIG_CANDIDATE_HOST ? "host" : "server candidate");
+    p2psig__unlock();
+    return;
+  }
+  text = p2psig__candidate_format(&c);
   if (ice->gathering_done) {
     g_debug("local candidate %s after the end of gathering: not reported",
             text);
@@ -513,6 +554,8 @@ p2psig__ice_new(const struct p2psig_ice_options *options,
 
   ice->cbs = *cbs;
   ice->data = data;
+  ice->mdns_hide = options->mdns_host_candidates;
+  ice->awaiting = g_array_new(FALSE, FALSE, sizeof(struct p2psig_candidate));
   ice->agent = nice_agent_new_full(p2psig__loop_context(),
                                    NICE_COMPATIBILITY_RFC5245,
                                    NICE_AGENT_OPTION_ICE_TRICKLE);
@@ -546,6 +589,7 @@ p2psig__ice_new(const struct p2psig_ice_options *options,
     p2psig__loop_run_sync(free_servers_on_loop, ice);
     g_free(ice->stun_host);
     g_free(ice->stun_ip);
+    g_array_unref(ice->awaiting);
     g_free(ice);
     *error = P2PSIG_EINTERNAL;
     return NULL;
@@ -639,6 +683,8 @@ p2psig__ice_free(struct p2psig_ice *ice)
   g_clear_object(&ice->cancellable);
   stop_gathering_deadline(ice);
   free_servers_on_loop(ice);
+  g_clear_pointer(&ice->mdns, p2psig__mdns_free);
+  g_array_unref(ice->awaiting);
   g_free(ice->stun_host);
   g_free(ice->stun_ip);
   g_signal_handlers_disconnect_by_data(ice->agent, ice);
@@ -737,27 +783,26 @@ p2psig__ice_candidate_usable(const struct p2psig_candidate *c, char **detail)
                               "(rtcp-mux)", c->component);
     return P2PSIG_ECANDIDATE;
   }
-  if (!nice_address_set_from_string(&addr, c->address)) {
-    *detail = g_strdup_printf("address %s is not an IP address "
-                              "(hostname candidates are not supported)",
-                              c->address);
+  /* An mDNS name is resolved once added (p2psig__ice_add_remote_candidate);
+   * other names are not: a candidate gives an address, not a lookup. */
+  if (!nice_address_set_from_string(&addr, c->address) &&
+      !p2psig__mdns_name_valid(c->address)) {
+    *detail = g_strdup_printf("address %.64s is neither an IP address nor "
+                              "an mDNS name (<label>.local)", c->address);
     return P2PSIG_ECANDIDATE;
   }
   return 0;
 }
 
-int
-p2psig__ice_add_remote_candidate(struct p2psig_ice *ice,
-                                 const struct p2psig_candidate *c,
-                                 char **detail)
+/* c->address is an IP address. */
+static int
+add_to_nice(struct p2psig_ice *ice, const struct p2psig_candidate *c,
+            char **detail)
 {
   NiceCandidate *nc;
   GSList list = { 0 };
   int added;
-  int ret = p2psig__ice_candidate_usable(c, detail);
 
-  if (ret < 0)
-    return ret;
   nc = nice_candidate_new(type_to_nice(c->type));
   nc->stream_id = ice->stream_id;
   nc->component_id = COMPONENT_ID;
@@ -777,6 +822,103 @@ p2psig__ice_add_remote_candidate(struct p2psig_ice *ice,
     *detail = g_strdup("libnice refused the candidate");
     return P2PSIG_ECANDIDATE;
   }
+  return 0;
+}
+
+/* c, its name replaced by the addresses it resolved to (foundation,
+ * priority, port and the rest kept). */
+static void
+add_resolved(struct p2psig_ice *ice, const struct p2psig_candidate *c,
+             const struct p2psig_mdns_address *addrs, size_t n)
+{
+  for (size_t i = 0; i < n; i++) {
+    struct p2psig_candidate copy = *c;
+    g_autoptr(GInetAddress) inet =
+      g_inet_address_new_from_bytes(addrs[i].bytes, addrs[i].family);
+    g_autofree char *ip = g_inet_address_to_string(inet);
+    g_autofree char *detail = NULL;
+
+    g_strlcpy(copy.address, ip, sizeof copy.address);
+    if (add_to_nice(ice, &copy, &detail) < 0)
+      g_debug("remote candidate %s (%s):%u ignored: %s", c->address, ip,
+              c->port, detail);
+    else
+      g_debug("remote candidate %s:%u resolved to %s", c->address, c->port,
+              ip);
+  }
+}
+
+/* From the mDNS resolver: lock held, on the library thread. */
+static void
+name_resolved(void *data, const char *name,
+              const struct p2psig_mdns_address *addrs, size_t n)
+{
+  struct p2psig_ice *ice = data;
+
+  for (guint i = 0; i < ice->awaiting->len;) {
+    const struct p2psig_candidate *c =
+      &g_array_index(ice->awaiting, struct p2psig_candidate, i);
+
+    if (g_ascii_strcasecmp(c->address, name) != 0) {
+      i++;
+      continue;
+    }
+    if (n == 0)
+      g_debug("remote candidate %s:%u dropped: the name did not resolve",
+              c->address, c->port);
+    else
+      add_resolved(ice, c, addrs, n);
+    g_array_remove_index(ice->awaiting, i);
+  }
+}
+
+static struct p2psig_mdns *
+ensure_mdns(struct p2psig_ice *ice)
+{
+  if (!ice->mdns)
+    ice->mdns = p2psig__mdns_new(name_resolved, ice);
+  return ice->mdns;
+}
+
+int
+p2psig__ice_add_remote_candidate(struct p2psig_ice *ice,
+                                 const struct p2psig_candidate *c,
+                                 char **detail)
+{
+  struct p2psig_mdns_address addrs[P2PSIG_MDNS_MAX_ADDRESSES];
+  NiceAddress addr;
+  int ret = p2psig__ice_candidate_usable(c, detail);
+
+  if (ret < 0)
+    return ret;
+  if (nice_address_set_from_string(&addr, c->address))
+    return add_to_nice(ice, c, detail);
+  /* An mDNS name: libnice takes only addresses (libnice-facts 4). */
+  if (ice->awaiting->len >= MAX_RESOLVING) {
+    *detail = g_strdup_printf("more than %u candidates waiting for their "
+                              "mDNS name", (unsigned)MAX_RESOLVING);
+    return P2PSIG_ELIMIT;
+  }
+  ret = p2psig__mdns_resolve(ensure_mdns(ice), c->address, addrs);
+  if (ret > 0) {
+    add_resolved(ice, c, addrs, (size_t)ret);
+    return 0;
+  }
+  if (ret == P2PSIG_ELIMIT) {
+    *detail = g_strdup_printf("more than %u mDNS names being resolved",
+                              (unsigned)P2PSIG_MDNS_MAX_PENDING);
+    return ret;
+  }
+  if (ret < 0) {
+    *detail = g_strdup_printf("mDNS name %s %s", c->address,
+                              ret == P2PSIG_ECANDIDATE
+                                ? "did not resolve lately"
+                                : "cannot be resolved: no socket");
+    return P2PSIG_ECANDIDATE;
+  }
+  g_debug("remote candidate %s:%u: resolving its mDNS name", c->address,
+          c->port);
+  g_array_append_val(ice->awaiting, *c);
   return 0;
 }
 

@@ -36,6 +36,8 @@ struct p2psig_ice_options {
   const struct p2psig_ice_servers *servers; /* copied; NULL: none */
   GTlsDatabase *tls_ca;               /* trusted for turns:; NULL: the
                                          system's */
+  bool mdns_host_candidates;          /* host addresses hidden behind
+                                         mDNS names we answer for */
 };
 
 /* Gathering ends (on_candidate(NULL)) when libnice has heard from every
@@ -71,11 +73,16 @@ int p2psig__ice_gather(struct p2psig_ice *ice);
 int p2psig__ice_restart(struct p2psig_ice *ice);
 int p2psig__ice_set_remote_credentials(struct p2psig_ice *ice,
                                        const char *ufrag, const char *pwd);
-/* Whether we can use a remote candidate at all (UDP, component 1, an IP
- * address): 0, or P2PSIG_ECANDIDATE with a reason in *detail (g_free). */
+/* Whether we can use a remote candidate at all (component 1, an IP
+ * address or an mDNS name, mdns.h): 0, or P2PSIG_ECANDIDATE with a reason
+ * in *detail (g_free). */
 int p2psig__ice_candidate_usable(const struct p2psig_candidate *c,
                                  char **detail);
-/* Returns 0 or P2PSIG_ECANDIDATE with a reason in *detail (to g_free). */
+/* Returns 0 or P2PSIG_ECANDIDATE with a reason in *detail (to g_free).  A
+ * candidate with an mDNS name is added once the name resolves, with its
+ * address (one candidate per address); until then it waits here (0), and
+ * it is dropped with a debug line if the name does not resolve.
+ * P2PSIG_ELIMIT: P2PSIG_MDNS_MAX_PENDING names are being resolved. */
 int p2psig__ice_add_remote_candidate(struct p2psig_ice *ice,
                                      const struct p2psig_candidate *c,
                                      char **detail);

@@ -599,6 +599,7 @@ p2psig_peer_new(const p2psig_peer_config *config, int *error)
     cfg.ice_transport_policy == P2PSIG_ICE_TRANSPORT_RELAY;
   ice_options.servers = &servers;
   ice_options.tls_ca = tls_ca;
+  ice_options.mdns_host_candidates = cfg.mdns_host_candidates;
   peer->ice = p2psig__ice_new(&ice_options, &ice_callbacks, peer, &err);
   if (!peer->ice)
     goto fail;

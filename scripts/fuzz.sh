@@ -25,7 +25,7 @@ if ! [[ "$seconds" =~ ^[1-9][0-9]*$ ]]; then
 fi
 shift $(($# > 0 ? 1 : 0))
 
-all_targets=(sdp candidate signal-json http dcep)
+all_targets=(sdp candidate signal-json http dcep mdns)
 if (($# == 0)); then
   set -- "${all_targets[@]}"
 fi

@@ -42,6 +42,9 @@ usage(const struct tool *t, FILE *out)
           "    \tUser name of the turn: and turns: servers\n"
           "  -interval float\n"
           "    \tSeconds between two random messages (default 5)\n"
+          "  -mdns\n"
+          "    \tHide host addresses behind <uuid>.local names and answer "
+          "mDNS for them\n"
           "  -offer-address string\n"
           "    \tAddress that the Offer HTTP server is hosted on. "
           "(default \"%s\")\n"
@@ -74,18 +77,19 @@ enum flag { FLAG_OFFER_ADDRESS, FLAG_ANSWER_ADDRESS, FLAG_COUNT,
             FLAG_INTERVAL, FLAG_TOKEN, FLAG_TLS_CERT, FLAG_TLS_KEY,
             FLAG_TLS_CA, FLAG_TLS_REMOTE, FLAG_ICE_SERVER,
             FLAG_ICE_USERNAME, FLAG_ICE_CREDENTIAL, FLAG_RELAY_ONLY,
-            FLAG_ICE_CA, FLAG_ICE_TCP, FLAG_NONE };
+            FLAG_ICE_CA, FLAG_ICE_TCP, FLAG_MDNS, FLAG_NONE };
 static const char *const flag_names[] = {
   "offer-address", "answer-address", "count", "interval", "token",
   "tls-cert", "tls-key", "tls-ca", "tls-remote", "ice-server",
-  "ice-username", "ice-credential", "relay-only", "ice-ca", "ice-tcp"};
+  "ice-username", "ice-credential", "relay-only", "ice-ca", "ice-tcp",
+  "mdns"};
 
 /* Go's flag package takes a bool without a next argument. */
 static bool
 is_bool_flag(enum flag flag)
 {
   return flag == FLAG_TLS_REMOTE || flag == FLAG_RELAY_ONLY ||
-         flag == FLAG_ICE_TCP;
+         flag == FLAG_ICE_TCP || flag == FLAG_MDNS;
 }
 
 /* Go's strconv.ParseBool. */
@@ -177,6 +181,11 @@ tool_parse_args(struct tool *t, int argc, char **argv)
         bad_flag(t, "invalid boolean value for flag -ice-tcp", value);
       t->opt.ice_tcp = parse_bool(value);
       break;
+    case FLAG_MDNS:
+      if (parse_bool(value) < 0)
+        bad_flag(t, "invalid boolean value for flag -mdns", value);
+      t->opt.mdns = parse_bool(value);
+      break;
     case FLAG_ICE_SERVER:
       if (t->opt.ice_server_count == TOOL_MAX_ICE_SERVERS)
         bad_flag(t, "too many -ice-server flags", value);
@@ -242,6 +251,7 @@ tool_peer_config(struct tool *t)
                                               : P2PSIG_ICE_TRANSPORT_ALL,
     .ice_tls_ca = t->opt.ice_ca,
     .enable_ice_tcp = t->opt.ice_tcp,
+    .mdns_host_candidates = t->opt.mdns,
   };
 
   if (t->opt.ice_server_count == 0) {

@@ -38,6 +38,7 @@ struct tool_options {
   const char *ice_ca;         /* -ice-ca */
   bool relay_only;            /* -relay-only */
   bool ice_tcp;               /* -ice-tcp */
+  bool mdns;                  /* -mdns */
 };
 
 struct tool {

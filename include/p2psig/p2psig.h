@@ -304,6 +304,16 @@ typedef struct p2psig_peer_config {
   p2psig_ice_transport_policy ice_transport_policy; /* 0: all candidates */
   const char *ice_tls_ca;         /* PEM file of the CAs trusted for turns:
                                      servers; NULL: the system's store */
+  /* Since: 0.2 */
+  bool mdns_host_candidates;      /* true: our host candidates carry a
+                                     random "<uuid>.local" name (one per
+                                     local address) instead of the address,
+                                     the related address of the others is
+                                     0.0.0.0 port 0, and the library answers
+                                     mDNS queries for those names on UDP
+                                     5353, as browsers do; false: addresses
+                                     as they are.  Remote .local candidates
+                                     are resolved either way */
 } p2psig_peer_config;
 
 #define P2PSIG_PEER_CONFIG_INIT .size = sizeof(p2psig_peer_config)
@@ -407,6 +417,12 @@ P2PSIG_API int p2psig_peer_restart_ice(p2psig_peer *peer, char **sdp);
  * stall the library thread for seconds.  The remote description's own
  * candidates are bounded alike: the first 100 that parse are used, the
  * others ignored.
+ *
+ * A host candidate named "<label>.local" (mDNS, as browsers hide their
+ * addresses) is resolved by the library (RFC 6762 one-shot queries, at
+ * most 16 names at a time per peer, given up after 3 s) and then used
+ * with its address; one that does not resolve is dropped.  A 17th name
+ * while 16 are being resolved fails with P2PSIG_ELIMIT.
  *
  * Returns: 0 or a negative p2psig_error (P2PSIG_ECANDIDATE when it does not
  * parse or cannot be used, P2PSIG_ELIMIT past the limit above).
