@@ -157,6 +157,8 @@ struct p2psig_signaling {
   GPtrArray *held;             /* local candidates not yet sendable */
   bool started;                /* offer role: the offer was created */
   bool have_remote;            /* the remote description was applied */
+  bool restarting;             /* offer role: an ICE restart's offer awaits
+                                  its answer */
   bool answer_posted;          /* answer role: our answer got a 2xx */
   unsigned remote_candidates;  /* taken from POST /candidate */
 
@@ -756,7 +758,8 @@ request_done(struct request *req, const GError *error)
                 : g_strdup_printf("HTTP %u", status);
 
     /* An offer that was answered meanwhile needs no resend. */
-    if (!(post->kind == POST_OFFER && sig->have_remote)) {
+    if (!(post->kind == POST_OFFER && sig->have_remote &&
+          !sig->restarting)) {
       schedule_retry(sig, why);
       request_free(req);
       return;
@@ -1719,9 +1722,21 @@ handle_sdp_locked(struct p2psig_signaling *sig, SoupServerMessage *msg,
     } else if (!sig->started) {
       refuse(sig, msg, SOUP_STATUS_BAD_REQUEST, P2PSIG_ESTATE,
              "unexpected answer: no offer was sent yet");
-    } else if (sig->have_remote) {
+    } else if (sig->have_remote && !sig->restarting) {
       refuse(sig, msg, SOUP_STATUS_BAD_REQUEST, P2PSIG_ESTATE,
              "unexpected answer: an answer was already received");
+    } else if (sig->have_remote) {
+      /* The answer to our ICE restart. */
+      if ((rc = p2psig_peer_set_remote_description(
+               sig->peer, P2PSIG_SDP_ANSWER, sdp)) < 0) {
+        refuse(sig, msg, SOUP_STATUS_BAD_REQUEST, rc,
+               "unexpected answer: not the answer to our ICE restart (%s)",
+               p2psig_strerror(rc));
+      } else {
+        g_debug("ICE restart: answer applied");
+        sig->restarting = false;
+        ok(msg);
+      }
     } else if ((rc = p2psig_peer_set_remote_description(
                     sig->peer, P2PSIG_SDP_ANSWER, sdp)) < 0) {
       refuse(sig, msg, SOUP_STATUS_BAD_REQUEST, rc, "answer refused: %s",
@@ -1739,8 +1754,21 @@ handle_sdp_locked(struct p2psig_signaling *sig, SoupServerMessage *msg,
     refuse(sig, msg, SOUP_STATUS_BAD_REQUEST, P2PSIG_ESTATE,
            "unexpected answer: this side answers");
   } else if (sig->have_remote) {
-    refuse(sig, msg, SOUP_STATUS_BAD_REQUEST, P2PSIG_ESTATE,
-           "unexpected offer: an offer was already received");
+    /* A second offer is taken only as an ICE restart (the same DTLS
+     * fingerprint, new ICE credentials): the peer refuses anything else. */
+    if ((rc = p2psig_peer_set_remote_description(sig->peer, P2PSIG_SDP_OFFER,
+                                                 sdp)) < 0) {
+      refuse(sig, msg, SOUP_STATUS_BAD_REQUEST, P2PSIG_ESTATE,
+             "unexpected offer: an offer was already received");
+    } else if ((rc = p2psig_peer_create_answer(sig->peer, &answer)) < 0) {
+      refuse(sig, msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, rc,
+             "cannot answer the ICE restart: %s", p2psig_strerror(rc));
+    } else {
+      g_debug("ICE restart offer applied, posting the answer");
+      enqueue(sig, sdp_body(P2PSIG_SDP_ANSWER, answer), POST_ANSWER);
+      p2psig_free(answer);
+      ok(msg);
+    }
   } else if ((rc = p2psig_peer_set_remote_description(
                   sig->peer, P2PSIG_SDP_OFFER, sdp)) < 0) {
     refuse(sig, msg, SOUP_STATUS_BAD_REQUEST, rc, "offer refused: %s",
@@ -2296,6 +2324,41 @@ p2psig_signaling_start(p2psig_signaling *signaling)
   if (!signaling)
     return P2PSIG_EINVAL;
   run_on_loop(start_on_loop, &args);
+  return args.error;
+}
+
+static void
+restart_on_loop(void *data)
+{
+  struct start_args *args = data;
+  struct p2psig_signaling *sig = args->sig;
+  char *offer = NULL;
+  int rc;
+
+  g_assert(p2psig__loop_is_current());
+  g_main_context_push_thread_default(p2psig__loop_context());
+  p2psig__lock();
+  if (sig->role != P2PSIG_ROLE_OFFER || !sig->have_remote || sig->closed) {
+    rc = P2PSIG_ESTATE;
+  } else if ((rc = p2psig_peer_restart_ice(sig->peer, &offer)) == 0) {
+    sig->restarting = true;
+    g_debug("ICE restart: posting the offer to %s/sdp", sig->remote_base);
+    enqueue(sig, sdp_body(P2PSIG_SDP_OFFER, offer), POST_OFFER);
+    p2psig_free(offer);
+  }
+  args->error = rc;
+  p2psig__unlock();
+  g_main_context_pop_thread_default(p2psig__loop_context());
+}
+
+int
+p2psig_signaling_restart_ice(p2psig_signaling *signaling)
+{
+  struct start_args args = {signaling, P2PSIG_EINTERNAL};
+
+  if (!signaling)
+    return P2PSIG_EINVAL;
+  run_on_loop(restart_on_loop, &args);
   return args.error;
 }
 

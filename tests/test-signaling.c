@@ -651,6 +651,48 @@ test_offer_before_answer(void)
   side_clear(&answer);
 }
 
+/* ICE restarts through the signaling: the offer posts a re-offer, the
+ * answer takes it as a restart and posts its answer, which the offer
+ * applies; twice in a row, and messages flow after each. */
+static void
+test_ice_restart(void)
+{
+  struct side offer, answer;
+  uint16_t answer_port = free_port();
+  g_autofree char *answer_addr = loopback_address(answer_port);
+  g_autofree char *offer_addr = NULL;
+
+  side_init(&offer, "offer", true);
+  side_init(&answer, "answer", false);
+  side_listen(&offer, P2PSIG_ROLE_OFFER, "127.0.0.1:0", answer_addr);
+  offer_addr = loopback_address(side_port(&offer));
+  side_listen(&answer, P2PSIG_ROLE_ANSWER, answer_addr, offer_addr);
+  g_assert_cmpint(p2psig_signaling_restart_ice(offer.sig), ==,
+                  P2PSIG_ESTATE); /* nothing to restart yet */
+  g_assert_cmpint(p2psig_signaling_start(offer.sig), ==, 0);
+  check_connected(&offer, &answer, "before");
+  g_assert_cmpint(p2psig_signaling_restart_ice(answer.sig), ==,
+                  P2PSIG_ESTATE); /* the offer role restarts */
+
+  g_assert_cmpint(p2psig_signaling_restart_ice(offer.sig), ==, 0);
+  for (int round = 0; round < 2; round++) {
+    g_autofree char *tag = g_strdup_printf("after restart %d", round);
+    gint64 deadline = g_get_monotonic_time() + TIMEOUT_MS * 1000;
+
+    /* One at a time: the next is taken (and started) once this one's
+     * answer is in; no event tells it, the call itself does. */
+    while (p2psig_signaling_restart_ice(offer.sig) == P2PSIG_ESTATE) {
+      g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+      g_usleep(10 * 1000);
+    }
+    check_connected(&offer, &answer, tag);
+  }
+  g_assert_cmpint(side_errors(&offer), ==, 0);
+  g_assert_cmpint(side_errors(&answer), ==, 0);
+  side_clear(&offer);
+  side_clear(&answer);
+}
+
 /* An offer posted to another offer-role server: the 400 it gets is
  * reported as P2PSIG_EHTTP, and not retried. */
 static void
@@ -2153,6 +2195,7 @@ main(int argc, char **argv)
   g_test_add_func("/signaling/refusals-then-exchange",
                   test_refusals_then_exchange);
   g_test_add_func("/signaling/offer-before-answer", test_offer_before_answer);
+  g_test_add_func("/signaling/ice-restart", test_ice_restart);
   g_test_add_func("/signaling/remote-refuses", test_remote_refuses);
   g_test_add_func("/signaling/addresses", test_addresses);
   g_test_add_func("/signaling/free-pending", test_free_pending);

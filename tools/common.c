@@ -524,12 +524,34 @@ shutdown_peer(struct tool *t)
   p2psig_peer_free(t->peer);
 }
 
+/* One ICE restart each time the connection goes disconnected. */
+static void
+maybe_restart_ice(struct tool *t, bool *restarted)
+{
+  int state = atomic_load(&t->state);
+  int rc;
+
+  if (state != P2PSIG_STATE_DISCONNECTED) {
+    *restarted = false;
+    return;
+  }
+  if (*restarted || !t->restart_ice_on_disconnect || !t->signaling)
+    return;
+  *restarted = true;
+  rc = p2psig_signaling_restart_ice(t->signaling);
+  if (rc < 0)
+    tool_fail(t, "ICE restart", rc);
+  else
+    fprintf(stderr, "%s: disconnected: restarting ICE\n", t->name);
+}
+
 int
 tool_run(struct tool *t)
 {
   long sent = 0;
   double next_tick = 0;
   p2psig_channel *ticking = NULL;
+  bool restarted = false;
 
   for (;;) {
     p2psig_channel *channel;
@@ -539,6 +561,7 @@ tool_run(struct tool *t)
 
     if (atomic_load(&t->failed))
       break;
+    maybe_restart_ice(t, &restarted);
     if (count > 0 && sent >= count && atomic_load(&t->received) >= count)
       break;
     channel = take_channel(t);

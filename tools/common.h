@@ -47,6 +47,8 @@ struct tool {
   p2psig_ice_server ice_server; /* the -ice-server flags, for the peer */
   p2psig_peer *peer;
   p2psig_signaling *signaling;
+  bool restart_ice_on_disconnect; /* the offer: restart ICE on
+                                     disconnected */
   pthread_mutex_t lock;       /* guards channel */
   p2psig_channel *channel;    /* the open channel, referenced, or NULL */
   atomic_int state;           /* last p2psig_state seen */

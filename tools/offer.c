@@ -38,6 +38,9 @@ main(int argc, char **argv)
     return 1;
   }
 
+  /* The offer restarts ICE when the connection goes disconnected (a NAT
+   * forgot its mapping, an address changed); pion's example does not. */
+  t.restart_ice_on_disconnect = true;
   error = p2psig_signaling_start(t.signaling);
   if (error < 0) {
     p2psig_signaling_free(t.signaling);

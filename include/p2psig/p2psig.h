@@ -855,6 +855,22 @@ p2psig_signaling_new(p2psig_peer *peer, const p2psig_signaling_config *config,
 P2PSIG_API int p2psig_signaling_start(p2psig_signaling *signaling);
 
 /**
+ * p2psig_signaling_restart_ice:
+ *
+ * For the offer role, once the answer is in: restarts ICE
+ * (p2psig_peer_restart_ice()) and POSTs the new offer to the answer's
+ * /sdp, retrying as the first one; the answer role takes such a re-offer
+ * from the same remote (the same DTLS fingerprint, new ICE credentials),
+ * answers it with a POST to our /sdp, and still refuses any other second
+ * offer.  Call it when the connection went disconnected, for instance.
+ *
+ * Returns: 0, or P2PSIG_ESTATE (the answer role, no answer yet, a restart
+ * already waiting for its answer).
+ * Since: 0.2
+ */
+P2PSIG_API int p2psig_signaling_restart_ice(p2psig_signaling *signaling);
+
+/**
  * p2psig_signaling_get_port:
  *
  * Returns: the TCP port the server listens on (useful with port 0).
