@@ -886,7 +886,8 @@ apply_remote_candidate(p2psig_peer *peer, const char *text)
   if (!remember_candidate(peer, candidate_key(&c)))
     return;
   if (p2psig__ice_add_remote_candidate(peer->ice, &c, &detail) < 0)
-    g_debug("remote candidate '%s' ignored: %s", text, detail);
+    /* The parsed address, not the remote's raw text, goes to the log. */
+    g_debug("remote candidate %s:%u ignored: %s", c.address, c.port, detail);
 }
 
 /* Applies the candidates trickled before the remote description, each
