@@ -20,7 +20,9 @@
 #include "peer-private.h"
 #include "testutil.h"
 
-#define WAIT_MS 10000
+/* Generous: these are deadlines, hit only on failure, and valgrind
+ * runs the oversize messages slowly. */
+#define WAIT_MS 60000
 
 /* What one side saw of its channels, under the harness's lock. */
 struct rec {
