@@ -45,7 +45,7 @@ struct p2psig_ice_options {
  * waits minutes for a server that never answers (its STUN retransmissions
  * are ours, raised for lossy links).  Candidates found later are not
  * reported. */
-#define P2PSIG_ICE_GATHERING_TIMEOUT_MS 5000
+#define P2PSIG_ICE_GATHERING_TIMEOUT_MS 10000
 
 /* Called without the library lock: turns: servers get their local TLS
  * listeners on the library thread. */

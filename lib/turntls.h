@@ -19,7 +19,7 @@
 /* Seconds to connect and finish the TLS handshake, and of silence on a
  * tunnel's way to the server before it is given up (a TURN allocation
  * sends a refresh well within this). */
-#define P2PSIG_TURN_TLS_TIMEOUT_S 10
+#define P2PSIG_TURN_TLS_TIMEOUT_S 15
 
 struct p2psig_turn_tls;
 

@@ -191,7 +191,9 @@ typedef enum p2psig_sdp_type {
 /* Callback types.  Each gets the peer's user_data as its last argument. */
 
 /* A local ICE candidate in the pion string form ("candidate:... typ host"),
- * to send to the remote peer; NULL once gathering is complete. */
+ * to send to the remote peer; NULL once gathering is complete: every STUN
+ * and TURN server answered, or 10 s passed since gathering started (what
+ * is found later is not reported). */
 typedef void (*p2psig_candidate_cb)(p2psig_peer *peer, const char *candidate,
                                     void *user_data);
 /* The connection state changed.  error is 0, or a p2psig_error telling why
