@@ -502,12 +502,7 @@ free_servers_on_loop(void *data)
 
   for (size_t i = 0; i < ice->relay_count; i++) {
     g_clear_pointer(&ice->relays[i].tunnel, p2psig__turn_tls_free);
-    g_free(ice->relays[i].config.username);
-    if (ice->relays[i].config.password) {
-      explicit_bzero(ice->relays[i].config.password,
-                     strlen(ice->relays[i].config.password));
-      g_free(ice->relays[i].config.password);
-    }
+    p2psig__ice_relay_clear(&ice->relays[i].config);
   }
   ice->relay_count = 0;
 }

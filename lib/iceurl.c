@@ -249,11 +249,17 @@ free_secret(char *secret)
 }
 
 void
+p2psig__ice_relay_clear(struct p2psig_ice_relay *relay)
+{
+  g_clear_pointer(&relay->username, g_free);
+  free_secret(relay->password);
+  relay->password = NULL;
+}
+
+void
 p2psig__ice_servers_clear(struct p2psig_ice_servers *servers)
 {
-  for (size_t i = 0; i < servers->relay_count; i++) {
-    g_free(servers->relays[i].username);
-    free_secret(servers->relays[i].password);
-  }
+  for (size_t i = 0; i < servers->relay_count; i++)
+    p2psig__ice_relay_clear(&servers->relays[i]);
   memset(servers, 0, sizeof *servers);
 }

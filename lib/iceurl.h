@@ -69,5 +69,7 @@ int p2psig__ice_servers_parse(const char *const *stun_urls,
                               const p2psig_ice_server *list, size_t count,
                               struct p2psig_ice_servers *out, char **detail);
 void p2psig__ice_servers_clear(struct p2psig_ice_servers *servers);
+/* Frees a relay's credentials (the password wiped first). */
+void p2psig__ice_relay_clear(struct p2psig_ice_relay *relay);
 
 #endif

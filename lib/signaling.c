@@ -2287,9 +2287,11 @@ fail:
 
 struct start_args {
   struct p2psig_signaling *sig;
+  bool restart;               /* an ICE restart's offer, not the first */
   int error;
 };
 
+/* Makes an offer (the first, or an ICE restart's) and queues its POST. */
 static void
 start_on_loop(void *data)
 {
@@ -2302,12 +2304,19 @@ start_on_loop(void *data)
   g_main_context_push_thread_default(p2psig__loop_context());
   p2psig__lock();
   if (sig->role != P2PSIG_ROLE_OFFER) {
-    rc = 0;
-  } else if (sig->started) {
+    rc = args->restart ? P2PSIG_ESTATE : 0;
+  } else if (args->restart ? !sig->have_remote || sig->closed
+                           : sig->started) {
     rc = P2PSIG_ESTATE;
-  } else if ((rc = p2psig_peer_create_offer(sig->peer, &offer)) == 0) {
-    sig->started = true;
-    g_debug("posting the offer to %s/sdp", sig->remote_base);
+  } else if ((rc = args->restart
+                     ? p2psig_peer_restart_ice(sig->peer, &offer)
+                     : p2psig_peer_create_offer(sig->peer, &offer)) == 0) {
+    if (args->restart)
+      sig->restarting = true;
+    else
+      sig->started = true;
+    g_debug("posting the %s to %s/sdp",
+            args->restart ? "ICE restart's offer" : "offer", sig->remote_base);
     enqueue(sig, sdp_body(P2PSIG_SDP_OFFER, offer), POST_OFFER);
     p2psig_free(offer);
   }
@@ -2316,10 +2325,10 @@ start_on_loop(void *data)
   g_main_context_pop_thread_default(p2psig__loop_context());
 }
 
-int
-p2psig_signaling_start(p2psig_signaling *signaling)
+static int
+post_offer(p2psig_signaling *signaling, bool restart)
 {
-  struct start_args args = {signaling, P2PSIG_EINTERNAL};
+  struct start_args args = {signaling, restart, P2PSIG_EINTERNAL};
 
   if (!signaling)
     return P2PSIG_EINVAL;
@@ -2327,39 +2336,16 @@ p2psig_signaling_start(p2psig_signaling *signaling)
   return args.error;
 }
 
-static void
-restart_on_loop(void *data)
+int
+p2psig_signaling_start(p2psig_signaling *signaling)
 {
-  struct start_args *args = data;
-  struct p2psig_signaling *sig = args->sig;
-  char *offer = NULL;
-  int rc;
-
-  g_assert(p2psig__loop_is_current());
-  g_main_context_push_thread_default(p2psig__loop_context());
-  p2psig__lock();
-  if (sig->role != P2PSIG_ROLE_OFFER || !sig->have_remote || sig->closed) {
-    rc = P2PSIG_ESTATE;
-  } else if ((rc = p2psig_peer_restart_ice(sig->peer, &offer)) == 0) {
-    sig->restarting = true;
-    g_debug("ICE restart: posting the offer to %s/sdp", sig->remote_base);
-    enqueue(sig, sdp_body(P2PSIG_SDP_OFFER, offer), POST_OFFER);
-    p2psig_free(offer);
-  }
-  args->error = rc;
-  p2psig__unlock();
-  g_main_context_pop_thread_default(p2psig__loop_context());
+  return post_offer(signaling, false);
 }
 
 int
 p2psig_signaling_restart_ice(p2psig_signaling *signaling)
 {
-  struct start_args args = {signaling, P2PSIG_EINTERNAL};
-
-  if (!signaling)
-    return P2PSIG_EINVAL;
-  run_on_loop(restart_on_loop, &args);
-  return args.error;
+  return post_offer(signaling, true);
 }
 
 uint16_t
