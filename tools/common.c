@@ -277,13 +277,19 @@ print_selected_pair(const struct tool *t, p2psig_peer *peer)
 
   if (p2psig_peer_get_stats(peer, &s) < 0 || !s.has_selected_pair)
     return;
+  /* An IPv6 address in brackets, so that its port reads apart. */
+  bool local6 = strchr(s.local_address, ':') != NULL;
+  bool remote6 = strchr(s.remote_address, ':') != NULL;
+
   fprintf(stderr,
-          "Selected candidate pair: local %s %s %s:%u%s%s <-> "
-          "remote %s %s %s:%u\n",
-          s.local_type, s.local_protocol, s.local_address, s.local_port,
+          "Selected candidate pair: local %s %s %s%s%s:%u%s%s <-> "
+          "remote %s %s %s%s%s:%u\n",
+          s.local_type, s.local_protocol, local6 ? "[" : "", s.local_address,
+          local6 ? "]" : "", s.local_port,
           s.local_relay_protocol[0] ? " relay-protocol " : "",
           s.local_relay_protocol, s.remote_type, s.remote_protocol,
-          s.remote_address, s.remote_port);
+          remote6 ? "[" : "", s.remote_address, remote6 ? "]" : "",
+          s.remote_port);
 }
 
 /* Callbacks run on the library thread: record, print, wake main. */
