@@ -33,6 +33,7 @@ struct p2psig_ice {
   char *ufrag;
   char *pwd;
   bool gathering_started;
+  bool controlling;
   enum p2psig_ice_state state;
 
   /* STUN: libnice reads its one server when gathering starts. */
@@ -562,11 +563,7 @@ p2psig__ice_new(const struct p2psig_ice_options *options,
    * Its minimum, 1 ms, starts checks in about 1 ms; a data-channel peer has
    * few pairs, so the check rate stays low. */
   /* ICE-TCP (RFC 6544): two peers whose UDP is blocked still meet over
-   * TCP.  A controlling libnice agent that learns of a remote TCP
-   * candidate nominates by the regular procedure (RFC 6544 section 8),
-   * whose stopping criterion waits for checks still in progress: with our
-   * retransmissions, minutes behind a NAT.  So it is the application's
-   * choice. */
+   * TCP (see add_to_nice for how the controlling side takes part). */
   g_object_set(ice->agent, "upnp", FALSE, "ice-tcp", options->ice_tcp,
                "controlling-mode", FALSE, "stun-max-retransmissions", 14,
                "stun-pacing-timer", 1, "force-relay", options->relay_only,
@@ -703,6 +700,7 @@ p2psig__ice_free(struct p2psig_ice *ice)
 void
 p2psig__ice_set_controlling(struct p2psig_ice *ice, bool controlling)
 {
+  ice->controlling = controlling;
   g_object_set(ice->agent, "controlling-mode", (gboolean)controlling, NULL);
 }
 
@@ -798,6 +796,19 @@ add_to_nice(struct p2psig_ice *ice, const struct p2psig_candidate *c,
   GSList list = { 0 };
   int added;
 
+  /* libnice 0.1.21 gives a controlling agent that learns a remote TCP
+   * candidate the regular nomination of RFC 6544 section 8, whose stopping
+   * criterion waits for every check in progress (behind a NAT the host
+   * pairs never answer, and with our retransmissions that is hours); once
+   * checks have begun it drops the candidate instead.  So the controlling
+   * side never adds one: the remote's tcp-active candidate connects to our
+   * passive one, libnice learns it as peer-reflexive and nominates that
+   * pair aggressively, as any other. */
+  if (c->transport == P2PSIG_TRANSPORT_TCP && ice->controlling) {
+    g_debug("remote candidate %s:%u (tcp) left to the remote to connect "
+            "to us: we are controlling", c->address, c->port);
+    return 0;
+  }
   nc = nice_candidate_new(type_to_nice(c->type));
   nc->stream_id = ice->stream_id;
   nc->component_id = COMPONENT_ID;

@@ -594,7 +594,7 @@ p2psig_peer_new(const p2psig_peer_config *config, int *error)
   ice_options.local_addresses = (const char *const *)peer->local_addresses;
   ice_options.port_min = cfg.port_min;
   ice_options.port_max = cfg.port_max;
-  ice_options.ice_tcp = cfg.enable_ice_tcp;
+  ice_options.ice_tcp = !cfg.disable_ice_tcp;
   ice_options.relay_only =
     cfg.ice_transport_policy == P2PSIG_ICE_TRANSPORT_RELAY;
   ice_options.servers = &servers;

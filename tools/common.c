@@ -37,7 +37,8 @@ usage(const struct tool *t, FILE *out)
           "    \tturns:HOST[:PORT]; repeatable "
           "(default stun:stun.l.google.com:19302)\n"
           "  -ice-tcp\n"
-          "    \tGather and use TCP candidates too (ICE-TCP)\n"
+          "    \tGather and use TCP candidates too (ICE-TCP; -ice-tcp=false: "
+          "UDP only) (default true)\n"
           "  -ice-username string\n"
           "    \tUser name of the turn: and turns: servers\n"
           "  -interval float\n"
@@ -179,7 +180,7 @@ tool_parse_args(struct tool *t, int argc, char **argv)
     case FLAG_ICE_TCP:
       if (parse_bool(value) < 0)
         bad_flag(t, "invalid boolean value for flag -ice-tcp", value);
-      t->opt.ice_tcp = parse_bool(value);
+      t->opt.no_ice_tcp = !parse_bool(value);
       break;
     case FLAG_MDNS:
       if (parse_bool(value) < 0)
@@ -250,7 +251,7 @@ tool_peer_config(struct tool *t)
     .ice_transport_policy = t->opt.relay_only ? P2PSIG_ICE_TRANSPORT_RELAY
                                               : P2PSIG_ICE_TRANSPORT_ALL,
     .ice_tls_ca = t->opt.ice_ca,
-    .enable_ice_tcp = t->opt.ice_tcp,
+    .disable_ice_tcp = t->opt.no_ice_tcp,
     .mdns_host_candidates = t->opt.mdns,
   };
 

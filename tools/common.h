@@ -37,7 +37,7 @@ struct tool_options {
   const char *ice_credential; /* -ice-credential */
   const char *ice_ca;         /* -ice-ca */
   bool relay_only;            /* -relay-only */
-  bool ice_tcp;               /* -ice-tcp */
+  bool no_ice_tcp;            /* -ice-tcp=false */
   bool mdns;                  /* -mdns */
 };
 

@@ -291,14 +291,9 @@ typedef struct p2psig_peer_config {
                                      P2PSIG_EAGAIN; 0: 16 MiB */
 
   /* Since: 0.2 */
-  bool enable_ice_tcp;            /* true: TCP candidates are gathered and
+  bool disable_ice_tcp;           /* false: TCP candidates are gathered and
                                      used too (ICE-TCP, RFC 6544), as
-                                     browsers do; false: UDP only.  Off by
-                                     default: libnice 0.1.21 then makes the
-                                     offerer nominate by the regular
-                                     procedure, which waits for every
-                                     unanswered check (minutes behind a
-                                     NAT) before choosing a working pair */
+                                     browsers do; true: UDP only */
   const p2psig_ice_server *ice_server_list; /* ice_server_count STUN and
                                      TURN servers, used with ice_servers;
                                      NULL: none */

@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 #
-# ice-tcp.sh, NAT lab case (e): ICE-TCP (RFC 6544), -ice-tcp on both
-# sides (it is off by default).  No NAT: both hosts on one link (lab_up
+# ice-tcp.sh, NAT lab case (e): ICE-TCP (RFC 6544), on by default, so
+# no flag is given.  No NAT: both hosts on one link (lab_up
 # --one-link), with UDP between them dropped by iptables on both hosts.  The only server given is the lab's STUN
 # server, reachable but irrelevant (no NAT to discover).  The pair must be
 # a TCP pair between the two host addresses (the side whose passive socket
@@ -14,7 +14,7 @@
 lab_require
 lab_up --one-link --block-udp-between
 # shellcheck disable=SC2046
-lab_pair ice-tcp -ice-tcp $(lab_stun) || lab_fail "the pair did not connect"
+lab_pair ice-tcp $(lab_stun) || lab_fail "the pair did not connect"
 lab_expect "offer's remote is hostb" "$(lab_ip "$PAIR_offer_RADDR") == $LAB_HB_IP"
 lab_expect "answer's remote is hosta" "$(lab_ip "$PAIR_answer_RADDR") == $LAB_HA_IP"
 for side in offer answer; do
