@@ -23,11 +23,19 @@ struct relay {
   struct p2psig_ice_relay config;   /* URL and credentials, copied */
   struct p2psig_turn_tls *tunnel;   /* turns: through a local listener */
   bool given;                       /* handed to libnice */
+  char ip[INET6_ADDRSTRLEN];        /* as given, for a restart's stream */
 };
 
 struct p2psig_ice {
   NiceAgent *agent;
+  /* The newest generation (RFC 8445 section 9): its credentials, checks,
+   * candidates and gathering.  An ICE restart makes a new stream, gathered
+   * anew (a changed network needs new server-reflexive and relay
+   * candidates), while data_stream_id, the previous one, carries the data
+   * until the new one connects and replaces it. */
   guint stream_id;
+  guint data_stream_id;
+  uint16_t port_min, port_max;
   struct p2psig_ice_callbacks cbs;
   void *data;
   char *ufrag;
@@ -173,6 +181,8 @@ on_new_candidate(NiceAgent *agent, NiceCandidate *nc, gpointer user_data)
   struct p2psig_candidate c = { 0 };
   g_autofree char *text = NULL;
 
+  if (nc->stream_id != ice->stream_id)
+    return; /* a generation an ICE restart replaced */
   g_strlcpy(c.foundation, nc->foundation, sizeof c.foundation);
   c.component = nc->component_id;
   transport_from_nice(nc->transport, &c);
@@ -251,11 +261,15 @@ on_gathering_done(NiceAgent *agent, guint stream_id, gpointer user_data)
 {
   struct p2psig_ice *ice = user_data;
 
+  if (stream_id != ice->stream_id)
+    return;
   p2psig__lock();
   ice->nice_gathering_done = true;
   maybe_end_gathering(ice);
   p2psig__unlock();
 }
+
+static void retire_data_stream(struct p2psig_ice *ice);
 
 static void
 set_state(struct p2psig_ice *ice, enum p2psig_ice_state state)
@@ -273,6 +287,8 @@ on_component_state(NiceAgent *agent, guint stream_id, guint component_id,
   struct p2psig_ice *ice = user_data;
   enum p2psig_ice_state state = ice->state;
 
+  if (stream_id != ice->stream_id)
+    return; /* the old generation: it carries data until replaced */
   g_debug("component state %s",
           nice_component_state_to_string((NiceComponentState)nice_state));
   switch (nice_state) {
@@ -282,6 +298,7 @@ on_component_state(NiceAgent *agent, guint stream_id, guint component_id,
   case NICE_COMPONENT_STATE_CONNECTED:
   case NICE_COMPONENT_STATE_READY:
     state = P2PSIG_ICE_CONNECTED;
+    retire_data_stream(ice);
     break;
   case NICE_COMPONENT_STATE_FAILED:
     state = P2PSIG_ICE_FAILED;
@@ -317,12 +334,16 @@ add_local_address(NiceAgent *agent, const char *ip)
   nice_agent_add_local_address(agent, &addr);
 }
 
-/* libnice leaves loopback out when other interfaces exist; we gather on it
- * too, as browsers do, so that two peers on one host connect over it. */
+/* Loopback only when there is nothing else, as libnice and browsers do:
+ * two peers on one host meet on its other addresses too, and each address
+ * costs sockets and, for every TURN server, an allocation. */
 static void
 add_all_local_addresses(NiceAgent *agent)
 {
-  GList *ips = nice_interfaces_get_local_ips(TRUE);
+  GList *ips = nice_interfaces_get_local_ips(FALSE);
+
+  if (!ips)
+    ips = nice_interfaces_get_local_ips(TRUE);
 
   for (GList *l = ips; l; l = l->next) {
     const char *ip = l->data;
@@ -362,6 +383,8 @@ give_relay(struct p2psig_ice *ice, struct relay *relay, const char *ip)
     return;
   }
   relay->given = true;
+  if (relay->ip != ip)
+    g_strlcpy(relay->ip, ip, sizeof relay->ip);
   ice->by_preference[ice->given_count++] = relay;
   if (ice->gathering_started)
     ice->nice_gathering_done = false;
@@ -532,7 +555,49 @@ p2psig__ice_relay_protocol(const struct p2psig_ice *ice,
   return "";
 }
 
-/* ---- the agent ---- */
+/* ---- the agent and its streams ---- */
+
+/* A stream of one component, receiving, with the configured ports; 0 if
+ * libnice refused.  Its credentials become ours. */
+static guint
+add_stream(struct p2psig_ice *ice)
+{
+  guint id = nice_agent_add_stream(ice->agent, 1);
+
+  if (id == 0)
+    return 0;
+  nice_agent_set_stream_name(ice->agent, id, "application");
+  if (ice->port_min || ice->port_max)
+    nice_agent_set_port_range(ice->agent, id, COMPONENT_ID, ice->port_min,
+                              ice->port_max ? ice->port_max : 65535);
+  g_clear_pointer(&ice->ufrag, g_free);
+  g_clear_pointer(&ice->pwd, g_free);
+  nice_agent_get_local_credentials(ice->agent, id, &ice->ufrag, &ice->pwd);
+  nice_agent_attach_recv(ice->agent, id, COMPONENT_ID, p2psig__loop_context(),
+                         on_receive, ice);
+  return id;
+}
+
+static void
+remove_stream(struct p2psig_ice *ice, guint id)
+{
+  nice_agent_attach_recv(ice->agent, id, COMPONENT_ID, p2psig__loop_context(),
+                         NULL, NULL);
+  nice_agent_remove_stream(ice->agent, id);
+}
+
+/* The newest generation connected: it carries the data from now on. */
+static void
+retire_data_stream(struct p2psig_ice *ice)
+{
+  guint old = ice->data_stream_id;
+
+  if (old == ice->stream_id)
+    return;
+  ice->data_stream_id = ice->stream_id;
+  g_debug("ICE restart: the new generation carries the data");
+  remove_stream(ice, old);
+}
 
 static void
 free_on_loop(void *data)
@@ -575,7 +640,9 @@ p2psig__ice_new(const struct p2psig_ice_options *options,
   } else {
     add_all_local_addresses(ice->agent);
   }
-  ice->stream_id = nice_agent_add_stream(ice->agent, 1);
+  ice->port_min = options->port_min;
+  ice->port_max = options->port_max;
+  ice->stream_id = add_stream(ice);
   if (ice->stream_id == 0) {
     g_object_unref(ice->agent);
     p2psig__loop_run_sync(free_servers_on_loop, ice);
@@ -586,21 +653,13 @@ p2psig__ice_new(const struct p2psig_ice_options *options,
     *error = P2PSIG_EINTERNAL;
     return NULL;
   }
-  nice_agent_set_stream_name(ice->agent, ice->stream_id, "application");
-  if (options->port_min || options->port_max)
-    nice_agent_set_port_range(ice->agent, ice->stream_id, COMPONENT_ID,
-                              options->port_min,
-                              options->port_max ? options->port_max : 65535);
-  nice_agent_get_local_credentials(ice->agent, ice->stream_id, &ice->ufrag,
-                                   &ice->pwd);
+  ice->data_stream_id = ice->stream_id;
   g_signal_connect(ice->agent, "new-candidate-full",
                    G_CALLBACK(on_new_candidate), ice);
   g_signal_connect(ice->agent, "candidate-gathering-done",
                    G_CALLBACK(on_gathering_done), ice);
   g_signal_connect(ice->agent, "component-state-changed",
                    G_CALLBACK(on_component_state), ice);
-  nice_agent_attach_recv(ice->agent, ice->stream_id, COMPONENT_ID,
-                         p2psig__loop_context(), on_receive, ice);
   ice->cancellable = g_cancellable_new();
   p2psig__loop_run_sync(setup_servers, &setup);
   if (setup.error < 0) {
@@ -682,6 +741,8 @@ p2psig__ice_free(struct p2psig_ice *ice)
   g_signal_handlers_disconnect_by_data(ice->agent, ice);
   nice_agent_attach_recv(ice->agent, ice->stream_id, COMPONENT_ID,
                          p2psig__loop_context(), NULL, NULL);
+  nice_agent_attach_recv(ice->agent, ice->data_stream_id, COMPONENT_ID,
+                         p2psig__loop_context(), NULL, NULL);
   /* A TURN server that does not answer gets libnice's default 3 tries
    * (2 s), not ours (minutes).  No nice_agent_remove_stream(): it would
    * release the stream's allocations apart, outside the close's callback;
@@ -743,13 +804,27 @@ p2psig__ice_gather(struct p2psig_ice *ice)
 int
 p2psig__ice_restart(struct p2psig_ice *ice)
 {
-  if (!nice_agent_restart_stream(ice->agent, ice->stream_id))
+  guint id;
+
+  if (!ice->gathering_started)
+    return P2PSIG_ESTATE;
+  id = add_stream(ice);
+  if (id == 0)
     return P2PSIG_EINTERNAL;
-  g_clear_pointer(&ice->ufrag, g_free);
-  g_clear_pointer(&ice->pwd, g_free);
-  nice_agent_get_local_credentials(ice->agent, ice->stream_id, &ice->ufrag,
-                                   &ice->pwd);
-  return 0;
+  /* A generation that never connected gives way to this one: at most two
+   * streams (the data's and the newest) hold sockets. */
+  if (ice->stream_id != ice->data_stream_id)
+    remove_stream(ice, ice->stream_id);
+  ice->stream_id = id;
+  ice->given_count = 0;
+  for (size_t i = 0; i < ice->relay_count; i++)
+    if (ice->relays[i].given)
+      give_relay(ice, &ice->relays[i], ice->relays[i].ip);
+  stop_gathering_deadline(ice);
+  ice->gathering_done = false;
+  ice->nice_gathering_done = false;
+  ice->gathering_started = false;
+  return p2psig__ice_gather(ice);
 }
 
 int
@@ -931,7 +1006,7 @@ p2psig__ice_add_remote_candidate(struct p2psig_ice *ice,
 int
 p2psig__ice_send(struct p2psig_ice *ice, const uint8_t *buf, size_t len)
 {
-  int sent = nice_agent_send(ice->agent, ice->stream_id, COMPONENT_ID,
+  int sent = nice_agent_send(ice->agent, ice->data_stream_id, COMPONENT_ID,
                              (guint)len, (const gchar *)buf);
 
   return sent < 0 ? P2PSIG_ENETWORK : 0;
@@ -941,6 +1016,6 @@ bool
 p2psig__ice_selected_pair(struct p2psig_ice *ice, NiceCandidate **local,
                           NiceCandidate **remote)
 {
-  return nice_agent_get_selected_pair(ice->agent, ice->stream_id,
+  return nice_agent_get_selected_pair(ice->agent, ice->data_stream_id,
                                       COMPONENT_ID, local, remote);
 }

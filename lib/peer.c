@@ -372,8 +372,8 @@ emit_candidate(p2psig_peer *peer, const char *candidate)
  * carries the host candidates and the remote can check them at once.  Those
  * are held for it and reported (trickled) too once it is set
  * (emit_gathered_candidates), as a W3C peer connection does; later ones
- * are reported at once.  All are kept: the description of an ICE restart
- * carries them again (libnice does not gather anew). */
+ * are reported at once.  An ICE restart gathers anew
+ * (start_local_generation). */
 static void
 ice_candidate(void *data, const char *candidate)
 {
@@ -943,6 +943,16 @@ add_trickled_candidate_locked(p2psig_peer *peer,
 
 /* ---- ICE restart (RFC 8445 section 9) ---- */
 
+/* Our side of a restart: a new stream, gathered anew; its host candidates
+ * arrive during this call (ice_candidate), in time for the description. */
+static int
+start_local_generation(p2psig_peer *peer)
+{
+  g_ptr_array_set_size(peer->local_candidates, 0);
+  peer->local_gathering_done = false;
+  return p2psig__ice_restart(peer->ice);
+}
+
 /* The remote's new credentials and candidates, for a new generation of
  * checks: the copies met before are new again. */
 static void
@@ -987,7 +997,7 @@ apply_restart_locked(p2psig_peer *peer, p2psig_sdp_type type,
   } else {
     if (peer->offerer || !peer->local_set || peer->restart_answer_due)
       return P2PSIG_ESTATE;
-    ret = p2psig__ice_restart(peer->ice);
+    ret = start_local_generation(peer);
     if (ret == 0)
       ret = p2psig__ice_set_remote_credentials(peer->ice, remote->ice_ufrag,
                                                remote->ice_pwd);
@@ -1013,7 +1023,7 @@ p2psig_peer_restart_ice(p2psig_peer *peer, char **sdp)
   else if (!peer->offerer || !peer->remote_set || peer->restarting)
     ret = P2PSIG_ESTATE;
   else
-    ret = p2psig__ice_restart(peer->ice);
+    ret = start_local_generation(peer);
   if (ret == 0) {
     peer->restarting = true;
     *sdp = build_local_sdp(peer, true, P2PSIG_SETUP_ACTPASS);

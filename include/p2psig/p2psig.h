@@ -272,7 +272,8 @@ typedef struct p2psig_peer_config {
                                      needs ice_server_list */
   const char *const *local_addresses; /* NULL-terminated IP addresses to
                                          gather host candidates on; NULL:
-                                         every interface, loopback too */
+                                         every interface, loopback only
+                                         when there is no other */
   uint16_t port_min;              /* lowest local UDP port; 0: any */
   uint16_t port_max;              /* highest local UDP port; 0: any */
 

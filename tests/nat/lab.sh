@@ -445,6 +445,30 @@ lab_wait_listen() {
   return 1
 }
 
+# lab_wait_output FILE REGEX SECONDS PID: waits until a line of FILE
+# matches REGEX (grep -E), at most SECONDS, as long as PID runs.
+lab_wait_output() {
+  local file="$1" re="$2" end=$((SECONDS + $3)) pid="$4"
+  while ((SECONDS < end)); do
+    grep -Eq "$re" "$file" 2>/dev/null && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
+
+# lab_renumber a|b NEWIP: the router's outside address becomes NEWIP (a
+# /24 on the same link), as when an ISP renumbers a home router.  The
+# kernel forgets every MASQUERADE mapping of the old address, so each
+# flow through that NAT breaks and the next packet gets a new mapping.
+lab_renumber() {
+  local r old
+  if [[ "$1" == a ]]; then r=$LAB_NS_RTA old=$LAB_RTA_OUT; else r=$LAB_NS_RTB old=$LAB_RTB_OUT; fi
+  ip -n "$r" addr del "$old/24" dev "nat-${1}0"
+  ip -n "$r" addr add "$2/24" dev "nat-${1}0"
+  ip -n "$r" route replace default via "$LAB_TURN_IP" dev "nat-${1}0"
+}
+
 # Parses side $1's "Selected candidate pair:" line from file $2.
 lab_parse_pair() {
   local side="$1" file="$2" lines line
