@@ -259,9 +259,17 @@ typedef enum p2psig_ice_transport_policy {
 /**
  * p2psig_peer_config:
  *
- * Configuration of a peer.  All zeros means all defaults; initialise with
- * P2PSIG_PEER_CONFIG_INIT so that the library knows which fields exist
- * (fields are only ever appended).
+ * Configuration of a peer.  Initialise it with P2PSIG_PEER_CONFIG_INIT,
+ * which sets .size: fields are only ever appended, and .size tells the
+ * library which ones the caller's header had.  With .size set, every other
+ * field zero means its default.  p2psig_peer_new() fails with
+ * P2PSIG_EINVAL, and a reason in the log (domain p2psig), for a .size of 0
+ * (a struct cleared with memset and nothing more), for a field set past
+ * the end of this version's struct (a newer header), and for what it
+ * cannot honour: an ICE server URL it cannot use (see p2psig_ice_server),
+ * port_min above port_max, a local_addresses list that is empty or names
+ * anything but an IP address of this host, an unknown
+ * ice_transport_policy, an ice_tls_ca that does not load.
  *
  * Since: 0.1
  */
@@ -476,7 +484,11 @@ P2PSIG_API void p2psig_peer_free(p2psig_peer *peer);
 /**
  * p2psig_channel_config:
  *
- * Options of a new channel; all zeros means a reliable ordered channel.
+ * Options of a new channel; initialise with P2PSIG_CHANNEL_CONFIG_INIT.
+ * With .size set, every other field zero means a reliable ordered channel
+ * (as does a NULL config).  A .size of 0, or a field set past the end of
+ * this version's struct, fails p2psig_peer_create_channel() with
+ * P2PSIG_EINVAL.
  *
  * Since: 0.1
  */
@@ -577,11 +589,22 @@ p2psig_channel_get_protocol(const p2psig_channel *channel);
 /**
  * p2psig_channel_get_id:
  *
- * Returns: the SCTP stream id (0..65534), or -1 while not yet assigned
- * (before the DTLS role is known).
+ * Returns: the SCTP stream id (0..65534), P2PSIG_CHANNEL_ID_UNASSIGNED
+ * (65535) while not yet assigned (before the DTLS role is known; -1 before
+ * 0.2, which was also P2PSIG_EINVAL), or P2PSIG_EINVAL for a NULL channel.
  * Since: 0.1
  */
 P2PSIG_API int p2psig_channel_get_id(const p2psig_channel *channel);
+
+/**
+ * P2PSIG_CHANNEL_ID_UNASSIGNED:
+ *
+ * What p2psig_channel_get_id() returns before the channel has a stream id:
+ * 65535, which RFC 8831 reserves, and which no error code equals.
+ *
+ * Since: 0.2
+ */
+#define P2PSIG_CHANNEL_ID_UNASSIGNED 65535
 
 /**
  * p2psig_channel_is_open:
@@ -760,7 +783,9 @@ typedef void (*p2psig_signaling_error_cb)(p2psig_signaling *signaling,
  * p2psig_signaling_config:
  *
  * Configuration of a signaling object; initialise with
- * P2PSIG_SIGNALING_CONFIG_INIT.  The access control (token, tls_*) is
+ * P2PSIG_SIGNALING_CONFIG_INIT, which sets .size (a .size of 0, or a field
+ * set past the end of this version's struct, fails p2psig_signaling_new()
+ * with P2PSIG_EINVAL).  The access control (token, tls_*) is
  * opt-in: zero leaves it off.  p2psig_signaling_new() reads the TLS files
  * once; one of tls_certificate and tls_key without the other, tls_ca
  * without tls_remote, a token that is empty or not printable ASCII without
