@@ -14,6 +14,9 @@
 #    libdir without libp2psig.so), and both run;
 #  - every program of SOURCEDIR/examples builds both ways too, and
 #    examples/run.sh runs the built ones;
+#  - the tools' manual pages are installed (P2PSIG_EXPECT_MAN=1), and the
+#    API reference, with a page for every exported function
+#    (P2PSIG_EXPECT_REFERENCE=1).
 # SANITIZE is meson's b_sanitize ("none", "address,undefined", ...): the
 # programs are built with the same -fsanitize, which an instrumented library
 # needs.  Skipped (77) without meson, pkg-config or cc.
@@ -35,19 +38,31 @@ for t in meson pkg-config cc; do
 done
 
 tmp="$(mktemp -d)"
-trap 'rm -rf "$tmp"' EXIT
 dest="$tmp/dest"
+# meson install rewrites the build's install log, which `ninja uninstall`
+# reads: the user's own install must stay uninstallable after this test.
+log="$builddir/meson-logs/install-log.txt"
+if [[ -f "$log" ]]; then cp -p "$log" "$tmp/install-log.txt"; fi
+cleanup() {
+  if [[ -f "$tmp/install-log.txt" ]]; then
+    cp -p "$tmp/install-log.txt" "$log"
+  else
+    rm -f "$log"
+  fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
 
 meson install -C "$builddir" --no-rebuild --destdir "$dest" --quiet \
   >"$tmp/install.log" 2>&1 || { cat "$tmp/install.log" >&2; fail "meson install"; }
 
 # Where meson put things, from the build's own options.
-read -r prefix libdir includedir < <(
+read -r prefix libdir includedir mandir datadir < <(
   meson introspect --buildoptions "$builddir" | python3 -c '
 import json, os, sys
 o = {x["name"]: x["value"] for x in json.load(sys.stdin)}
 p = o["prefix"]
-print(p, *(os.path.join(p, o[k]) for k in ("libdir", "includedir")))')
+print(p, *(os.path.join(p, o[k]) for k in ("libdir", "includedir", "mandir", "datadir")))')
 pcdir="$dest$libdir/pkgconfig"
 [[ -f "$pcdir/libp2psig.pc" ]] || fail "no $pcdir/libp2psig.pc"
 
@@ -140,4 +155,38 @@ if [[ -d "$srcdir/examples" ]]; then
   done
 fi
 
+if [[ "${P2PSIG_EXPECT_MAN:-0}" == 1 ]]; then
+  for page in p2psig-offer p2psig-answer; do
+    f="$dest$mandir/man1/$page.1"
+    [[ -f "$f" ]] || fail "no manual page $mandir/man1/$page.1"
+    if command -v man >/dev/null 2>&1; then
+      man -l "$f" 2>&1 >/dev/null | grep . && fail "man -l $page.1 warns"
+      MANWIDTH=80 man -l "$f" 2>/dev/null | grep -q -- '-answer-address' ||
+        fail "man -l $page.1 does not show the flags"
+    fi
+  done
+  say "manual pages p2psig-offer(1) and p2psig-answer(1) installed"
+fi
+if [[ "${P2PSIG_EXPECT_REFERENCE:-0}" == 1 ]]; then
+  ref="$dest$datadir/gtk-doc/html/libp2psig"
+  [[ -f "$ref/index.html" ]] || fail "no API reference in $datadir/gtk-doc/html/libp2psig"
+  # Every exported function has its entry (an anchor named after it).
+  missing=0
+  while read -r fn; do
+    anchor="${fn//_/-}"
+    grep -q "name=\"$anchor\"" "$ref"/*.html || { say "reference lacks $fn"; missing=1; }
+  done < <(nm -D --defined-only --format=posix "$dest$libdir/libp2psig.so" |
+           awk '$2 == "T" { sub(/@.*/, "", $1); print $1 }')
+  [[ "$missing" == 0 ]] || fail "the API reference lacks exported functions"
+  say "API reference installed, an entry for every exported function"
+fi
+# The README's uninstall: every installed file goes.
+if command -v ninja >/dev/null 2>&1; then
+  ninja -C "$builddir" uninstall >"$tmp/uninstall.log" 2>&1 ||
+    { cat "$tmp/uninstall.log" >&2; fail "ninja uninstall"; }
+  left=""
+  if [[ -d "$dest" ]]; then left="$(find "$dest" -type f -o -type l)"; fi
+  [[ -z "$left" ]] || fail "ninja uninstall left: $left"
+  say "ninja uninstall removed every installed file"
+fi
 say "OK"

@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/*
- * libp2psig: WebRTC data channels between two programs, with the HTTP
- * signaling of pion's pion-to-pion example.
+/**
+ * SECTION:p2psig
+ * @title: p2psig.h
+ * @short_description: WebRTC data channels between two programs, with the
+ *   HTTP signaling of pion's pion-to-pion example
+ * @include: p2psig/p2psig.h
+ *
+ * Build with `pkg-config --cflags --libs libp2psig`.
  *
  * Threads and callbacks
  * ---------------------
@@ -190,29 +195,78 @@ typedef enum p2psig_sdp_type {
 
 /* Callback types.  Each gets the peer's user_data as its last argument. */
 
-/* A local ICE candidate in the pion string form ("candidate:... typ host"),
- * to send to the remote peer; NULL once gathering is complete: every STUN
- * and TURN server answered, or 10 s passed since gathering started (what
- * is found later is not reported). */
+/**
+ * p2psig_candidate_cb:
+ * @peer: the peer
+ * @candidate: (nullable): a local ICE candidate in the pion string form
+ *   ("candidate:... typ host"), to send to the remote peer; NULL once
+ *   gathering is complete
+ * @user_data: the peer's user_data
+ *
+ * Gathering is complete when every STUN and TURN server answered, or 10 s
+ * after gathering started, whichever is first (what is found later is not
+ * reported).
+ *
+ * Since: 0.1
+ */
 typedef void (*p2psig_candidate_cb)(p2psig_peer *peer, const char *candidate,
                                     void *user_data);
-/* The connection state changed.  error is 0, or a p2psig_error telling why
- * the peer went to P2PSIG_STATE_FAILED. */
+/**
+ * p2psig_state_cb:
+ * @peer: the peer
+ * @state: its new state
+ * @error: 0, or a p2psig_error telling why the peer went to
+ *   P2PSIG_STATE_FAILED
+ * @user_data: the peer's user_data
+ *
+ * The connection state changed.
+ *
+ * Since: 0.1
+ */
 typedef void (*p2psig_state_cb)(p2psig_peer *peer, p2psig_state state,
                                 int error, void *user_data);
-/* The remote peer opened a channel.  on_open follows once it is usable.
+/**
+ * p2psig_channel_cb:
+ * @peer: the peer
+ * @channel: the channel the remote peer opened, owned by the peer
+ * @user_data: the peer's user_data
+ *
+ * The remote peer opened a channel.  on_open follows once it is usable.
  * Limit: the labels and protocols of the channels the remote opened, live
  * ones together, take at most 256 KiB a peer (RFC 8832 allows 64 KiB each,
  * on up to 2,048 streams; labels in use are a few words).  An open beyond
  * it is refused without any callback: the stream is reset, and the remote
- * sees its channel closed. */
+ * sees its channel closed.
+ *
+ * Since: 0.1
+ */
 typedef void (*p2psig_channel_cb)(p2psig_peer *peer, p2psig_channel *channel,
                                   void *user_data);
-/* A channel opened, or closed (exactly once per channel; the channel is
- * freed when on_close returns). */
+/**
+ * p2psig_channel_event_cb:
+ * @channel: the channel
+ * @user_data: the peer's user_data
+ *
+ * A channel opened, or closed (exactly once per channel; the channel is
+ * freed when on_close returns), or its buffered amount fell to its low
+ * threshold.
+ *
+ * Since: 0.1
+ */
 typedef void (*p2psig_channel_event_cb)(p2psig_channel *channel,
                                         void *user_data);
-/* A whole message arrived.  data is not NUL-terminated; len may be 0. */
+/**
+ * p2psig_message_cb:
+ * @channel: the channel it came on
+ * @data: the message, lent for the call; not NUL-terminated
+ * @len: its length in bytes; may be 0
+ * @kind: text or binary
+ * @user_data: the peer's user_data
+ *
+ * A whole message arrived.
+ *
+ * Since: 0.1
+ */
 typedef void (*p2psig_message_cb)(p2psig_channel *channel, const void *data,
                                   size_t len, p2psig_kind kind,
                                   void *user_data);
@@ -428,7 +482,7 @@ P2PSIG_API int p2psig_peer_restart_ice(p2psig_peer *peer, char **sdp);
  * candidates are bounded alike: the first 100 that parse are used, the
  * others ignored.
  *
- * A host candidate named "<label>.local" (mDNS, as browsers hide their
+ * A host candidate named `"<label>.local"` (mDNS, as browsers hide their
  * addresses) is resolved by the library (RFC 6762 one-shot queries, at
  * most 16 names at a time per peer, given up after 3 s) and then used
  * with its address; one that does not resolve is dropped.  A 17th name
@@ -773,8 +827,18 @@ typedef enum p2psig_role {
   P2PSIG_ROLE_ANSWER = 1
 } p2psig_role;
 
-/* Something went wrong in signaling that the application may want to log
- * (a request refused, a POST that failed); message is one line. */
+/**
+ * p2psig_signaling_error_cb:
+ * @signaling: the signaling object
+ * @error: a p2psig_error
+ * @message: one line saying what happened
+ * @user_data: the signaling config's user_data
+ *
+ * Something went wrong in signaling that the application may want to log
+ * (a request refused, a POST that failed).
+ *
+ * Since: 0.1
+ */
 typedef void (*p2psig_signaling_error_cb)(p2psig_signaling *signaling,
                                           int error, const char *message,
                                           void *user_data);
