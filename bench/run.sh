@@ -10,7 +10,7 @@
 # message rate, pion/ours for times (setup, round trip).
 #
 # Builds (everything under build-bench/ at the top of the source tree):
-#   - meson with -Dbench=true: bench/bench, tools/offer, tools/answer;
+#   - meson with -Dbench=true: bench/bench, tools/p2psig-offer, tools/p2psig-answer;
 #   - go, in GOPATH mode against Debian's golang-github-pion-webrtc.v3-dev:
 #     pion-bench (bench/pion/main.go) and pion's pion-to-pion offer and
 #     answer examples.
@@ -282,8 +282,8 @@ else
     >"$builddir/meson-setup.log" 2>&1 ||
     { cat "$builddir/meson-setup.log" >&2; die "meson setup failed"; }
 fi
-ninja -C "$builddir" bench/bench bench/floor bench/start tools/offer \
-  tools/answer \
+ninja -C "$builddir" bench/bench bench/floor bench/start tools/p2psig-offer \
+  tools/p2psig-answer \
   >"$builddir/ninja.log" 2>&1 ||
   { tail -n 30 "$builddir/ninja.log" >&2; die "ninja failed"; }
 
@@ -347,7 +347,7 @@ results="$builddir/results.txt"
     "loadavg $(cut -d' ' -f1-3 /proc/loadavg)"
 } >>"$results"
 env BENCH_OURS="$builddir/bench/bench" BENCH_PION="$builddir/pion-bench" \
-  BENCH_OFFER="$builddir/tools/offer" BENCH_ANSWER="$builddir/tools/answer" \
+  BENCH_OFFER="$builddir/tools/p2psig-offer" BENCH_ANSWER="$builddir/tools/p2psig-answer" \
   BENCH_FLOOR="$builddir/bench/floor" BENCH_START="$builddir/bench/start" \
   BENCH_PION_OFFER="$builddir/pion-offer" \
   BENCH_PION_ANSWER="$builddir/pion-answer" \

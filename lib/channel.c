@@ -635,12 +635,21 @@ p2psig_peer_create_channel(p2psig_peer *peer, const char *label,
   p2psig_channel_config cfg = { 0 };
   int err = 0;
 
-  if (config)
-    memcpy(&cfg, config, MIN(config->size, sizeof cfg));
   if (!peer || peer->magic != PEER_MAGIC || !label ||
       strlen(label) > 65535) {
     err = P2PSIG_EINVAL;
     goto out;
+  }
+  if (config) {
+    g_autofree char *detail = NULL;
+
+    err = p2psig__config_copy(&cfg, sizeof cfg, config, config->size,
+                              "p2psig_channel_config",
+                              "P2PSIG_CHANNEL_CONFIG_INIT", &detail);
+    if (err < 0) {
+      g_debug("channel configuration refused: %s", detail);
+      goto out;
+    }
   }
   p2psig__lock();
   if (peer->freed || peer->closed) {
@@ -779,7 +788,8 @@ p2psig_channel_get_id(const p2psig_channel *channel)
   p2psig__lock();
   id = channel->sid;
   p2psig__unlock();
-  return id;
+  /* Not -1, which is P2PSIG_EINVAL: the caller can tell them apart. */
+  return id < 0 ? P2PSIG_CHANNEL_ID_UNASSIGNED : id;
 }
 
 bool

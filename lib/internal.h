@@ -34,6 +34,19 @@
 /* RFC 8841 section 6: a remote SDP without a=max-message-size means this. */
 #define P2PSIG_DEFAULT_REMOTE_MAX_MESSAGE_SIZE 65536
 
+/* config.c */
+/* Copies a public config struct of src_size bytes (its .size) into dst,
+ * dst_size bytes, zero-filled: P2PSIG_EINVAL with a reason in *detail for a
+ * size too small to be set (a struct cleared with memset), or for non-zero
+ * bytes past dst_size (fields of a newer header that this version cannot
+ * honour).  type and init name the struct and its INIT macro for the
+ * reason.  dst's .size becomes dst_size. */
+int p2psig__config_copy(void *dst, size_t dst_size, const void *src,
+                        size_t src_size, const char *type, const char *init,
+                        char **detail);
+/* Whether ip (an IP address in text) is one of this host's. */
+bool p2psig__is_local_address(const char *ip);
+
 /* loop.c */
 GMainContext *p2psig__loop_context(void);
 bool p2psig__loop_is_current(void);

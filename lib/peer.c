@@ -459,10 +459,20 @@ check_config(const p2psig_peer_config *cfg, char **detail)
                               cfg->port_min, cfg->port_max);
     return P2PSIG_EINVAL;
   }
+  if (cfg->local_addresses && !cfg->local_addresses[0]) {
+    *detail = g_strdup("local_addresses is empty (NULL means every "
+                       "interface)");
+    return P2PSIG_EINVAL;
+  }
   for (const char *const *a = cfg->local_addresses; a && *a; a++) {
     if (!g_hostname_is_ip_address(*a)) {
       *detail = g_strdup_printf("local address \"%.64s\" is not an IP "
                                 "address", *a);
+      return P2PSIG_EINVAL;
+    }
+    if (!p2psig__is_local_address(*a)) {
+      *detail = g_strdup_printf("local address %s is not an address of "
+                                "this host", *a);
       return P2PSIG_EINVAL;
     }
   }
@@ -533,12 +543,17 @@ p2psig_peer_new(const p2psig_peer_config *config, int *error)
   g_autofree char *detail = NULL;
   int err = 0;
 
-  if (!config || config->size < sizeof(size_t)) {
+  if (!config) {
     err = P2PSIG_EINVAL;
     goto fail_early;
   }
-  memcpy(&cfg, config, MIN(config->size, sizeof cfg));
-  cfg.size = sizeof cfg;
+  err = p2psig__config_copy(&cfg, sizeof cfg, config, config->size,
+                            "p2psig_peer_config", "P2PSIG_PEER_CONFIG_INIT",
+                            &detail);
+  if (err < 0) {
+    g_debug("peer configuration refused: %s", detail);
+    goto fail_early;
+  }
 
   peer = g_new0(p2psig_peer, 1);
   peer->magic = PEER_MAGIC;

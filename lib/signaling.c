@@ -2187,11 +2187,21 @@ p2psig_signaling_new(p2psig_peer *peer, const p2psig_signaling_config *config,
   struct p2psig_signaling *sig = NULL;
   int rc;
 
-  if (!peer || !config || config->size == 0) {
+  if (!peer || !config) {
     rc = P2PSIG_EINVAL;
     goto fail;
   }
-  memcpy(&cfg, config, MIN(config->size, sizeof cfg));
+  {
+    g_autofree char *detail = NULL;
+
+    rc = p2psig__config_copy(&cfg, sizeof cfg, config, config->size,
+                             "p2psig_signaling_config",
+                             "P2PSIG_SIGNALING_CONFIG_INIT", &detail);
+    if (rc < 0) {
+      g_debug("signaling configuration refused: %s", detail);
+      goto fail;
+    }
+  }
   if (cfg.role != P2PSIG_ROLE_OFFER && cfg.role != P2PSIG_ROLE_ANSWER) {
     rc = P2PSIG_EINVAL;
     goto fail;

@@ -34,8 +34,8 @@ else
 fi
 quiet meson compile -C build
 
-offer=build/tools/offer
-answer=build/tools/answer
+offer=build/tools/p2psig-offer
+answer=build/tools/p2psig-answer
 for t in "$offer" "$answer"; do
   [[ -x "$t" ]] || { echo "demo: $t was not built" >&2; exit 1; }
 done

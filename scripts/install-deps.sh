@@ -10,8 +10,15 @@ set -euo pipefail
 
 packages=(
   meson ninja-build pkg-config gcc g++ python3
+  # pkg-config --static --libs libp2psig names -lunistring (gnutls.pc,
+  # through libnice) and -L.../mit-krb5 -lgssapi_krb5 -lkrb5 ... (libsoup's
+  # .pc), whose -dev packages libnice-dev and libsoup-3.0-dev do not bring
+  libunistring-dev libkrb5-dev
   libglib2.0-dev libnice-dev libsoup-3.0-dev libjson-glib-dev libssl-dev
   libusrsctp-dev
+  # the API reference (meson option docs): gtk-doc reads the header's
+  # comments
+  gtk-doc-tools
   # interop tests against pion's pion-to-pion example
   golang-go golang-github-pion-webrtc.v3-dev iproute2 iptables
   # the NAT lab (tests/nat): coturn's turnserver, started by the tests

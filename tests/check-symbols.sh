@@ -4,9 +4,10 @@
 # check-symbols.sh LIBP2PSIG.SO P2PSIG.SYM
 #
 # Checks that the shared library exports exactly the functions and objects
-# listed in P2PSIG.SYM (one name a line; blank lines and lines starting with
-# '#' are ignored).  The version node (an absolute symbol such as
-# P2PSIG_0.1) is not a function or object and is left out.  Prints the
+# listed in P2PSIG.SYM, each at the version node it is listed under (one
+# name a line after a "NODE:" line; blank lines and lines starting with '#'
+# are ignored): NAME@@NODE.  The nodes themselves (absolute symbols such as
+# P2PSIG_0.1) are not functions or objects and are left out.  Prints the
 # differences; exits 1 if there are any.
 set -euo pipefail
 export LC_ALL=C
@@ -25,13 +26,16 @@ command -v nm >/dev/null 2>&1 ||
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
-# POSIX format: "name type [value size]"; names may carry @VERSION or
-# @@VERSION.  Type A is the version node.
+# POSIX format: "name type [value size]"; names carry @@VERSION (the
+# default version) or @VERSION.  Type A is the version node.
 nm -D --defined-only --format=posix "$lib" >"$tmp/nm"
-awk '$2 != "A" && $2 != "a" { n = $1; sub(/@.*/, "", n); print n }' \
+awk '$2 != "A" && $2 != "a" { n = $1; sub(/@@/, "@", n); print n }' \
   "$tmp/nm" | sort -u >"$tmp/exported"
-# As lib/gen-map.py reads it.
-awk '!/^#/ { gsub(/[[:space:]]/, ""); if ($0 != "") print }' "$sym" |
+# As lib/gen-map.py reads it: NAME@NODE.
+awk '/^#/ { next }
+     { gsub(/[[:space:]]/, "") }
+     /:$/ { node = substr($0, 1, length($0) - 1); next }
+     $0 != "" { print $0 "@" node }' "$sym" |
   sort -u >"$tmp/listed"
 
 status=0

@@ -779,7 +779,8 @@ test_ids(void)
    * (the role is known once it answered), the rest once connected. */
   ol[0] = create(offer, "o1", NULL);
   ol[1] = create(offer, "o2", NULL);
-  g_assert_cmpint(p2psig_channel_get_id(chan_channel(ol[0])), ==, -1);
+  g_assert_cmpint(p2psig_channel_get_id(chan_channel(ol[0])), ==,
+                  P2PSIG_CHANNEL_ID_UNASSIGNED);
   g_assert_cmpint(p2psig_peer_create_offer(offer->base.peer, &offer_sdp), ==,
                   0);
   g_assert_cmpint(p2psig_peer_set_remote_description(

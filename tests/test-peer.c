@@ -383,6 +383,9 @@ test_ice_config(void)
     "turn:198.18.0.1:7", "turn:198.18.0.1:8", "turn:198.18.0.1:9", NULL,
   };
   static const char *const bad_local[] = { "127.0.0.1", "127.0.0.l", NULL };
+  /* An IP address, but of no interface here (TEST-NET-2). */
+  static const char *const foreign_local[] = { "198.51.100.7", NULL };
+  static const char *const no_local[] = { NULL };
   p2psig_ice_server good[] = {
     { .urls = stun },
     { .urls = turn, .username = "user", .credential = "secret" },
@@ -413,6 +416,11 @@ test_ice_config(void)
                       .port_max = 50000 } },
     { "local address", { P2PSIG_PEER_CONFIG_INIT,
                          .local_addresses = bad_local } },
+    { "foreign local address", { P2PSIG_PEER_CONFIG_INIT,
+                                 .local_addresses = foreign_local } },
+    { "empty local addresses", { P2PSIG_PEER_CONFIG_INIT,
+                                 .local_addresses = no_local } },
+    { "size 0", { .size = 0 } },
     { "policy", { P2PSIG_PEER_CONFIG_INIT, .ice_transport_policy = 7 } },
     { "CA file", { P2PSIG_PEER_CONFIG_INIT, .ice_server_list = good,
                    .ice_server_count = 2,
@@ -435,6 +443,70 @@ test_ice_config(void)
   peer = p2psig_peer_new(&ok, &error);
   g_assert_nonnull(peer);
   g_assert_cmpint(error, ==, 0);
+  p2psig_peer_free(peer);
+}
+
+/* The .size rule of the config structs: 0 (memset and nothing more) and
+ * fields past this version's struct are refused; the sizes of older
+ * headers are taken. */
+static void
+test_config_size(void)
+{
+  struct {
+    p2psig_peer_config cfg;
+    uint64_t newer_field;
+  } newer = { { P2PSIG_PEER_CONFIG_INIT }, 0 };
+  struct {
+    p2psig_channel_config cfg;
+    uint64_t newer_field;
+  } newer_channel = { { P2PSIG_CHANNEL_CONFIG_INIT }, 1 };
+  p2psig_peer_config zeroed;
+  p2psig_channel_config channel_zeroed;
+  p2psig_signaling_config signaling_zeroed;
+  static const char *const lo[] = { "127.0.0.1", NULL };
+  p2psig_peer_config older = { P2PSIG_PEER_CONFIG_INIT,
+                               .local_addresses = lo };
+  p2psig_peer *peer;
+  int error = 0;
+
+  memset(&zeroed, 0, sizeof zeroed);
+  g_assert_null(p2psig_peer_new(&zeroed, &error));
+  g_assert_cmpint(error, ==, P2PSIG_EINVAL);
+
+  /* A newer header's struct with its new field left zero is fine ... */
+  newer.cfg.size = sizeof newer;
+  peer = p2psig_peer_new(&newer.cfg, &error);
+  g_assert_nonnull(peer);
+  p2psig_peer_free(peer);
+  /* ... set, it cannot be honoured. */
+  newer.newer_field = 1;
+  error = 0;
+  g_assert_null(p2psig_peer_new(&newer.cfg, &error));
+  g_assert_cmpint(error, ==, P2PSIG_EINVAL);
+
+  /* 0.1's struct ended with on_message's user_data. */
+  older.size = offsetof(p2psig_peer_config, on_buffered_amount_low);
+  peer = p2psig_peer_new(&older, &error);
+  g_assert_nonnull(peer);
+
+  memset(&channel_zeroed, 0, sizeof channel_zeroed);
+  channel_zeroed.unordered = true;
+  error = 0;
+  g_assert_null(p2psig_peer_create_channel(peer, "c", &channel_zeroed,
+                                           &error));
+  g_assert_cmpint(error, ==, P2PSIG_EINVAL);
+  newer_channel.cfg.size = sizeof newer_channel;
+  error = 0;
+  g_assert_null(p2psig_peer_create_channel(peer, "c", &newer_channel.cfg,
+                                           &error));
+  g_assert_cmpint(error, ==, P2PSIG_EINVAL);
+  g_assert_nonnull(p2psig_peer_create_channel(peer, "c", NULL, &error));
+
+  memset(&signaling_zeroed, 0, sizeof signaling_zeroed);
+  signaling_zeroed.listen_address = "127.0.0.1:0";
+  error = 0;
+  g_assert_null(p2psig_signaling_new(peer, &signaling_zeroed, &error));
+  g_assert_cmpint(error, ==, P2PSIG_EINVAL);
   p2psig_peer_free(peer);
 }
 
@@ -492,6 +564,7 @@ main(int argc, char **argv)
   g_test_add_func("/peer/fingerprint-mismatch", test_fingerprint_mismatch);
   g_test_add_func("/peer/bad-arguments", test_bad_arguments);
   g_test_add_func("/peer/ice-config", test_ice_config);
+  g_test_add_func("/peer/config-size", test_config_size);
   g_test_add_func("/peer/ice-restart", test_ice_restart);
   g_test_add_func("/peer/gathering-bound", test_gathering_bound);
   return g_test_run();

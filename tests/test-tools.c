@@ -99,9 +99,10 @@ test_printed(void)
   g_assert_cmpstr(out, ==,
                   "Message from DataChannel 'data': 'ABCDEFGHIJKLMNO'\n");
   g_free(out);
+  /* Not connected: no stream id yet, P2PSIG_CHANNEL_ID_UNASSIGNED. */
   out = capture(print_open, data, NULL);
   g_assert_cmpstr(out, ==,
-                  "Data channel 'data'-'-1' open. Random messages will now "
+                  "Data channel 'data'-'65535' open. Random messages will now "
                   "be sent to any connected DataChannels every 5 seconds\n");
   g_free(out);
 
@@ -113,7 +114,7 @@ test_printed(void)
   g_free(out);
   g_free(expect);
   out = capture(print_open, evil, NULL);
-  expect = g_strdup_printf("Data channel '\\x1b]0;owned\\x07%s...'-'-1' "
+  expect = g_strdup_printf("Data channel '\\x1b]0;owned\\x07%s...'-'65535' "
                            "open. Random messages will now be sent to any "
                            "connected DataChannels every 5 seconds\n",
                            zeros);

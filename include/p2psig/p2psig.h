@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/*
- * libp2psig: WebRTC data channels between two programs, with the HTTP
- * signaling of pion's pion-to-pion example.
+/**
+ * SECTION:p2psig
+ * @title: p2psig.h
+ * @short_description: WebRTC data channels between two programs, with the
+ *   HTTP signaling of pion's pion-to-pion example
+ * @include: p2psig/p2psig.h
+ *
+ * Build with `pkg-config --cflags --libs libp2psig`.
  *
  * Threads and callbacks
  * ---------------------
@@ -190,29 +195,78 @@ typedef enum p2psig_sdp_type {
 
 /* Callback types.  Each gets the peer's user_data as its last argument. */
 
-/* A local ICE candidate in the pion string form ("candidate:... typ host"),
- * to send to the remote peer; NULL once gathering is complete: every STUN
- * and TURN server answered, or 10 s passed since gathering started (what
- * is found later is not reported). */
+/**
+ * p2psig_candidate_cb:
+ * @peer: the peer
+ * @candidate: (nullable): a local ICE candidate in the pion string form
+ *   ("candidate:... typ host"), to send to the remote peer; NULL once
+ *   gathering is complete
+ * @user_data: the peer's user_data
+ *
+ * Gathering is complete when every STUN and TURN server answered, or 10 s
+ * after gathering started, whichever is first (what is found later is not
+ * reported).
+ *
+ * Since: 0.1
+ */
 typedef void (*p2psig_candidate_cb)(p2psig_peer *peer, const char *candidate,
                                     void *user_data);
-/* The connection state changed.  error is 0, or a p2psig_error telling why
- * the peer went to P2PSIG_STATE_FAILED. */
+/**
+ * p2psig_state_cb:
+ * @peer: the peer
+ * @state: its new state
+ * @error: 0, or a p2psig_error telling why the peer went to
+ *   P2PSIG_STATE_FAILED
+ * @user_data: the peer's user_data
+ *
+ * The connection state changed.
+ *
+ * Since: 0.1
+ */
 typedef void (*p2psig_state_cb)(p2psig_peer *peer, p2psig_state state,
                                 int error, void *user_data);
-/* The remote peer opened a channel.  on_open follows once it is usable.
+/**
+ * p2psig_channel_cb:
+ * @peer: the peer
+ * @channel: the channel the remote peer opened, owned by the peer
+ * @user_data: the peer's user_data
+ *
+ * The remote peer opened a channel.  on_open follows once it is usable.
  * Limit: the labels and protocols of the channels the remote opened, live
  * ones together, take at most 256 KiB a peer (RFC 8832 allows 64 KiB each,
  * on up to 2,048 streams; labels in use are a few words).  An open beyond
  * it is refused without any callback: the stream is reset, and the remote
- * sees its channel closed. */
+ * sees its channel closed.
+ *
+ * Since: 0.1
+ */
 typedef void (*p2psig_channel_cb)(p2psig_peer *peer, p2psig_channel *channel,
                                   void *user_data);
-/* A channel opened, or closed (exactly once per channel; the channel is
- * freed when on_close returns). */
+/**
+ * p2psig_channel_event_cb:
+ * @channel: the channel
+ * @user_data: the peer's user_data
+ *
+ * A channel opened, or closed (exactly once per channel; the channel is
+ * freed when on_close returns), or its buffered amount fell to its low
+ * threshold.
+ *
+ * Since: 0.1
+ */
 typedef void (*p2psig_channel_event_cb)(p2psig_channel *channel,
                                         void *user_data);
-/* A whole message arrived.  data is not NUL-terminated; len may be 0. */
+/**
+ * p2psig_message_cb:
+ * @channel: the channel it came on
+ * @data: the message, lent for the call; not NUL-terminated
+ * @len: its length in bytes; may be 0
+ * @kind: text or binary
+ * @user_data: the peer's user_data
+ *
+ * A whole message arrived.
+ *
+ * Since: 0.1
+ */
 typedef void (*p2psig_message_cb)(p2psig_channel *channel, const void *data,
                                   size_t len, p2psig_kind kind,
                                   void *user_data);
@@ -259,9 +313,17 @@ typedef enum p2psig_ice_transport_policy {
 /**
  * p2psig_peer_config:
  *
- * Configuration of a peer.  All zeros means all defaults; initialise with
- * P2PSIG_PEER_CONFIG_INIT so that the library knows which fields exist
- * (fields are only ever appended).
+ * Configuration of a peer.  Initialise it with P2PSIG_PEER_CONFIG_INIT,
+ * which sets .size: fields are only ever appended, and .size tells the
+ * library which ones the caller's header had.  With .size set, every other
+ * field zero means its default.  p2psig_peer_new() fails with
+ * P2PSIG_EINVAL, and a reason in the log (domain p2psig), for a .size of 0
+ * (a struct cleared with memset and nothing more), for a field set past
+ * the end of this version's struct (a newer header), and for what it
+ * cannot honour: an ICE server URL it cannot use (see p2psig_ice_server),
+ * port_min above port_max, a local_addresses list that is empty or names
+ * anything but an IP address of this host, an unknown
+ * ice_transport_policy, an ice_tls_ca that does not load.
  *
  * Since: 0.1
  */
@@ -416,7 +478,7 @@ P2PSIG_API int p2psig_peer_restart_ice(p2psig_peer *peer, char **sdp);
  * candidates are bounded alike: the first 100 that parse are used, the
  * others ignored.
  *
- * A host candidate named "<label>.local" (mDNS, as browsers hide their
+ * A host candidate named `"<label>.local"` (mDNS, as browsers hide their
  * addresses) is resolved by the library (RFC 6762 one-shot queries, at
  * most 16 names at a time per peer, given up after 3 s) and then used
  * with its address; one that does not resolve is dropped.  A 17th name
@@ -472,7 +534,11 @@ P2PSIG_API void p2psig_peer_free(p2psig_peer *peer);
 /**
  * p2psig_channel_config:
  *
- * Options of a new channel; all zeros means a reliable ordered channel.
+ * Options of a new channel; initialise with P2PSIG_CHANNEL_CONFIG_INIT.
+ * With .size set, every other field zero means a reliable ordered channel
+ * (as does a NULL config).  A .size of 0, or a field set past the end of
+ * this version's struct, fails p2psig_peer_create_channel() with
+ * P2PSIG_EINVAL.
  *
  * Since: 0.1
  */
@@ -573,11 +639,22 @@ p2psig_channel_get_protocol(const p2psig_channel *channel);
 /**
  * p2psig_channel_get_id:
  *
- * Returns: the SCTP stream id (0..65534), or -1 while not yet assigned
- * (before the DTLS role is known).
+ * Returns: the SCTP stream id (0..65534), P2PSIG_CHANNEL_ID_UNASSIGNED
+ * (65535) while not yet assigned (before the DTLS role is known; -1 before
+ * 0.2, which was also P2PSIG_EINVAL), or P2PSIG_EINVAL for a NULL channel.
  * Since: 0.1
  */
 P2PSIG_API int p2psig_channel_get_id(const p2psig_channel *channel);
+
+/**
+ * P2PSIG_CHANNEL_ID_UNASSIGNED:
+ *
+ * What p2psig_channel_get_id() returns before the channel has a stream id:
+ * 65535, which RFC 8831 reserves, and which no error code equals.
+ *
+ * Since: 0.2
+ */
+#define P2PSIG_CHANNEL_ID_UNASSIGNED 65535
 
 /**
  * p2psig_channel_is_open:
@@ -746,8 +823,18 @@ typedef enum p2psig_role {
   P2PSIG_ROLE_ANSWER = 1
 } p2psig_role;
 
-/* Something went wrong in signaling that the application may want to log
- * (a request refused, a POST that failed); message is one line. */
+/**
+ * p2psig_signaling_error_cb:
+ * @signaling: the signaling object
+ * @error: a p2psig_error
+ * @message: one line saying what happened
+ * @user_data: the signaling config's user_data
+ *
+ * Something went wrong in signaling that the application may want to log
+ * (a request refused, a POST that failed).
+ *
+ * Since: 0.1
+ */
 typedef void (*p2psig_signaling_error_cb)(p2psig_signaling *signaling,
                                           int error, const char *message,
                                           void *user_data);
@@ -756,7 +843,9 @@ typedef void (*p2psig_signaling_error_cb)(p2psig_signaling *signaling,
  * p2psig_signaling_config:
  *
  * Configuration of a signaling object; initialise with
- * P2PSIG_SIGNALING_CONFIG_INIT.  The access control (token, tls_*) is
+ * P2PSIG_SIGNALING_CONFIG_INIT, which sets .size (a .size of 0, or a field
+ * set past the end of this version's struct, fails p2psig_signaling_new()
+ * with P2PSIG_EINVAL).  The access control (token, tls_*) is
  * opt-in: zero leaves it off.  p2psig_signaling_new() reads the TLS files
  * once; one of tls_certificate and tls_key without the other, tls_ca
  * without tls_remote, a token that is empty or not printable ASCII without
