@@ -264,6 +264,7 @@ tool_init(struct tool *t)
   t->channel = NULL;
   atomic_init(&t->state, P2PSIG_STATE_NEW);
   atomic_init(&t->failed, false);
+  atomic_init(&t->ended, false);
   atomic_init(&t->received, 0);
 }
 
@@ -441,7 +442,15 @@ drop_channel(struct tool *t, const p2psig_channel *which)
 void
 tool_on_close(p2psig_channel *channel, void *user_data)
 {
-  drop_channel(user_data, channel);
+  struct tool *t = user_data;
+
+  /* A page that goes away (a reload) closes its connection: the remote's
+   * SCTP abort or DTLS close_notify closes the channel, while the peer
+   * would stay connected until its liveness timer fails it. */
+  if (t->renew_peer && p2psig_channel_get_peer(channel) ==
+                           atomic_load(&t->live))
+    atomic_store(&t->ended, true);
+  drop_channel(t, channel);
   wake();
 
 }
@@ -590,8 +599,11 @@ renew_peer(struct tool *t)
   p2psig_peer *old = t->peer;
   int error = 0;
 
-  printf("Peer Connection has gone to %s: waiting for a new offer\n",
-         p2psig_state_name(atomic_load(&t->state)));
+  if (atomic_load(&t->ended))
+    printf("Data channel closed by the remote: waiting for a new offer\n");
+  else
+    printf("Peer Connection has gone to %s: waiting for a new offer\n",
+           p2psig_state_name(atomic_load(&t->state)));
   drop_channel(t, NULL);
   if (!tool_peer_new(t, &error)) {
     tool_fail(t, "cannot create a new peer", error);
@@ -600,6 +612,7 @@ renew_peer(struct tool *t)
     return;
   }
   atomic_store(&t->state, P2PSIG_STATE_NEW);
+  atomic_store(&t->ended, false);
   error = p2psig_signaling_set_peer(t->signaling, t->peer);
   if (error < 0)
     tool_fail(t, "cannot serve a new offer", error);
@@ -643,7 +656,8 @@ tool_run(struct tool *t)
 
     if (atomic_load(&t->failed))
       break;
-    if (t->renew_peer && (atomic_load(&t->state) == P2PSIG_STATE_CLOSED ||
+    if (t->renew_peer && (atomic_load(&t->ended) ||
+                          atomic_load(&t->state) == P2PSIG_STATE_CLOSED ||
                           atomic_load(&t->state) == P2PSIG_STATE_FAILED)) {
       renew_peer(t);
       continue;

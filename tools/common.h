@@ -65,6 +65,8 @@ struct tool {
   p2psig_channel *channel;    /* the open channel, referenced, or NULL */
   atomic_int state;           /* last p2psig_state seen */
   atomic_bool failed;
+  atomic_bool ended;          /* renew_peer: the live peer's channel was
+                                 closed (a page went away) */
   atomic_long received;
 };
 
