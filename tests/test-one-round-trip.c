@@ -954,6 +954,12 @@ test_cors(void)
            NULL);
   g_assert_cmpuint(r.status, ==, 401);
   response_clear(&r);
+  /* Chromium's TCP candidate is taken, and unused without ICE-TCP. */
+  r = http(side_port(&answer), "POST", "/candidate?access_token=s3cret",
+           "candidate:1410171463 1 tcp 1518280447 198.18.0.1 9 typ host "
+           "tcptype active generation 0 ufrag vV8S network-id 1", NULL);
+  g_assert_cmpuint(r.status, ==, 200);
+  response_clear(&r);
   /* Without Origin (pion, curl): as before. */
   r = http(side_port(&answer), "POST", "/candidate", "",
            (const char *[]){"Authorization", "Bearer s3cret", NULL});
