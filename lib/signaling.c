@@ -978,6 +978,23 @@ request_free(struct request *req)
   g_free(req);
 }
 
+/* A request of ours answered with a 4xx (or another status that is no
+ * success and no server error). */
+static void
+report_refused(struct p2psig_signaling *sig, const struct request *req,
+               const char *method, const char *path)
+{
+  g_autofree char *reason = response_reason(req->body, req->len);
+  /* The remote's own words, as long as its status line. */
+  g_autofree char *phrase = excerpt(
+      soup_message_get_reason_phrase(req->msg), 64);
+
+  report(sig, req->status == SOUP_STATUS_UNAUTHORIZED ? P2PSIG_EUNAUTHORIZED
+                                                      : P2PSIG_EHTTP,
+         "%s %s%s refused: %u %s%s%s", method, sig->remote_base, path,
+         req->status, phrase, reason[0] ? ": " : "", reason);
+}
+
 static void poll_send(struct p2psig_signaling *sig);
 
 /* Polls for the answer's candidates (again after an ICE restart) unless a
@@ -1095,16 +1112,7 @@ request_done(struct request *req, const GError *error)
       release_held(sig);
     }
   } else {
-    g_autofree char *reason = response_reason(req->body, req->len);
-    /* The remote's own words, as long as its status line. */
-    g_autofree char *phrase = excerpt(
-        soup_message_get_reason_phrase(req->msg), 64);
-
-    report(sig, status == SOUP_STATUS_UNAUTHORIZED ? P2PSIG_EUNAUTHORIZED
-                                                   : P2PSIG_EHTTP,
-           "POST %s%s refused: %u %s%s%s",
-           sig->remote_base, post_path(post), status, phrase,
-           reason[0] ? ": " : "", reason);
+    report_refused(sig, req, "POST", post_path(post));
   }
 
   request_free(req);
@@ -1226,14 +1234,7 @@ poll_done(struct request *req, const GError *error)
   } else if (SOUP_STATUS_IS_SUCCESSFUL(status)) {
     poll_take(sig, req);
   } else {
-    g_autofree char *reason = response_reason(req->body, req->len);
-    g_autofree char *phrase = excerpt(
-        soup_message_get_reason_phrase(req->msg), 64);
-
-    report(sig, status == SOUP_STATUS_UNAUTHORIZED ? P2PSIG_EUNAUTHORIZED
-                                                   : P2PSIG_EHTTP,
-           "GET %s/candidate refused: %u %s%s%s", sig->remote_base, status,
-           phrase, reason[0] ? ": " : "", reason);
+    report_refused(sig, req, "GET", "/candidate");
     sig->poll_stopped = true;
   }
   request_free(req);
