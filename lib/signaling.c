@@ -42,6 +42,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <stdarg.h>
@@ -62,6 +63,17 @@
 #define LISTEN_BACKLOG 128
 #define MAX_JSON_DEPTH 32    /* json-glib's parser recurses */
 #define CONTENT_TYPE "application/json; charset=utf-8" /* what pion sends */
+#define ORT_MODE "one-round-trip"    /* POST /sdp?mode=one-round-trip */
+#define SESSION_HEADER "P2psig-Session"
+/* A conn waiting in a long-poll gets the wait and this much more. */
+#define POLL_SLACK_MS 5000
+/* What the page may do: run its own script and style, and talk to its own
+ * origin (fetch); nothing is loaded from elsewhere, nor may it be framed.
+ * WebRTC itself is not governed by CSP. */
+#define PAGE_CSP                                                         \
+  "default-src 'none'; script-src 'unsafe-inline'; "                     \
+  "style-src 'unsafe-inline'; connect-src 'self'; img-src data:; "       \
+  "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 enum post_kind {
   POST_OFFER,
@@ -81,17 +93,21 @@ struct report {
   char *message;
 };
 
-/* An outgoing request in flight.  The signaling object may be freed before
- * libsoup completes it (cancelled): the completions check sig->closed. */
+/* An outgoing request in flight: a POST of the queue, or (one round trip)
+ * the long-poll GET /candidate.  The signaling object may be freed, or its
+ * session replaced, before libsoup completes it (cancelled): the
+ * completions check that it is still sig->request (or sig->poll). */
 struct request {
   struct p2psig_signaling *sig;
+  bool poll;                   /* the GET /candidate, not a POST */
+  size_t cap;                  /* bytes of the body read at most */
   SoupMessage *msg;
   GCancellable *cancellable;   /* this request's: the deadline cancels it */
   GSource *deadline;
   bool timed_out;              /* the deadline passed */
   unsigned status;             /* once the response headers are in */
   GInputStream *stream;        /* the response body, being read */
-  char *body;                  /* its first max_response bytes */
+  char *body;                  /* its first cap bytes */
   size_t len;
 };
 
@@ -101,6 +117,15 @@ enum conn_state {
   CONN_HEADERS,                /* libsoup waits for the request headers */
   CONN_REQUEST,                /* headers in: body, handler, response */
   CONN_IDLE,                   /* a kept-alive connection between requests */
+  CONN_POLL,                   /* a GET /candidate waiting for a candidate */
+};
+
+/* A GET /candidate of the answer role waiting for a local candidate. */
+struct waiting_poll {
+  struct p2psig_signaling *sig;
+  SoupServerMessage *msg;      /* paused; referenced */
+  unsigned from;               /* the index it asks from */
+  GSource *timer;              /* the poll wait */
 };
 
 /* A connection the server accepted, from accept to close. */
@@ -159,8 +184,29 @@ struct p2psig_signaling {
   bool have_remote;            /* the remote description was applied */
   bool restarting;             /* offer role: an ICE restart's offer awaits
                                   its answer */
-  bool answer_posted;          /* answer role: our answer got a 2xx */
-  unsigned remote_candidates;  /* taken from POST /candidate */
+  bool answer_posted;          /* answer role: our answer got a 2xx (one
+                                  round trip: was in the response) */
+  unsigned remote_candidates;  /* taken from POST /candidate (or polls) */
+
+  /* Browsers */
+  char **cors_origins;         /* allowed besides our own; NULL: none */
+  GBytes *page;                /* served at GET /; NULL: none */
+
+  /* One round trip.  Offer role: one_round_trip set, no server; session is
+   * the answer's id once its answer is in.  Answer role: ort once the
+   * session's offer came that way, session its id, outbox every local
+   * candidate for the polls. */
+  bool one_round_trip;
+  bool ort;
+  char session_id[P2PSIG_SIGNAL_SESSION_LEN + 1]; /* "" before */
+  GPtrArray *outbox;           /* char *, answer role */
+  bool gathered;               /* answer role: on_local_candidate(NULL) */
+  GQueue polls;                /* struct waiting_poll *, oldest first */
+  struct request *poll;        /* offer role: the GET in flight */
+  GSource *poll_retry;
+  unsigned poll_backoff_ms;
+  unsigned poll_next;          /* the index to ask from next */
+  bool poll_stopped;           /* complete, refused or failed */
 
   GQueue reports;              /* struct report *, for on_error */
   GSource *report_source;
@@ -175,6 +221,8 @@ struct p2psig__signal_limits p2psig__signal_limits = {
   .max_candidates = P2PSIG_SIGNAL_MAX_CANDIDATES,
   .post_deadline_ms = P2PSIG_SIGNAL_POST_DEADLINE_MS,
   .max_response = P2PSIG_SIGNAL_MAX_RESPONSE,
+  .poll_wait_ms = P2PSIG_SIGNAL_POLL_WAIT_MS,
+  .max_polls = P2PSIG_SIGNAL_MAX_POLLS,
 };
 
 /* -------------------------------------------------------------------- */
@@ -312,26 +360,15 @@ string_member(JsonObject *obj, const char *name, bool *present)
   return json_node_get_string(node);
 }
 
-int
-p2psig__signal_decode_sdp(const char *body, size_t len, p2psig_sdp_type *type,
-                          char **sdp, char **detail)
+/* Parses a body that must be a JSON object: *parser holds it (unref),
+ * *object is its root.  Returns 0 or json_fail()'s error. */
+static int
+json_object_load(const char *body, size_t len, JsonParser **parser,
+                 JsonObject **object, char **detail)
 {
-  g_autoptr(JsonParser) parser = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *shown = NULL;
   JsonNode *root;
-  JsonObject *obj;
-  const char *type_str, *sdp_str;
-  bool present;
 
-  if (sdp)
-    *sdp = NULL;
-  if (detail)
-    *detail = NULL;
-  g_return_val_if_fail(type != NULL && sdp != NULL, P2PSIG_EINVAL);
-
-  if (!body || len == 0)
-    return json_fail(detail, "empty body: expected {\"type\":..,\"sdp\":..}");
   if (len > G_MAXSSIZE || !g_utf8_validate_len(body, len, NULL))
     return json_fail(detail, "body is not UTF-8 text");
   if (json_too_deep(body, len))
@@ -343,13 +380,37 @@ p2psig__signal_decode_sdp(const char *body, size_t len, p2psig_sdp_type *type,
     if (!g_ascii_isspace(body[i]))
       return json_fail(detail, "body is not a JSON object");
 
-  parser = json_parser_new_immutable();
-  if (!json_parser_load_from_data(parser, body, (gssize)len, &error))
+  *parser = json_parser_new_immutable();
+  if (!json_parser_load_from_data(*parser, body, (gssize)len, &error))
     return json_fail(detail, "body is not JSON: %s", error->message);
-  root = json_parser_get_root(parser);
+  root = json_parser_get_root(*parser);
   if (!root || !JSON_NODE_HOLDS_OBJECT(root))
     return json_fail(detail, "body is not a JSON object");
-  obj = json_node_get_object(root);
+  *object = json_node_get_object(root);
+  return 0;
+}
+
+int
+p2psig__signal_decode_sdp(const char *body, size_t len, p2psig_sdp_type *type,
+                          char **sdp, char **detail)
+{
+  g_autoptr(JsonParser) parser = NULL;
+  g_autofree char *shown = NULL;
+  JsonObject *obj;
+  const char *type_str, *sdp_str;
+  bool present;
+  int rc;
+
+  if (sdp)
+    *sdp = NULL;
+  if (detail)
+    *detail = NULL;
+  g_return_val_if_fail(type != NULL && sdp != NULL, P2PSIG_EINVAL);
+
+  if (!body || len == 0)
+    return json_fail(detail, "empty body: expected {\"type\":..,\"sdp\":..}");
+  if ((rc = json_object_load(body, len, &parser, &obj, detail)) < 0)
+    return rc;
 
   type_str = string_member(obj, "type", &present);
   if (!type_str)
@@ -405,6 +466,174 @@ p2psig__signal_encode_sdp(p2psig_sdp_type type, const char *sdp)
   generator = json_generator_new();
   json_generator_set_root(generator, root);
   return json_generator_to_data(generator, NULL);
+}
+
+char *
+p2psig__signal_encode_candidates(const char *const *candidates, size_t count,
+                                 unsigned next, bool complete)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new_immutable();
+  g_autoptr(JsonGenerator) generator = json_generator_new();
+  g_autoptr(JsonNode) root = NULL;
+
+  json_builder_begin_object(builder);
+  json_builder_set_member_name(builder, "candidates");
+  json_builder_begin_array(builder);
+  for (size_t i = 0; i < count; i++)
+    json_builder_add_string_value(builder, candidates[i]);
+  json_builder_end_array(builder);
+  json_builder_set_member_name(builder, "next");
+  json_builder_add_int_value(builder, next);
+  json_builder_set_member_name(builder, "complete");
+  json_builder_add_boolean_value(builder, complete);
+  json_builder_end_object(builder);
+  root = json_builder_get_root(builder);
+  json_generator_set_root(generator, root);
+  return json_generator_to_data(generator, NULL);
+}
+
+int
+p2psig__signal_decode_candidates(const char *body, size_t len,
+                                 char ***candidates, unsigned *next,
+                                 bool *complete, char **detail)
+{
+  g_autoptr(JsonParser) parser = NULL;
+  g_autoptr(GPtrArray) list = NULL;
+  JsonNode *node;
+  JsonObject *obj;
+  JsonArray *array;
+  gint64 value;
+  int rc;
+
+  *candidates = NULL;
+  *next = 0;
+  *complete = false;
+  if (detail)
+    *detail = NULL;
+  if (!body || len == 0)
+    return json_fail(detail, "empty body: expected {\"candidates\":[..]}");
+  if ((rc = json_object_load(body, len, &parser, &obj, detail)) < 0)
+    return rc;
+
+  node = json_object_get_member(obj, "candidates");
+  if (!node || !JSON_NODE_HOLDS_ARRAY(node))
+    return json_fail(detail, "\"candidates\" is missing or not an array");
+  array = json_node_get_array(node);
+  list = g_ptr_array_new_with_free_func(g_free);
+  for (unsigned i = 0; i < json_array_get_length(array); i++) {
+    JsonNode *item = json_array_get_element(array, i);
+    const char *text;
+
+    if (!JSON_NODE_HOLDS_VALUE(item) ||
+        json_node_get_value_type(item) != G_TYPE_STRING)
+      return json_fail(detail, "candidate %u is not a string", i);
+    text = json_node_get_string(item);
+    if (!g_utf8_validate(text, -1, NULL))
+      return json_fail(detail, "a string holds an invalid escape");
+    g_ptr_array_add(list, g_strdup(text));
+  }
+
+  node = json_object_get_member(obj, "next");
+  if (!node || !JSON_NODE_HOLDS_VALUE(node) ||
+      json_node_get_value_type(node) != G_TYPE_INT64 ||
+      (value = json_node_get_int(node)) < 0 || value > G_MAXUINT32)
+    return json_fail(detail, "\"next\" is missing or not an index");
+  node = json_object_get_member(obj, "complete");
+  if (node && (!JSON_NODE_HOLDS_VALUE(node) ||
+               json_node_get_value_type(node) != G_TYPE_BOOLEAN))
+    return json_fail(detail, "\"complete\" is not a boolean");
+
+  *complete = node && json_node_get_boolean(node);
+  *next = (unsigned)value;
+  g_ptr_array_add(list, NULL);
+  *candidates = (char **)g_ptr_array_free(g_steal_pointer(&list), FALSE);
+  return 0;
+}
+
+/* The host of a Host header or an origin's authority ("h", "h:port",
+ * "[v6]:port") names us by address: an IP literal, or localhost. */
+static bool
+host_is_address(const char *authority)
+{
+  g_autofree char *host = NULL;
+  const char *end;
+
+  if (authority[0] == '[') {
+    end = strchr(authority, ']');
+    if (!end || (end[1] != '\0' && end[1] != ':'))
+      return false;
+    host = g_strndup(authority + 1, (size_t)(end - authority - 1));
+    return strchr(host, ':') && g_hostname_is_ip_address(host);
+  }
+  end = strchr(authority, ':');
+  host = end ? g_strndup(authority, (size_t)(end - authority))
+             : g_strdup(authority);
+  return g_ascii_strcasecmp(host, "localhost") == 0 ||
+         (!strchr(host, ':') && g_hostname_is_ip_address(host));
+}
+
+bool
+p2psig__signal_origin_allowed(const char *origin, const char *host, bool tls,
+                              const char *const *allowed)
+{
+  const char *scheme = tls ? "https://" : "http://";
+  size_t n = strlen(scheme);
+
+  if (!origin)
+    return false;
+  for (size_t i = 0; allowed && allowed[i]; i++)
+    if (strcmp(allowed[i], "*") == 0 ||
+        g_ascii_strcasecmp(allowed[i], origin) == 0)
+      return true;
+  /* Our own: what the browser connected to, by address.  The Host header
+   * of a page fetched through a DNS name says that name, which another
+   * site may have pointed at us (DNS rebinding): list such an origin. */
+  return host && host[0] && g_ascii_strncasecmp(origin, scheme, n) == 0 &&
+         g_ascii_strcasecmp(origin + n, host) == 0 && host_is_address(host);
+}
+
+static bool is_dns_name(const char *host);
+
+bool
+p2psig__signal_valid_origin(const char *text)
+{
+  g_autofree char *host = NULL;
+  const char *authority, *p, *colon;
+
+  if (!text || strlen(text) > P2PSIG_SIGNAL_MAX_ORIGIN_LEN)
+    return false;
+  if (strcmp(text, "*") == 0)
+    return true;
+  if (g_str_has_prefix(text, "http://"))
+    authority = text + 7;
+  else if (g_str_has_prefix(text, "https://"))
+    authority = text + 8;
+  else
+    return false;
+  if (authority[0] == '[') {
+    const char *end = strchr(authority, ']');
+
+    if (!end)
+      return false;
+    host = g_strndup(authority + 1, (size_t)(end - authority - 1));
+    if (!strchr(host, ':') || !g_hostname_is_ip_address(host))
+      return false;
+    colon = end[1] == ':' ? end + 1 : NULL;
+    if (!colon && end[1] != '\0')
+      return false;
+  } else {
+    colon = strchr(authority, ':');
+    host = colon ? g_strndup(authority, (size_t)(colon - authority))
+                 : g_strdup(authority);
+    if (!is_dns_name(host) && !g_hostname_is_ip_address(host))
+      return false;
+  }
+  if (!colon)
+    return true;
+  for (p = colon + 1; *p; p++)
+    if (!g_ascii_isdigit(*p))
+      return false;
+  return p - colon > 1 && p - colon <= 6 && atoi(colon + 1) <= 65535;
 }
 
 static bool
@@ -484,6 +713,8 @@ sig_unref(struct p2psig_signaling *sig)
     return;
   /* free_on_loop() has already released everything else. */
   g_free(sig->remote_base);
+  g_strfreev(sig->cors_origins);
+  g_clear_pointer(&sig->page, g_bytes_unref);
   if (sig->authorization) {
     OPENSSL_cleanse(sig->authorization, strlen(sig->authorization));
     g_free(sig->authorization);
@@ -600,6 +831,19 @@ post_path(const struct post *post)
   return post->kind == POST_CANDIDATE ? "/candidate" : "/sdp";
 }
 
+/* Its path and query: one round trip asks for the answer in the response
+ * and names the session once there is one. */
+static char *
+post_target(const struct p2psig_signaling *sig, const struct post *post)
+{
+  if (!sig->one_round_trip)
+    return g_strdup(post_path(post));
+  if (post->kind == POST_CANDIDATE)
+    return g_strconcat("/candidate?session=", sig->session_id, NULL);
+  return g_strconcat("/sdp?mode=" ORT_MODE, sig->session_id[0] ? "&session=" : "",
+                     sig->session_id, NULL);
+}
+
 /* Queues a POST; takes body. */
 static void
 enqueue(struct p2psig_signaling *sig, GBytes *body, enum post_kind kind)
@@ -623,7 +867,9 @@ sdp_body(p2psig_sdp_type type, const char *sdp)
 static bool
 can_send_candidates(const struct p2psig_signaling *sig)
 {
-  if (!sig->have_remote || !p2psig__peer_has_remote_description(sig->peer))
+  /* A one-round-trip answer sends nothing: its offer polls. */
+  if (sig->ort || !sig->have_remote ||
+      !p2psig__peer_has_remote_description(sig->peer))
     return false;
   return sig->role == P2PSIG_ROLE_OFFER || sig->answer_posted;
 }
@@ -732,6 +978,99 @@ request_free(struct request *req)
   g_free(req);
 }
 
+/* A request of ours answered with a 4xx (or another status that is no
+ * success and no server error). */
+static void
+report_refused(struct p2psig_signaling *sig, const struct request *req,
+               const char *method, const char *path)
+{
+  g_autofree char *reason = response_reason(req->body, req->len);
+  /* The remote's own words, as long as its status line. */
+  g_autofree char *phrase = excerpt(
+      soup_message_get_reason_phrase(req->msg), 64);
+
+  report(sig, req->status == SOUP_STATUS_UNAUTHORIZED ? P2PSIG_EUNAUTHORIZED
+                                                      : P2PSIG_EHTTP,
+         "%s %s%s refused: %u %s%s%s", method, sig->remote_base, path,
+         req->status, phrase, reason[0] ? ": " : "", reason);
+}
+
+static void poll_send(struct p2psig_signaling *sig);
+
+/* Polls for the answer's candidates (again after an ICE restart) unless a
+ * poll is under way or waiting for its retry. */
+static void
+poll_start(struct p2psig_signaling *sig)
+{
+  sig->poll_stopped = false;
+  if (!sig->poll && !sig->poll_retry)
+    poll_send(sig);
+}
+
+/* The remote answer was applied: the first, or an ICE restart's. */
+static void
+answer_applied(struct p2psig_signaling *sig)
+{
+  if (sig->have_remote) {
+    g_debug("ICE restart: answer applied");
+    sig->restarting = false;
+  } else {
+    g_debug("answer applied");
+    sig->have_remote = true;
+    release_held(sig);
+  }
+  if (sig->one_round_trip)
+    poll_start(sig);
+}
+
+static bool
+valid_session(const char *id)
+{
+  if (!id || strlen(id) != P2PSIG_SIGNAL_SESSION_LEN)
+    return false;
+  for (const char *p = id; *p; p++)
+    if (!g_ascii_isxdigit(*p))
+      return false;
+  return true;
+}
+
+/* One round trip: the answer is the response to our offer. */
+static void
+take_inline_answer(struct p2psig_signaling *sig, struct request *req)
+{
+  const char *id = soup_message_headers_get_one(
+      soup_message_get_response_headers(req->msg), SESSION_HEADER);
+  g_autofree char *sdp = NULL;
+  g_autofree char *detail = NULL;
+  p2psig_sdp_type type;
+  int rc;
+
+  if (req->len >= req->cap) {
+    report(sig, P2PSIG_ETOOBIG, "POST %s/sdp: the answer is larger than %zu "
+           "bytes", sig->remote_base, req->cap - 1);
+  } else if (!valid_session(id)) {
+    report(sig, P2PSIG_EHTTP, "POST %s/sdp: no session id in the response: "
+           "the answer does not take one-round-trip offers", sig->remote_base);
+  } else if ((rc = p2psig__signal_decode_sdp(req->body, req->len, &type, &sdp,
+                                             &detail)) < 0) {
+    report(sig, rc, "POST %s/sdp: bad answer in the response: %s",
+           sig->remote_base, detail);
+  } else if (type != P2PSIG_SDP_ANSWER) {
+    report(sig, P2PSIG_EJSON, "POST %s/sdp: the response is an offer, not an "
+           "answer", sig->remote_base);
+  } else if (sig->have_remote && strcmp(id, sig->session_id) != 0) {
+    report(sig, P2PSIG_ESTATE, "POST %s/sdp: the ICE restart was answered "
+           "for another session", sig->remote_base);
+  } else if ((rc = p2psig_peer_set_remote_description(
+                  sig->peer, P2PSIG_SDP_ANSWER, sdp)) < 0) {
+    report(sig, rc, "POST %s/sdp: answer refused: %s", sig->remote_base,
+           p2psig_strerror(rc));
+  } else {
+    memcpy(sig->session_id, id, sizeof sig->session_id);
+    answer_applied(sig);
+  }
+}
+
 /* The POST ended: with error (no response, or its headers timed out), or
  * with the status and as much of the body as we read. */
 static void
@@ -766,21 +1105,14 @@ request_done(struct request *req, const GError *error)
     }
   } else if (SOUP_STATUS_IS_SUCCESSFUL(status)) {
     g_debug("POST %s%s: %u", sig->remote_base, post_path(post), status);
+    if (post->kind == POST_OFFER && sig->one_round_trip)
+      take_inline_answer(sig, req);
     if (post->kind == POST_ANSWER) {
       sig->answer_posted = true;
       release_held(sig);
     }
   } else {
-    g_autofree char *reason = response_reason(req->body, req->len);
-    /* The remote's own words, as long as its status line. */
-    g_autofree char *phrase = excerpt(
-        soup_message_get_reason_phrase(req->msg), 64);
-
-    report(sig, status == SOUP_STATUS_UNAUTHORIZED ? P2PSIG_EUNAUTHORIZED
-                                                   : P2PSIG_EHTTP,
-           "POST %s%s refused: %u %s%s%s",
-           sig->remote_base, post_path(post), status, phrase,
-           reason[0] ? ": " : "", reason);
+    report_refused(sig, req, "POST", post_path(post));
   }
 
   request_free(req);
@@ -788,6 +1120,143 @@ request_done(struct request *req, const GError *error)
   sig->current = NULL;
   post_free(post);
   post_next(sig);
+}
+
+static gboolean
+poll_retry_cb(void *data)
+{
+  struct p2psig_signaling *sig = data;
+
+  g_clear_pointer(&sig->poll_retry, g_source_unref);
+  if (!sig->closed)
+    poll_send(sig);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_poll(struct p2psig_signaling *sig, const char *why)
+{
+  g_debug("GET %s/candidate: %s: polling again in %u ms", sig->remote_base,
+          why, sig->poll_backoff_ms);
+  sig->poll_retry = p2psig__loop_timeout(sig->poll_backoff_ms, poll_retry_cb,
+                                         sig, NULL);
+  sig->poll_backoff_ms = MIN(sig->poll_backoff_ms * 2, BACKOFF_MAX_MS);
+}
+
+/* A poll's 2xx: the answer's candidates from poll_next on. */
+static void
+poll_take(struct p2psig_signaling *sig, const struct request *req)
+{
+  g_auto(GStrv) list = NULL;
+  g_autofree char *detail = NULL;
+  unsigned next, n;
+  bool complete;
+  int rc;
+
+  if (req->len >= req->cap) {
+    report(sig, P2PSIG_ETOOBIG, "GET %s/candidate: response larger than %zu "
+           "bytes", sig->remote_base, req->cap - 1);
+    sig->poll_stopped = true;
+    return;
+  }
+  rc = p2psig__signal_decode_candidates(req->body, req->len, &list, &next,
+                                        &complete, &detail);
+  if (rc < 0) {
+    report(sig, rc, "GET %s/candidate: %s", sig->remote_base, detail);
+    sig->poll_stopped = true;
+    return;
+  }
+  n = g_strv_length(list);
+  if (next != sig->poll_next + n) {
+    report(sig, P2PSIG_EJSON, "GET %s/candidate: \"next\" is %u after %u "
+           "candidates from %u", sig->remote_base, next, n, sig->poll_next);
+    sig->poll_stopped = true;
+    return;
+  }
+  sig->poll_next = next;
+  for (unsigned i = 0; i < n; i++) {
+    g_autofree char *shown = NULL;
+
+    if (!list[i][0])
+      continue;
+    if (sig->remote_candidates >= sig->limits.max_candidates) {
+      report(sig, P2PSIG_ELIMIT, "GET %s/candidate: too many candidates: at "
+             "most %u a session", sig->remote_base,
+             sig->limits.max_candidates);
+      sig->poll_stopped = true;
+      return;
+    }
+    shown = excerpt(list[i], 200);
+    if ((rc = p2psig_peer_add_candidate(sig->peer, list[i])) == 0) {
+      sig->remote_candidates++;
+      g_debug("remote candidate %s", shown);
+    } else {
+      g_debug("remote candidate %s not taken: %s", shown,
+              p2psig_strerror(rc));
+    }
+  }
+  if (complete) {
+    g_debug("GET %s/candidate: the answer's candidates are complete",
+            sig->remote_base);
+    sig->poll_stopped = true;
+  } else if (n > 0) {
+    sig->poll_backoff_ms = BACKOFF_MIN_MS;
+    poll_send(sig);
+  } else {
+    /* The wait passed (or a poll of ours was answered early to make room):
+     * a server answering empty at once must not make us spin. */
+    schedule_poll(sig, "no candidate");
+  }
+}
+
+/* The GET /candidate ended, as request_done() for a POST. */
+static void
+poll_done(struct request *req, const GError *error)
+{
+  struct p2psig_signaling *sig = req->sig;
+  unsigned status = req->status;
+
+  g_assert(sig->poll == req);
+  sig->poll = NULL;
+  if (error && tls_refused(error)) {
+    report(sig, P2PSIG_ENETWORK, "GET %s/candidate failed: %s%s",
+           sig->remote_base, error->message,
+           certificate_problem(
+               soup_message_get_tls_peer_certificate_errors(req->msg)));
+    sig->poll_stopped = true;
+  } else if (error || SOUP_STATUS_IS_SERVER_ERROR(status)) {
+    g_autofree char *why =
+        req->timed_out && error ? g_strdup("no response in time")
+        : error                 ? g_strdup(error->message)
+                                : g_strdup_printf("HTTP %u", status);
+
+    schedule_poll(sig, why);
+  } else if (SOUP_STATUS_IS_SUCCESSFUL(status)) {
+    poll_take(sig, req);
+  } else {
+    report_refused(sig, req, "GET", "/candidate");
+    sig->poll_stopped = true;
+  }
+  request_free(req);
+}
+
+/* A request whose signaling object was freed, or whose slot was given to
+ * another (a new session), is dropped when it completes. */
+static bool
+request_stale(const struct request *req)
+{
+  const struct p2psig_signaling *sig = req->sig;
+
+  return sig->closed || (req->poll ? sig->poll : sig->request) != req;
+}
+
+static void
+request_finish(struct request *req, const GError *error)
+{
+  if (req->poll)
+    poll_done(req, error);
+  else
+    request_done(req, error);
 }
 
 static void read_body(struct request *req);
@@ -800,9 +1269,9 @@ body_read(GObject *source, GAsyncResult *result, void *data)
   gssize n = g_input_stream_read_finish(G_INPUT_STREAM(source), result, NULL);
 
   p2psig__lock();
-  if (sig->closed) {
+  if (request_stale(req)) {
     request_free(req);
-  } else if (n > 0 && (req->len += (size_t)n) < sig->limits.max_response) {
+  } else if (n > 0 && (req->len += (size_t)n) < req->cap) {
     read_body(req);
   } else {
     /* The end, the cap, an error or the deadline: the status is in, and
@@ -811,7 +1280,7 @@ body_read(GObject *source, GAsyncResult *result, void *data)
       g_input_stream_close(req->stream, NULL, NULL);
       g_clear_object(&req->stream);
     }
-    request_done(req, NULL);
+    request_finish(req, NULL);
   }
   sig_unref(sig);
   p2psig__unlock();
@@ -822,7 +1291,7 @@ read_body(struct request *req)
 {
   req->sig->refs++;
   g_input_stream_read_async(req->stream, req->body + req->len,
-                            req->sig->limits.max_response - req->len,
+                            req->cap - req->len,
                             G_PRIORITY_DEFAULT, req->cancellable, body_read,
                             req);
 }
@@ -839,14 +1308,14 @@ post_sent(GObject *source, GAsyncResult *result, void *data)
   p2psig__lock();
   if (stream)
     req->stream = stream;
-  if (sig->closed) {
+  if (request_stale(req)) {
     request_free(req);
   } else if (!stream) {
-    request_done(req, error);
+    request_finish(req, error);
   } else {
     /* Never the whole body: a hostile server's may not end. */
     req->status = soup_message_get_status(req->msg);
-    req->body = g_malloc(sig->limits.max_response);
+    req->body = g_malloc(req->cap);
     read_body(req);
   }
   sig_unref(sig);
@@ -866,41 +1335,101 @@ post_deadline(void *data)
   return G_SOURCE_REMOVE;
 }
 
-static void
-send_current(struct p2psig_signaling *sig)
+/* Sends a request to target (a path and query) on the remote, with body
+ * when not NULL; its response is read up to cap bytes, all of it within
+ * deadline_ms. */
+static struct request *
+request_start(struct p2psig_signaling *sig, const char *method,
+              const char *target, GBytes *body, size_t cap,
+              unsigned deadline_ms, bool poll)
 {
-  g_autofree char *uri = g_strconcat(sig->remote_base,
-                                     post_path(sig->current), NULL);
+  g_autofree char *uri = g_strconcat(sig->remote_base, target, NULL);
   struct request *req = g_new0(struct request, 1);
 
   req->sig = sig;
-  req->msg = soup_message_new(SOUP_METHOD_POST, uri);
-  /* The address was checked in p2psig_signaling_new(). */
+  req->poll = poll;
+  req->cap = cap;
+  req->msg = soup_message_new(method, uri);
+  /* The address was checked in p2psig_signaling_new(), the session id
+   * and the index are hex and digits. */
   g_assert(req->msg != NULL);
   req->cancellable = g_cancellable_new();
-  soup_message_set_request_body_from_bytes(req->msg, CONTENT_TYPE,
-                                           sig->current->body);
+  if (body)
+    soup_message_set_request_body_from_bytes(req->msg, CONTENT_TYPE, body);
   if (sig->authorization)
     soup_message_headers_replace(soup_message_get_request_headers(req->msg),
                                  "Authorization", sig->authorization);
-  sig->request = req;
+  if (poll)
+    sig->poll = req;
+  else
+    sig->request = req;
   sig->refs++;
   soup_session_send_async(sig->session, req->msg, G_PRIORITY_DEFAULT,
                           req->cancellable, post_sent, req);
-  req->deadline = p2psig__loop_timeout(sig->limits.post_deadline_ms,
-                                       post_deadline, req, NULL);
+  req->deadline = p2psig__loop_timeout(deadline_ms, post_deadline, req, NULL);
+  return req;
+}
+
+static void
+send_current(struct p2psig_signaling *sig)
+{
+  g_autofree char *target = post_target(sig, sig->current);
+  /* A one-round-trip offer's response is the answer: as large as an SDP
+   * we would take in a request. */
+  size_t cap = sig->one_round_trip && sig->current->kind == POST_OFFER
+                   ? P2PSIG_SIGNAL_MAX_BODY + 1
+                   : sig->limits.max_response;
+
+  request_start(sig, SOUP_METHOD_POST, target, sig->current->body, cap,
+                sig->limits.post_deadline_ms, false);
+}
+
+/* One round trip: the long-poll for the answer's candidates.  Its
+ * deadline is the server's wait and a POST's. */
+static void
+poll_send(struct p2psig_signaling *sig)
+{
+  g_autofree char *target = g_strdup_printf("/candidate?session=%s&from=%u",
+                                            sig->session_id, sig->poll_next);
+
+  request_start(sig, SOUP_METHOD_GET, target, NULL,
+                P2PSIG_SIGNAL_MAX_BODY + 1,
+                sig->limits.poll_wait_ms + sig->limits.post_deadline_ms, true);
 }
 
 /* -------------------------------------------------------------------- */
 /* The peer's local candidates                                            */
+
+static void polls_answer(struct p2psig_signaling *sig);
+
+/* One round trip, answer role: the candidate waits for the polls.  A
+ * session keeps at most max_candidates, as many as it takes. */
+static void
+outbox_add(struct p2psig_signaling *sig, const char *candidate)
+{
+  if (!candidate)
+    sig->gathered = true;
+  else if (sig->outbox->len < sig->limits.max_candidates)
+    g_ptr_array_add(sig->outbox, g_strdup(candidate));
+  else
+    g_debug("candidate %s not kept: %u already", candidate,
+            sig->outbox->len);
+  polls_answer(sig);
+}
 
 static void
 on_local_candidate(void *data, const char *candidate)
 {
   struct p2psig_signaling *sig = data;
 
+  if (sig->closed)
+    return;
+  if (sig->ort) {
+    outbox_add(sig, candidate);
+    return;
+  }
   /* NULL: gathering is done; pion's protocol has nothing to send for it. */
-  if (sig->closed || !candidate)
+  if (!candidate)
     return;
   if (can_send_candidates(sig))
     enqueue_candidate(sig, candidate);
@@ -915,10 +1444,27 @@ static const struct p2psig_peer_observer observer = {
 /* -------------------------------------------------------------------- */
 /* The server                                                             */
 
-static bool
-known_path(const char *path)
+/* The methods a path takes ("GET, POST"), or NULL when it is not ours.
+ * The answer role's GET /candidate is the one-round-trip long-poll; GET /
+ * is the page. */
+static const char *
+path_methods(const struct p2psig_signaling *sig, const char *path)
 {
-  return strcmp(path, "/sdp") == 0 || strcmp(path, "/candidate") == 0;
+  if (strcmp(path, "/sdp") == 0)
+    return "POST";
+  if (strcmp(path, "/candidate") == 0)
+    return sig->role == P2PSIG_ROLE_ANSWER ? "GET, POST" : "POST";
+  if (strcmp(path, "/") == 0 && sig->page)
+    return "GET";
+  return NULL;
+}
+
+static bool
+method_listed(const char *methods, const char *method)
+{
+  g_auto(GStrv) list = g_strsplit(methods, ", ", -1);
+
+  return g_strv_contains((const char *const *)list, method);
 }
 
 static void
@@ -1225,6 +1771,8 @@ state_name(enum conn_state state)
     return "request";
   case CONN_IDLE:
     return "idle";
+  case CONN_POLL:
+    return "long-poll";
   }
   return "?";
 }
@@ -1241,6 +1789,8 @@ state_timeout_ms(const struct p2psig_signaling *sig, enum conn_state state)
     return sig->limits.request_timeout_ms;
   case CONN_IDLE:
     return sig->limits.idle_timeout_ms;
+  case CONN_POLL:
+    return sig->limits.poll_wait_ms + POLL_SLACK_MS;
   }
   return 0;
 }
@@ -1378,9 +1928,12 @@ make_room(struct p2psig_signaling *sig)
   prune(sig);
   if (sig->conns.length < sig->limits.max_connections)
     return;
-  for (GList *l = sig->conns.head; l && !victim; l = l->next)
-    if (((struct conn *)l->data)->state != CONN_REQUEST)
+  for (GList *l = sig->conns.head; l && !victim; l = l->next) {
+    enum conn_state state = ((struct conn *)l->data)->state;
+
+    if (state != CONN_REQUEST && state != CONN_POLL)
       victim = l->data;
+  }
   conn_close(victim ? victim : g_queue_peek_head(&sig->conns),
              "too many connections: the oldest makes room");
 }
@@ -1593,15 +2146,19 @@ request_started(SoupServer *server, SoupServerMessage *msg, void *data)
   p2psig__unlock();
 }
 
-/* Answered or aborted: libsoup closes the connection next. */
+static void poll_forget(struct p2psig_signaling *sig, SoupServerMessage *msg);
+
+/* Answered or aborted: libsoup closes the connection next.  A long-poll
+ * whose connection went is forgotten. */
 static void
 request_ended(SoupServer *server, SoupServerMessage *msg, void *data)
 {
   struct p2psig_signaling *sig = data;
 
   (void)server;
-  (void)msg;
   p2psig__lock();
+  if (!sig->closed)
+    poll_forget(sig, msg);
   if (!sig->closed && !sig->prune_source)
     sig->prune_source = p2psig__loop_idle(prune_cb, sig, NULL);
   p2psig__unlock();
@@ -1615,24 +2172,62 @@ request_ended(SoupServer *server, SoupServerMessage *msg, void *data)
  * RFC 7235 section 2.1: the scheme is case-insensitive, then spaces. */
 static const char *
 token_refusal(const struct p2psig_signaling *sig, SoupMessageHeaders *headers,
-              const char **challenge)
+              GHashTable *query, const char **challenge)
 {
   const char *value = soup_message_headers_get_one(headers, "Authorization");
   uint8_t digest[SHA256_DIGEST_LENGTH];
 
   /* RFC 6750 section 3.1: an error code only for a Bearer token sent. */
   *challenge = "Bearer realm=\"p2psig\"";
-  if (!value)
+  /* Section 2.3: a browser opening the page cannot send a header. */
+  if (!value && query && g_hash_table_lookup(query, "access_token")) {
+    value = g_hash_table_lookup(query, "access_token");
+  } else if (!value) {
     return "missing Authorization: Bearer token";
-  if (g_ascii_strncasecmp(value, "Bearer ", 7) != 0)
+  } else if (g_ascii_strncasecmp(value, "Bearer ", 7) != 0) {
     return "Authorization is not a Bearer token";
-  for (value += 7; *value == ' '; value++)
-    ;
+  } else {
+    for (value += 7; *value == ' '; value++)
+      ;
+  }
   SHA256((const unsigned char *)value, strlen(value), digest);
   if (CRYPTO_memcmp(digest, sig->token_digest, sizeof digest) == 0)
     return NULL;
   *challenge = "Bearer realm=\"p2psig\", error=\"invalid_token\"";
   return "wrong Bearer token";
+}
+
+/* CORS (Fetch standard): an allowed origin may read our responses,
+ * refusals included, and the one-round-trip session id. */
+static void
+allow_origin(SoupServerMessage *msg, const char *origin)
+{
+  SoupMessageHeaders *out = soup_server_message_get_response_headers(msg);
+
+  soup_message_headers_replace(out, "Access-Control-Allow-Origin", origin);
+  soup_message_headers_replace(out, "Access-Control-Expose-Headers",
+                               SESSION_HEADER);
+  soup_message_headers_append(out, "Vary", "Origin");
+}
+
+static void
+preflight(SoupServerMessage *msg, SoupMessageHeaders *in)
+{
+  SoupMessageHeaders *out = soup_server_message_get_response_headers(msg);
+  const char *network = soup_message_headers_get_one(
+      in, "Access-Control-Request-Private-Network");
+
+  soup_message_headers_replace(out, "Access-Control-Allow-Methods",
+                               "GET, POST");
+  soup_message_headers_replace(out, "Access-Control-Allow-Headers",
+                               "Authorization, Content-Type");
+  soup_message_headers_replace(out, "Access-Control-Max-Age", "600");
+  /* Chromium's Private Network Access: a public page reaching an address
+   * of the LAN asks first; the origin is one we allow. */
+  if (network && g_ascii_strcasecmp(network, "true") == 0)
+    soup_message_headers_replace(out, "Access-Control-Allow-Private-Network",
+                                 "true");
+  soup_server_message_set_status(msg, SOUP_STATUS_NO_CONTENT, NULL);
 }
 
 /* Runs once the headers are in: refuses what can be refused before the
@@ -1644,13 +2239,37 @@ early_handler(SoupServer *server, SoupServerMessage *msg, const char *path,
   struct p2psig_signaling *sig = data;
   SoupMessageHeaders *headers = soup_server_message_get_request_headers(msg);
   const char *method = soup_server_message_get_method(msg);
-  const char *unauthorized = NULL, *challenge = NULL;
+  const char *origin = soup_message_headers_get_one(headers, "Origin");
+  const char *unauthorized = NULL, *challenge = NULL, *methods;
+  bool cross = false;
 
   (void)server;
-  (void)query;
   p2psig__lock();
+  /* A browser's request: its origin first, so that a page of a site we do
+   * not know can neither act nor learn anything. */
+  if (!sig->closed && origin &&
+      !(cross = p2psig__signal_origin_allowed(
+            origin, soup_message_headers_get_one(headers, "Host"),
+            sig->certificate != NULL,
+            (const char *const *)sig->cors_origins))) {
+    g_autofree char *shown = excerpt(origin, 64);
+
+    refuse(sig, msg, SOUP_STATUS_FORBIDDEN, P2PSIG_EHTTP,
+           "origin %s not allowed", shown);
+    goto out;
+  }
+  if (cross)
+    allow_origin(msg, origin);
+  if (!sig->closed && cross && strcmp(method, "OPTIONS") == 0 &&
+      soup_message_headers_get_one(headers,
+                                   "Access-Control-Request-Method")) {
+    /* A preflight carries no credentials (Fetch standard): it is
+     * answered without the token, and says nothing but what we take. */
+    preflight(msg, headers);
+    goto out;
+  }
   if (!sig->closed && sig->token_required)
-    unauthorized = token_refusal(sig, headers, &challenge);
+    unauthorized = token_refusal(sig, headers, query, &challenge);
   if (sig->closed) {
     soup_server_message_set_status(msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
                                    NULL);
@@ -1662,18 +2281,22 @@ early_handler(SoupServer *server, SoupServerMessage *msg, const char *path,
         challenge);
     refuse(sig, msg, SOUP_STATUS_UNAUTHORIZED, P2PSIG_EUNAUTHORIZED, "%s",
            unauthorized);
-  } else if (!known_path(path)) {
+  } else if (!(methods = path_methods(sig, path))) {
     g_autofree char *shown = excerpt(path, 64);
 
     refuse(sig, msg, SOUP_STATUS_NOT_FOUND, P2PSIG_EHTTP,
            "no such resource %s: use POST /sdp or POST /candidate", shown);
-  } else if (strcmp(method, SOUP_METHOD_POST) != 0) {
+  } else if (!method_listed(methods, method)) {
     g_autofree char *shown = excerpt(method, 16);
+    g_auto(GStrv) list = g_strsplit(methods, ", ", -1);
+    g_autofree char *choice = g_strjoinv(" or ", list);
 
     soup_message_headers_replace(soup_server_message_get_response_headers(msg),
-                                 "Allow", "POST");
+                                 "Allow", methods);
     refuse(sig, msg, SOUP_STATUS_METHOD_NOT_ALLOWED, P2PSIG_EHTTP,
-           "method %s not allowed: use POST", shown);
+           "method %s not allowed: use %s", shown, choice);
+  } else if (strcmp(method, SOUP_METHOD_POST) != 0) {
+    /* GET: no body to take. */
   } else if (soup_message_headers_get_encoding(headers) ==
              SOUP_ENCODING_CONTENT_LENGTH) {
     if (soup_message_headers_get_content_length(headers) >
@@ -1686,6 +2309,7 @@ early_handler(SoupServer *server, SoupServerMessage *msg, const char *path,
                           sig_closure_unref, 0);
   }
 
+out:
   /* A refused request's body is read and dropped, not kept. */
   if (soup_server_message_get_status(msg) != 0)
     soup_message_body_set_accumulate(
@@ -1699,16 +2323,133 @@ ok(SoupServerMessage *msg)
   soup_server_message_set_status(msg, SOUP_STATUS_OK, NULL);
 }
 
+/* A query parameter, or NULL. */
+static const char *
+query_get(GHashTable *query, const char *name)
+{
+  return query ? g_hash_table_lookup(query, name) : NULL;
+}
+
+/* Whether a request naming session (NULL: none) is for the current one;
+ * else refuses it with 409. */
+static bool
+session_current(struct p2psig_signaling *sig, SoupServerMessage *msg,
+                const char *session)
+{
+  g_autofree char *shown = NULL;
+
+  if (sig->ort && session && strcmp(session, sig->session_id) == 0)
+    return true;
+  shown = excerpt(session ? session : "", 40);
+  refuse(sig, msg, SOUP_STATUS_CONFLICT, P2PSIG_ESTATE,
+         "session \"%s\" is not the current one-round-trip session", shown);
+  return false;
+}
+
+static void
+respond_json(SoupServerMessage *msg, char *json)
+{
+  soup_message_headers_replace(soup_server_message_get_response_headers(msg),
+                               "Cache-Control", "no-store");
+  soup_server_message_set_status(msg, SOUP_STATUS_OK, NULL);
+  soup_server_message_set_response(msg, CONTENT_TYPE, SOUP_MEMORY_TAKE, json,
+                                   strlen(json));
+}
+
+/* A new session id: 128 random bits. */
+static void
+new_session(struct p2psig_signaling *sig)
+{
+  static const char hex[] = "0123456789abcdef";
+  uint8_t bytes[P2PSIG_SIGNAL_SESSION_LEN / 2];
+
+  if (sig->limits.fixed_session) {
+    g_strlcpy(sig->session_id, sig->limits.fixed_session, sizeof sig->session_id);
+    return;
+  }
+  if (RAND_bytes(bytes, sizeof bytes) != 1)
+    for (size_t i = 0; i < sizeof bytes; i++)
+      bytes[i] = (uint8_t)g_random_int();
+  for (size_t i = 0; i < sizeof bytes; i++) {
+    sig->session_id[2 * i] = hex[bytes[i] >> 4];
+    sig->session_id[2 * i + 1] = hex[bytes[i] & 15];
+  }
+  sig->session_id[P2PSIG_SIGNAL_SESSION_LEN] = '\0';
+}
+
+/* A one-round-trip offer (session: NULL for a new session, else an ICE
+ * restart's): answered in the response. */
+static void
+handle_ort_offer_locked(struct p2psig_signaling *sig, SoupServerMessage *msg,
+                        const char *sdp, const char *session)
+{
+  bool restart = session != NULL;
+  char *answer = NULL;
+  int rc;
+
+  if (restart && !session_current(sig, msg, session))
+    return;
+  if (!restart && sig->have_remote) {
+    refuse(sig, msg, SOUP_STATUS_CONFLICT, P2PSIG_ESTATE,
+           "busy: an offer was already received; try again once its peer "
+           "is gone");
+    return;
+  }
+  if ((rc = p2psig_peer_set_remote_description(sig->peer, P2PSIG_SDP_OFFER,
+                                               sdp)) < 0) {
+    if (restart)
+      refuse(sig, msg, SOUP_STATUS_BAD_REQUEST, P2PSIG_ESTATE,
+             "unexpected offer: not an ICE restart of the session");
+    else
+      refuse(sig, msg, SOUP_STATUS_BAD_REQUEST, rc, "offer refused: %s",
+             p2psig_strerror(rc));
+    return;
+  }
+  if ((rc = p2psig_peer_create_answer(sig->peer, &answer)) < 0) {
+    refuse(sig, msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, rc,
+           "cannot answer the offer: %s", p2psig_strerror(rc));
+    return;
+  }
+  if (!restart) {
+    /* The offer has our answer once it reads this response: our
+     * candidates wait for its polls from now on. */
+    sig->ort = true;
+    sig->have_remote = true;
+    sig->answer_posted = true;
+    new_session(sig);
+    for (unsigned i = 0; i < sig->held->len; i++)
+      outbox_add(sig, g_ptr_array_index(sig->held, i));
+    g_ptr_array_set_size(sig->held, 0);
+  }
+  g_debug("%s, answering in the response (session %s)",
+          restart ? "one-round-trip ICE restart applied"
+                  : "one-round-trip offer applied", sig->session_id);
+  soup_message_headers_replace(soup_server_message_get_response_headers(msg),
+                               SESSION_HEADER, sig->session_id);
+  respond_json(msg, p2psig__signal_encode_sdp(P2PSIG_SDP_ANSWER, answer));
+  p2psig_free(answer);
+}
+
 static void
 handle_sdp_locked(struct p2psig_signaling *sig, SoupServerMessage *msg,
-                  const char *data, size_t len)
+                  GHashTable *query, const char *data, size_t len)
 {
   g_autofree char *sdp = NULL;
   g_autofree char *detail = NULL;
+  const char *mode = query_get(query, "mode");
+  const char *session = query_get(query, "session");
+  bool ort = mode && strcmp(mode, ORT_MODE) == 0;
   char *answer = NULL;
   p2psig_sdp_type type;
   int rc;
 
+  if (mode && !ort && sig->role == P2PSIG_ROLE_ANSWER) {
+    g_autofree char *shown = excerpt(mode, 32);
+
+    refuse(sig, msg, SOUP_STATUS_BAD_REQUEST, P2PSIG_EINVAL,
+           "unknown mode \"%s\": use mode=" ORT_MODE, shown);
+    return;
+  }
   rc = p2psig__signal_decode_sdp(data, len, &type, &sdp, &detail);
   if (rc < 0) {
     refuse(sig, msg, SOUP_STATUS_BAD_REQUEST, rc, "%s", detail);
@@ -1733,19 +2474,16 @@ handle_sdp_locked(struct p2psig_signaling *sig, SoupServerMessage *msg,
                "unexpected answer: not the answer to our ICE restart (%s)",
                p2psig_strerror(rc));
       } else {
-        g_debug("ICE restart: answer applied");
-        sig->restarting = false;
         ok(msg);
+        answer_applied(sig);
       }
     } else if ((rc = p2psig_peer_set_remote_description(
                     sig->peer, P2PSIG_SDP_ANSWER, sdp)) < 0) {
       refuse(sig, msg, SOUP_STATUS_BAD_REQUEST, rc, "answer refused: %s",
              p2psig_strerror(rc));
     } else {
-      g_debug("answer applied");
-      sig->have_remote = true;
       ok(msg);
-      release_held(sig);
+      answer_applied(sig);
     }
     return;
   }
@@ -1753,6 +2491,11 @@ handle_sdp_locked(struct p2psig_signaling *sig, SoupServerMessage *msg,
   if (type == P2PSIG_SDP_ANSWER) {
     refuse(sig, msg, SOUP_STATUS_BAD_REQUEST, P2PSIG_ESTATE,
            "unexpected answer: this side answers");
+  } else if (ort || session) {
+    handle_ort_offer_locked(sig, msg, sdp, session);
+  } else if (sig->ort) {
+    refuse(sig, msg, SOUP_STATUS_BAD_REQUEST, P2PSIG_ESTATE,
+           "unexpected offer: an offer was already received");
   } else if (sig->have_remote) {
     /* A second offer is taken only as an ICE restart (the same DTLS
      * fingerprint, new ICE credentials): the peer refuses anything else. */
@@ -1787,14 +2530,19 @@ handle_sdp_locked(struct p2psig_signaling *sig, SoupServerMessage *msg,
 
 static void
 handle_candidate_locked(struct p2psig_signaling *sig, SoupServerMessage *msg,
-                        const char *data, size_t len)
+                        GHashTable *query, const char *data, size_t len)
 {
   g_autofree char *candidate = NULL;
   g_autofree char *detail = NULL;
   g_autofree char *shown = NULL;
+  const char *session = query_get(query, "session");
   struct p2psig_candidate parsed;
   int rc;
 
+  /* An old page's candidates are not for the peer of a new session. */
+  if (session && sig->role == P2PSIG_ROLE_ANSWER &&
+      !session_current(sig, msg, session))
+    return;
   if (memchr(data, '\0', len)) {
     refuse(sig, msg, SOUP_STATUS_BAD_REQUEST, P2PSIG_ECANDIDATE,
            "bad candidate: the body holds a NUL byte");
@@ -1846,6 +2594,145 @@ handle_candidate_locked(struct p2psig_signaling *sig, SoupServerMessage *msg,
          shown, p2psig_strerror(rc));
 }
 
+/* ---- One round trip: the answer's long-polls ---- */
+
+static void
+waiting_poll_free(struct waiting_poll *w)
+{
+  if (w->timer) {
+    g_source_destroy(w->timer);
+    g_source_unref(w->timer);
+  }
+  g_object_unref(w->msg);
+  g_free(w);
+}
+
+/* Answers a poll: the candidates from index from on, as many as fit in a
+ * batch (at least one). */
+static void
+poll_respond(struct p2psig_signaling *sig, SoupServerMessage *msg,
+             unsigned from)
+{
+  const char *const *all = (const char *const *)sig->outbox->pdata;
+  unsigned end = from;
+  size_t bytes = 0;
+
+  while (end < sig->outbox->len &&
+         (end == from || bytes + strlen(all[end]) <= P2PSIG_SIGNAL_POLL_BATCH))
+    bytes += strlen(all[end++]);
+  respond_json(msg, p2psig__signal_encode_candidates(
+                        all + from, end - from, end,
+                        sig->gathered && end == sig->outbox->len));
+}
+
+/* A waiting poll's answer: now, through its paused message. */
+static void
+poll_finish(struct waiting_poll *w, bool stale)
+{
+  struct p2psig_signaling *sig = w->sig;
+
+  g_queue_remove(&sig->polls, w);
+  if (stale)
+    refuse(sig, w->msg, SOUP_STATUS_CONFLICT, P2PSIG_ESTATE,
+           "the session was replaced");
+  else
+    poll_respond(sig, w->msg, w->from);
+  soup_server_message_unpause(w->msg);
+  waiting_poll_free(w);
+}
+
+static gboolean
+poll_expired(void *data)
+{
+  struct waiting_poll *w = data;
+
+  g_clear_pointer(&w->timer, g_source_unref);
+  poll_finish(w, false);
+  return G_SOURCE_REMOVE;
+}
+
+/* A candidate came, or gathering ended: every waiting poll asked for what
+ * is new. */
+static void
+polls_answer(struct p2psig_signaling *sig)
+{
+  struct waiting_poll *w;
+
+  while ((w = g_queue_peek_head(&sig->polls)))
+    poll_finish(w, false);
+}
+
+/* The poll's connection went (closed by us, or by the client). */
+static void
+poll_forget(struct p2psig_signaling *sig, SoupServerMessage *msg)
+{
+  for (GList *l = sig->polls.head; l; l = l->next) {
+    struct waiting_poll *w = l->data;
+
+    if (w->msg == msg) {
+      g_queue_delete_link(&sig->polls, l);
+      waiting_poll_free(w);
+      return;
+    }
+  }
+}
+
+static void
+handle_poll_locked(struct p2psig_signaling *sig, SoupServerMessage *msg,
+                   GHashTable *query)
+{
+  const char *from_text = query_get(query, "from");
+  struct waiting_poll *w;
+  struct conn *conn;
+  guint64 from = 0;
+
+  if (!session_current(sig, msg, query_get(query, "session")))
+    return;
+  if (from_text && (!g_ascii_string_to_unsigned(from_text, 10, 0,
+                                                sig->outbox->len, &from,
+                                                NULL))) {
+    g_autofree char *shown = excerpt(from_text, 16);
+
+    refuse(sig, msg, SOUP_STATUS_BAD_REQUEST, P2PSIG_EINVAL,
+           "bad \"from\" %s: the session has %u candidates", shown,
+           sig->outbox->len);
+    return;
+  }
+  if (from < sig->outbox->len || sig->gathered) {
+    poll_respond(sig, msg, (unsigned)from);
+    return;
+  }
+  if (sig->polls.length >= sig->limits.max_polls)
+    poll_finish(g_queue_peek_head(&sig->polls), false);
+  w = g_new0(struct waiting_poll, 1);
+  w->sig = sig;
+  w->msg = g_object_ref(msg);
+  w->from = (unsigned)from;
+  w->timer = p2psig__loop_timeout(sig->limits.poll_wait_ms, poll_expired, w,
+                                  NULL);
+  g_queue_push_tail(&sig->polls, w);
+  if ((conn = find_conn(sig, msg)))
+    conn_set_state(conn, CONN_POLL);
+  soup_server_message_pause(msg);
+}
+
+static void
+serve_page(struct p2psig_signaling *sig, SoupServerMessage *msg)
+{
+  SoupMessageHeaders *out = soup_server_message_get_response_headers(msg);
+
+  soup_message_headers_replace(out, "Content-Security-Policy", PAGE_CSP);
+  soup_message_headers_replace(out, "Cache-Control", "no-store");
+  soup_message_headers_replace(out, "X-Content-Type-Options", "nosniff");
+  /* Its address may hold the token (access_token). */
+  soup_message_headers_replace(out, "Referrer-Policy", "no-referrer");
+  soup_message_headers_set_content_type(out, "text/html; charset=utf-8",
+                                        NULL);
+  soup_message_body_append_bytes(soup_server_message_get_response_body(msg),
+                                 sig->page);
+  soup_server_message_set_status(msg, SOUP_STATUS_OK, NULL);
+}
+
 /* Runs once the body is in, for requests the early handler let through. */
 static void
 handler(SoupServer *server, SoupServerMessage *msg, const char *path,
@@ -1858,17 +2745,20 @@ handler(SoupServer *server, SoupServerMessage *msg, const char *path,
   const char *text = g_bytes_get_data(bytes, &len);
 
   (void)server;
-  (void)query;
   p2psig__lock();
   if (sig->closed)
     soup_server_message_set_status(msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
                                    NULL);
   else if (len > P2PSIG_SIGNAL_MAX_BODY)
     refuse_too_big(sig, msg);
+  else if (strcmp(path, "/") == 0)
+    serve_page(sig, msg);
   else if (strcmp(path, "/sdp") == 0)
-    handle_sdp_locked(sig, msg, text ? text : "", len);
+    handle_sdp_locked(sig, msg, query, text ? text : "", len);
+  else if (strcmp(soup_server_message_get_method(msg), SOUP_METHOD_GET) == 0)
+    handle_poll_locked(sig, msg, query);
   else
-    handle_candidate_locked(sig, msg, text ? text : "", len);
+    handle_candidate_locked(sig, msg, query, text ? text : "", len);
   p2psig__unlock();
 }
 
@@ -1980,6 +2870,9 @@ new_on_loop(void *data)
   g_main_context_push_thread_default(context);
   p2psig__lock();
 
+  if (sig->role == P2PSIG_ROLE_OFFER && sig->one_round_trip)
+    goto client; /* it serves nothing */
+
   /* No TLS certificate for libsoup: the handshake is ours. */
   sig->server = soup_server_new("server-header",
                                 "p2psig/" P2PSIG_VERSION_STRING " ", NULL);
@@ -2007,8 +2900,11 @@ new_on_loop(void *data)
   sig->accept_cancellable = g_cancellable_new();
   accept_next(sig);
 
+client:
+  /* A long-poll is idle for as long as the server waits: our deadlines
+   * bound each request whole. */
   sig->session = soup_session_new_with_options(
-      "timeout", REQUEST_TIMEOUT_S,
+      "timeout", sig->one_round_trip ? 0 : REQUEST_TIMEOUT_S,
       "user-agent", "p2psig/" P2PSIG_VERSION_STRING " ", NULL);
   /* The other side is a peer, not a web site: no proxy. */
   soup_session_set_proxy_resolver(sig->session, NULL);
@@ -2016,8 +2912,10 @@ new_on_loop(void *data)
     soup_session_set_tls_database(sig->session, args->ca);
 
   p2psig__peer_set_observer(sig->peer, &observer, sig);
-  g_debug("%s role listening on port %u (%s%s), remote %s",
-          sig->role == P2PSIG_ROLE_OFFER ? "offer" : "answer", sig->port,
+  g_debug("%s role %s on port %u (%s%s), remote %s",
+          sig->role == P2PSIG_ROLE_OFFER ? "offer" : "answer",
+          sig->server ? "listening" : "not listening (one round trip)",
+          sig->port,
           args->certificate ? "HTTPS" : "HTTP",
           sig->token_required ? ", token required" : "", sig->remote_base);
   args->error = 0;
@@ -2156,6 +3054,41 @@ load_security(const p2psig_signaling_config *cfg, struct new_args *args)
   return 0;
 }
 
+/* Checks the one-round-trip and browser fields and copies them into sig. */
+static int
+load_browser(const p2psig_signaling_config *cfg, struct p2psig_signaling *sig)
+{
+  size_t n = 0;
+
+  if (cfg->one_round_trip && cfg->role != P2PSIG_ROLE_OFFER) {
+    g_debug("one_round_trip is for the offer role: the answer serves both");
+    return P2PSIG_EINVAL;
+  }
+  for (; cfg->cors_origins && cfg->cors_origins[n]; n++) {
+    if (n == P2PSIG_SIGNAL_MAX_ORIGINS) {
+      g_debug("more than %d cors_origins", P2PSIG_SIGNAL_MAX_ORIGINS);
+      return P2PSIG_EINVAL;
+    }
+    if (!p2psig__signal_valid_origin(cfg->cors_origins[n])) {
+      g_debug("cors_origins: \"%.64s\" is not \"*\" nor "
+              "http[s]://host[:port]", cfg->cors_origins[n]);
+      return P2PSIG_EINVAL;
+    }
+  }
+  if (cfg->page && (strlen(cfg->page) > P2PSIG_SIGNAL_MAX_PAGE ||
+                    !g_utf8_validate(cfg->page, -1, NULL))) {
+    g_debug("the page is larger than %d bytes or not UTF-8",
+            P2PSIG_SIGNAL_MAX_PAGE);
+    return P2PSIG_EINVAL;
+  }
+  sig->one_round_trip = cfg->one_round_trip;
+  if (n > 0)
+    sig->cors_origins = g_strdupv((char **)cfg->cors_origins);
+  if (cfg->page)
+    sig->page = g_bytes_new(cfg->page, strlen(cfg->page));
+  return 0;
+}
+
 static void
 new_args_clear(struct new_args *args)
 {
@@ -2272,8 +3205,13 @@ p2psig_signaling_new(p2psig_peer *peer, const p2psig_signaling_config *config,
   g_queue_init(&sig->queue);
   g_queue_init(&sig->reports);
   g_queue_init(&sig->conns);
+  g_queue_init(&sig->polls);
   sig->held = g_ptr_array_new_with_free_func(g_free);
+  sig->outbox = g_ptr_array_new_with_free_func(g_free);
   sig->backoff_ms = BACKOFF_MIN_MS;
+  sig->poll_backoff_ms = BACKOFF_MIN_MS;
+  if ((rc = load_browser(&cfg, sig)) < 0)
+    goto fail;
 
   args.sig = sig;
   args.error = P2PSIG_EINTERNAL;
@@ -2287,6 +3225,7 @@ p2psig_signaling_new(p2psig_peer *peer, const p2psig_signaling_config *config,
 fail:
   if (sig) {
     g_ptr_array_unref(sig->held);
+    g_ptr_array_unref(sig->outbox);
     sig_unref(sig);
   }
   new_args_clear(&args);
@@ -2358,6 +3297,68 @@ p2psig_signaling_restart_ice(p2psig_signaling *signaling)
   return post_offer(signaling, true);
 }
 
+struct set_peer_args {
+  struct p2psig_signaling *sig;
+  p2psig_peer *peer;
+  int error;
+};
+
+static void
+set_peer_on_loop(void *data)
+{
+  struct set_peer_args *args = data;
+  struct p2psig_signaling *sig = args->sig;
+  struct waiting_poll *w;
+
+  g_main_context_push_thread_default(p2psig__loop_context());
+  p2psig__lock();
+  if (sig->role != P2PSIG_ROLE_ANSWER || sig->closed) {
+    args->error = P2PSIG_ESTATE;
+    goto out;
+  }
+  g_debug("a new session%s%s", sig->session_id[0] ? " after " : "",
+          sig->session_id);
+  /* The old session's polls learn that it is over. */
+  while ((w = g_queue_peek_head(&sig->polls)))
+    poll_finish(w, true);
+  p2psig__peer_set_observer(sig->peer, NULL, NULL);
+  sig->peer = args->peer;
+  p2psig__peer_set_observer(sig->peer, &observer, sig);
+
+  /* Its POST in flight completes later, stale. */
+  if (sig->request)
+    g_cancellable_cancel(sig->request->cancellable);
+  sig->request = NULL;
+  if (sig->retry_source) {
+    g_source_destroy(sig->retry_source);
+    g_clear_pointer(&sig->retry_source, g_source_unref);
+  }
+  g_queue_clear_full(&sig->queue, (GDestroyNotify)post_free);
+  g_clear_pointer(&sig->current, post_free);
+  sig->backoff_ms = BACKOFF_MIN_MS;
+  g_ptr_array_set_size(sig->held, 0);
+  g_ptr_array_set_size(sig->outbox, 0);
+  sig->have_remote = sig->restarting = sig->answer_posted = false;
+  sig->ort = sig->gathered = false;
+  sig->remote_candidates = 0;
+  sig->session_id[0] = '\0';
+  args->error = 0;
+out:
+  p2psig__unlock();
+  g_main_context_pop_thread_default(p2psig__loop_context());
+}
+
+int
+p2psig_signaling_set_peer(p2psig_signaling *signaling, p2psig_peer *peer)
+{
+  struct set_peer_args args = {signaling, peer, P2PSIG_EINTERNAL};
+
+  if (!signaling || !peer)
+    return P2PSIG_EINVAL;
+  run_on_loop(set_peer_on_loop, &args);
+  return args.error;
+}
+
 uint16_t
 p2psig_signaling_get_port(const p2psig_signaling *signaling)
 {
@@ -2378,18 +3379,23 @@ free_on_loop(void *data)
   sig->closed = true;
   p2psig__peer_set_observer(sig->peer, NULL, NULL);
 
+  /* Waiting polls go with their connections. */
+  g_queue_clear_full(&sig->polls, (GDestroyNotify)waiting_poll_free);
   /* The pending accept completes later and finds sig->closed. */
-  g_cancellable_cancel(sig->accept_cancellable);
-  g_socket_listener_close(sig->listener);
-  g_clear_object(&sig->listener);
-  g_clear_object(&sig->accept_cancellable);
+  if (sig->listener) {
+    g_cancellable_cancel(sig->accept_cancellable);
+    g_socket_listener_close(sig->listener);
+    g_clear_object(&sig->listener);
+    g_clear_object(&sig->accept_cancellable);
+  }
   if (sig->accept_retry) {
     g_source_destroy(sig->accept_retry);
     g_clear_pointer(&sig->accept_retry, g_source_unref);
   }
   /* Disconnecting closes the connections libsoup has: no handler runs
    * after this.  Then ours, handshakes included. */
-  soup_server_disconnect(sig->server);
+  if (sig->server)
+    soup_server_disconnect(sig->server);
   g_clear_object(&sig->server);
   while ((conn = g_queue_peek_head(&sig->conns)))
     conn_close(conn, "signaling freed");
@@ -2403,6 +3409,13 @@ free_on_loop(void *data)
   if (sig->request)
     g_cancellable_cancel(sig->request->cancellable);
   sig->request = NULL;
+  if (sig->poll)
+    g_cancellable_cancel(sig->poll->cancellable);
+  sig->poll = NULL;
+  if (sig->poll_retry) {
+    g_source_destroy(sig->poll_retry);
+    g_clear_pointer(&sig->poll_retry, g_source_unref);
+  }
   soup_session_abort(sig->session);
   g_clear_object(&sig->session);
 
@@ -2419,6 +3432,7 @@ free_on_loop(void *data)
   g_queue_clear_full(&sig->queue, (GDestroyNotify)post_free);
   g_clear_pointer(&sig->current, post_free);
   g_clear_pointer(&sig->held, g_ptr_array_unref);
+  g_clear_pointer(&sig->outbox, g_ptr_array_unref);
 
   sig_unref(sig);
   p2psig__unlock();

@@ -54,6 +54,23 @@
  * refusal; the rest is never read. */
 #define P2PSIG_SIGNAL_MAX_RESPONSE 4096
 
+/* One round trip, server: how long a GET /candidate waits for a candidate
+ * before it is answered empty (browsers and proxies keep a request open
+ * for 30 s or more), and how many may wait at once; one more answers the
+ * oldest at once.  A poll's connection gets the wait and 5 s more. */
+#define P2PSIG_SIGNAL_POLL_WAIT_MS 25000
+#define P2PSIG_SIGNAL_MAX_POLLS 8
+/* One round trip, server: the bytes of candidate strings in one poll's
+ * response; the rest come with the next poll. */
+#define P2PSIG_SIGNAL_POLL_BATCH (32 * 1024)
+/* Browsers: origins in cors_origins, and the bytes of one. */
+#define P2PSIG_SIGNAL_MAX_ORIGINS 16
+#define P2PSIG_SIGNAL_MAX_ORIGIN_LEN 255
+/* The page served at GET /. */
+#define P2PSIG_SIGNAL_MAX_PAGE (1024 * 1024)
+/* One round trip: the session id, hex. */
+#define P2PSIG_SIGNAL_SESSION_LEN 32
+
 struct p2psig__signal_limits {
   unsigned max_connections;
   unsigned handshake_timeout_ms;
@@ -63,6 +80,9 @@ struct p2psig__signal_limits {
   unsigned max_candidates;
   unsigned post_deadline_ms;
   size_t max_response;
+  unsigned poll_wait_ms;
+  unsigned max_polls;
+  const char *fixed_session;  /* tests: every session gets this id */
 };
 
 /* What p2psig_signaling_new() copies: the defaults above, unless a test
@@ -84,6 +104,36 @@ int p2psig__signal_decode_sdp(const char *body, size_t len,
 /* Encodes {"type":"offer"|"answer","sdp":"..."}; g_free the result.
  * Returns NULL for an unknown type or a NULL sdp. */
 char *p2psig__signal_encode_sdp(p2psig_sdp_type type, const char *sdp);
+
+/* Encodes the response to a one-round-trip GET /candidate:
+ * {"candidates":[...],"next":next,"complete":complete}; g_free. */
+char *p2psig__signal_encode_candidates(const char *const *candidates,
+                                       size_t count, unsigned next,
+                                       bool complete);
+
+/* Decodes it: *candidates (g_strfreev; each a string, possibly empty),
+ * *next and *complete.  Returns 0, or P2PSIG_EJSON with a one-line reason
+ * in *detail (g_free) when detail is not NULL: not UTF-8 JSON, not an
+ * object, "candidates" missing or not an array of strings, "next" missing
+ * or not an integer in 0..2^32-1, "complete" not a boolean (missing means
+ * false). */
+int p2psig__signal_decode_candidates(const char *body, size_t len,
+                                     char ***candidates, unsigned *next,
+                                     bool *complete, char **detail);
+
+/* Whether a browser's request from origin may be served: origin is in
+ * allowed (NULL-terminated, may be NULL; "*" allows any), compared
+ * without case, or it is the server's own: "http://" (or "https://" when
+ * tls) followed by host, the request's Host header, whose host part is an
+ * IP address (IPv6 in brackets) or "localhost". */
+bool p2psig__signal_origin_allowed(const char *origin, const char *host,
+                                   bool tls, const char *const *allowed);
+
+/* Whether text is an origin cors_origins may list: "*", or
+ * "http://HOST[:PORT]" or "https://..." with HOST a DNS name or an IP
+ * address (IPv6 in brackets), without path, at most
+ * P2PSIG_SIGNAL_MAX_ORIGIN_LEN bytes. */
+bool p2psig__signal_valid_origin(const char *text);
 
 /* Splits "host:port", "[host]:port" (brackets needed around an IPv6
  * address) or ":port" into *host (g_free; NULL for an empty host: all

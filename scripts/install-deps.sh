@@ -25,6 +25,8 @@ packages=(
   # themselves (its system service stays off), openssl for its certificates
   coturn openssl
   valgrind
+  # the browser suite (tests/browser): headless Chromium
+  chromium
 )
 
 if [[ "${1:-}" == --list ]]; then

@@ -347,6 +347,114 @@ test_address_bad(void)
   }
 }
 
+/* The one-round-trip poll's response, both ways. */
+static void
+test_candidates_roundtrip(void)
+{
+  static const char *const list[] = {
+    "candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host",
+    "candidate:2 1 tcp 1 ::1 9 typ host tcptype active \"</script>\"", ""};
+  g_autofree char *json = p2psig__signal_encode_candidates(list, 3, 7, true);
+  g_auto(GStrv) got = NULL;
+  unsigned next = 0;
+  bool complete = false;
+
+  g_assert_cmpint(p2psig__signal_decode_candidates(json, strlen(json), &got,
+                                                   &next, &complete, NULL),
+                  ==, 0);
+  g_assert_cmpuint(g_strv_length(got), ==, 3);
+  for (unsigned i = 0; i < 3; i++)
+    g_assert_cmpstr(got[i], ==, list[i]);
+  g_assert_cmpuint(next, ==, 7);
+  g_assert_true(complete);
+  g_clear_pointer(&json, g_free);
+  json = p2psig__signal_encode_candidates(NULL, 0, 0, false);
+  g_clear_pointer(&got, g_strfreev);
+  g_assert_cmpint(p2psig__signal_decode_candidates(json, strlen(json), &got,
+                                                   &next, &complete, NULL),
+                  ==, 0);
+  g_assert_cmpuint(g_strv_length(got), ==, 0);
+  g_assert_false(complete);
+}
+
+static void
+test_candidates_bad(void)
+{
+  static const char *const poll_bad[] = {
+    "", "[]", "{}", "{\"candidates\":\"x\",\"next\":0}",
+    "{\"candidates\":[1],\"next\":1}", "{\"candidates\":[],\"next\":-1}",
+    "{\"candidates\":[],\"next\":4294967296}",
+    "{\"candidates\":[],\"next\":\"0\"}",
+    "{\"candidates\":[],\"next\":0,\"complete\":1}",
+    "{\"candidates\":[],\"next\":1.5}",
+    "{\"candidates\":[\"\\udc00\"],\"next\":1}",
+    "{\"candidates\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]"
+    "]]]]]]]],\"next\":0}",
+    "{\"candidates\":[],\"next\":0",
+  };
+
+  for (size_t i = 0; i < G_N_ELEMENTS(poll_bad); i++) {
+    g_auto(GStrv) got = NULL;
+    g_autofree char *detail = NULL;
+    unsigned next = 9;
+    bool complete = true;
+
+    g_test_message("%s", poll_bad[i]);
+    g_assert_cmpint(p2psig__signal_decode_candidates(poll_bad[i], strlen(poll_bad[i]),
+                                                     &got, &next, &complete,
+                                                     &detail),
+                    ==, P2PSIG_EJSON);
+    g_assert_null(got);
+    g_assert_nonnull(detail);
+    g_assert_null(strchr(detail, '\n'));
+  }
+}
+
+/* Which browser origins are served. */
+static void
+test_origins(void)
+{
+  static const char *const listed[] = {"https://app.example:8443", NULL};
+  static const char *const any[] = {"*", NULL};
+
+  /* Our own, by address or localhost, with the scheme we serve. */
+  g_assert_true(p2psig__signal_origin_allowed(
+      "http://127.0.0.1:60000", "127.0.0.1:60000", false, NULL));
+  g_assert_true(p2psig__signal_origin_allowed("http://[::1]:60000",
+                                              "[::1]:60000", false, NULL));
+  g_assert_true(p2psig__signal_origin_allowed("http://LOCALHOST:1",
+                                              "localhost:1", false, NULL));
+  g_assert_true(p2psig__signal_origin_allowed("https://198.18.0.1",
+                                              "198.18.0.1", true, NULL));
+  g_assert_false(p2psig__signal_origin_allowed(
+      "https://127.0.0.1:60000", "127.0.0.1:60000", false, NULL));
+  g_assert_false(p2psig__signal_origin_allowed(
+      "http://127.0.0.1:60001", "127.0.0.1:60000", false, NULL));
+  /* A name could have been rebound to us. */
+  g_assert_false(p2psig__signal_origin_allowed(
+      "http://evil.example:60000", "evil.example:60000", false, NULL));
+  g_assert_false(p2psig__signal_origin_allowed("null", "127.0.0.1", false,
+                                               NULL));
+  g_assert_false(p2psig__signal_origin_allowed("http://127.0.0.1", NULL,
+                                               false, NULL));
+  /* Listed ones, and any. */
+  g_assert_true(p2psig__signal_origin_allowed(
+      "https://APP.example:8443", "127.0.0.1:1", false, listed));
+  g_assert_false(p2psig__signal_origin_allowed(
+      "https://app.example", "127.0.0.1:1", false, listed));
+  g_assert_true(p2psig__signal_origin_allowed("null", NULL, false, any));
+
+  g_assert_true(p2psig__signal_valid_origin("*"));
+  g_assert_true(p2psig__signal_valid_origin("https://a.example:65535"));
+  g_assert_true(p2psig__signal_valid_origin("http://[fe80::1]"));
+  g_assert_false(p2psig__signal_valid_origin("https://a.example:65536"));
+  g_assert_false(p2psig__signal_valid_origin("https://a.example/"));
+  g_assert_false(p2psig__signal_valid_origin("https://a.example:"));
+  g_assert_false(p2psig__signal_valid_origin("https://"));
+  g_assert_false(p2psig__signal_valid_origin("a.example"));
+  g_assert_false(p2psig__signal_valid_origin(NULL));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -366,6 +474,10 @@ main(int argc, char **argv)
   g_test_add_func("/signaling/json/encode/real-sdp", test_encode_real_sdp);
   g_test_add_func("/signaling/address/good", test_address_good);
   g_test_add_func("/signaling/address/bad", test_address_bad);
+  g_test_add_func("/signaling/json/candidates/roundtrip",
+                  test_candidates_roundtrip);
+  g_test_add_func("/signaling/json/candidates/bad", test_candidates_bad);
+  g_test_add_func("/signaling/origins", test_origins);
 
   return g_test_run();
 }

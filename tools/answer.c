@@ -25,23 +25,31 @@ main(int argc, char **argv)
             .answer_address = ":60000",
             .interval = 5},
   };
-  p2psig_peer_config config;
   int error = 0;
 
   tool_parse_args(&t, argc, argv);
   tool_init(&t);
 
-  config = tool_peer_config(&t);
-  config.on_channel = on_channel;
-  t.peer = p2psig_peer_new(&config, &error);
-  if (!t.peer)
+  t.on_channel = on_channel;
+  if (!tool_peer_new(&t, &error))
     return tool_fail(&t, "cannot create the peer", error);
 
+  /* -page: a browser tab is a peer, and the next tab (a reload) another. */
+  if (t.opt.page) {
+    t.page = tool_page_build(&t.opt);
+    t.renew_peer = true;
+  }
   t.signaling = tool_signaling_new(&t, P2PSIG_ROLE_ANSWER);
   if (!t.signaling) {
     p2psig_peer_free(t.peer);
     return 1;
   }
+  if (t.opt.page)
+    fprintf(stderr, "answer: serving the page on port %u: open "
+            "http://HOST:%u/%s in a browser\n",
+            p2psig_signaling_get_port(t.signaling),
+            p2psig_signaling_get_port(t.signaling),
+            t.opt.token ? "?access_token=TOKEN" : "");
 
   return tool_run(&t);
 }

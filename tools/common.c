@@ -23,6 +23,9 @@ usage(const struct tool *t, FILE *out)
           "  -answer-address string\n"
           "    \tAddress that the Answer HTTP server is hosted on. "
           "(default \"%s\")\n"
+          "  -cors-origin value\n"
+          "    \tOrigin whose pages may use our HTTP server besides its own "
+          "(\"*\": any); repeatable\n"
           "  -count int\n"
           "    \tExit once this many messages were sent and received "
           "(0: never)\n"
@@ -49,6 +52,12 @@ usage(const struct tool *t, FILE *out)
           "  -offer-address string\n"
           "    \tAddress that the Offer HTTP server is hosted on. "
           "(default \"%s\")\n"
+          "  -one-round-trip\n"
+          "    \tOffer: take the answer from the response to POST /sdp and "
+          "serve nothing\n"
+          "  -page\n"
+          "    \tAnswer: serve at GET / a page that is a browser offer; "
+          "serve a new offer once a peer is gone\n"
           "  -relay-only\n"
           "    \tGather and offer relay candidates only (TURN)\n"
           "  -tls-ca string\n"
@@ -78,19 +87,21 @@ enum flag { FLAG_OFFER_ADDRESS, FLAG_ANSWER_ADDRESS, FLAG_COUNT,
             FLAG_INTERVAL, FLAG_TOKEN, FLAG_TLS_CERT, FLAG_TLS_KEY,
             FLAG_TLS_CA, FLAG_TLS_REMOTE, FLAG_ICE_SERVER,
             FLAG_ICE_USERNAME, FLAG_ICE_CREDENTIAL, FLAG_RELAY_ONLY,
-            FLAG_ICE_CA, FLAG_ICE_TCP, FLAG_MDNS, FLAG_NONE };
+            FLAG_ICE_CA, FLAG_ICE_TCP, FLAG_MDNS, FLAG_ONE_ROUND_TRIP,
+            FLAG_PAGE, FLAG_CORS_ORIGIN, FLAG_NONE };
 static const char *const flag_names[] = {
   "offer-address", "answer-address", "count", "interval", "token",
   "tls-cert", "tls-key", "tls-ca", "tls-remote", "ice-server",
   "ice-username", "ice-credential", "relay-only", "ice-ca", "ice-tcp",
-  "mdns"};
+  "mdns", "one-round-trip", "page", "cors-origin"};
 
 /* Go's flag package takes a bool without a next argument. */
 static bool
 is_bool_flag(enum flag flag)
 {
   return flag == FLAG_TLS_REMOTE || flag == FLAG_RELAY_ONLY ||
-         flag == FLAG_ICE_TCP || flag == FLAG_MDNS;
+         flag == FLAG_ICE_TCP || flag == FLAG_MDNS ||
+         flag == FLAG_ONE_ROUND_TRIP || flag == FLAG_PAGE;
 }
 
 /* Go's strconv.ParseBool. */
@@ -187,6 +198,21 @@ tool_parse_args(struct tool *t, int argc, char **argv)
         bad_flag(t, "invalid boolean value for flag -mdns", value);
       t->opt.mdns = parse_bool(value);
       break;
+    case FLAG_ONE_ROUND_TRIP:
+      if (parse_bool(value) < 0)
+        bad_flag(t, "invalid boolean value for flag -one-round-trip", value);
+      t->opt.one_round_trip = parse_bool(value);
+      break;
+    case FLAG_PAGE:
+      if (parse_bool(value) < 0)
+        bad_flag(t, "invalid boolean value for flag -page", value);
+      t->opt.page = parse_bool(value);
+      break;
+    case FLAG_CORS_ORIGIN:
+      if (t->opt.cors_origin_count == TOOL_MAX_CORS_ORIGINS)
+        bad_flag(t, "too many -cors-origin flags", value);
+      t->opt.cors_origins[t->opt.cors_origin_count++] = value;
+      break;
     case FLAG_ICE_SERVER:
       if (t->opt.ice_server_count == TOOL_MAX_ICE_SERVERS)
         bad_flag(t, "too many -ice-server flags", value);
@@ -217,6 +243,10 @@ tool_parse_args(struct tool *t, int argc, char **argv)
              t->opt.tls_cert ? t->opt.tls_cert : t->opt.tls_key);
   if (t->opt.tls_ca && !t->opt.tls_remote)
     bad_flag(t, "flag -tls-ca needs -tls-remote", t->opt.tls_ca);
+  if (t->opt.one_round_trip && strcmp(t->name, "offer") != 0)
+    bad_flag(t, "flag -one-round-trip is the offer's", "-one-round-trip");
+  if (t->opt.page && strcmp(t->name, "answer") != 0)
+    bad_flag(t, "flag -page is the answer's", "-page");
 }
 
 void
@@ -235,6 +265,7 @@ tool_init(struct tool *t)
   t->channel = NULL;
   atomic_init(&t->state, P2PSIG_STATE_NEW);
   atomic_init(&t->failed, false);
+  atomic_init(&t->ended, false);
   atomic_init(&t->received, 0);
 }
 
@@ -247,6 +278,7 @@ tool_peer_config(struct tool *t)
     .on_open = tool_on_open,
     .on_close = tool_on_close,
     .on_message = tool_on_message,
+    .on_channel = t->on_channel,
     .user_data = t,
     .ice_transport_policy = t->opt.relay_only ? P2PSIG_ICE_TRANSPORT_RELAY
                                               : P2PSIG_ICE_TRANSPORT_ALL,
@@ -268,6 +300,16 @@ tool_peer_config(struct tool *t)
     config.ice_server_count = 1;
   }
   return config;
+}
+
+p2psig_peer *
+tool_peer_new(struct tool *t, int *error)
+{
+  p2psig_peer_config config = tool_peer_config(t);
+
+  t->peer = p2psig_peer_new(&config, error);
+  atomic_store(&t->live, t->peer);
+  return t->peer;
 }
 
 /* One line on stderr naming the pair the connection uses. */
@@ -306,11 +348,17 @@ tool_on_state(p2psig_peer *peer, p2psig_state state, int error,
 {
   struct tool *t = user_data;
 
+  /* A peer being replaced (renew_peer) says nothing more. */
+  if (peer != atomic_load(&t->live))
+    return;
   printf("Peer Connection State has changed: %s\n", p2psig_state_name(state));
   if (state == P2PSIG_STATE_CONNECTED)
     print_selected_pair(t, peer);
   atomic_store(&t->state, (int)state);
-  if (state == P2PSIG_STATE_FAILED) {
+  if (state == P2PSIG_STATE_FAILED && t->renew_peer) {
+    if (error)
+      fprintf(stderr, "%s: %s\n", t->name, p2psig_strerror(error));
+  } else if (state == P2PSIG_STATE_FAILED) {
     if (error)
       fprintf(stderr, "%s: %s\n", t->name, p2psig_strerror(error));
     printf("Peer Connection has gone to failed exiting\n");
@@ -395,7 +443,15 @@ drop_channel(struct tool *t, const p2psig_channel *which)
 void
 tool_on_close(p2psig_channel *channel, void *user_data)
 {
-  drop_channel(user_data, channel);
+  struct tool *t = user_data;
+
+  /* A page that goes away (a reload) closes its connection: the remote's
+   * SCTP abort or DTLS close_notify closes the channel, while the peer
+   * would stay connected until its liveness timer fails it. */
+  if (t->renew_peer && p2psig_channel_get_peer(channel) ==
+                           atomic_load(&t->live))
+    atomic_store(&t->ended, true);
+  drop_channel(t, channel);
   wake();
 
 }
@@ -442,6 +498,9 @@ tool_signaling_new(struct tool *t, p2psig_role role)
     .tls_key = t->opt.tls_key,
     .tls_ca = t->opt.tls_ca,
     .tls_remote = t->opt.tls_remote,
+    .one_round_trip = t->opt.one_round_trip,
+    .cors_origins = t->opt.cors_origins,
+    .page = t->page,
   };
   int error = 0;
   p2psig_signaling *signaling = p2psig_signaling_new(t->peer, &config, &error);
@@ -449,7 +508,7 @@ tool_signaling_new(struct tool *t, p2psig_role role)
   if (signaling)
     return signaling;
   if (error == P2PSIG_EINVAL)
-    fprintf(stderr, "%s: bad -token or unusable TLS file "
+    fprintf(stderr, "%s: bad -token or -cors-origin, or unusable TLS file "
             "(G_MESSAGES_DEBUG=p2psig-signaling tells why)\n", t->name);
   else
     fprintf(stderr, "%s: cannot serve on %s and post to %s: %s\n", t->name,
@@ -529,6 +588,36 @@ shutdown_peer(struct tool *t)
   }
   p2psig_signaling_free(t->signaling);
   p2psig_peer_free(t->peer);
+  free(t->page);
+}
+
+/* With renew_peer: a peer that closed or failed makes way for a new one,
+ * and the signaling serves the next offer for it.  Its events stop
+ * counting first (t->live), so that none of it outlives the swap. */
+static void
+renew_peer(struct tool *t)
+{
+  p2psig_peer *old = t->peer;
+  int error = 0;
+
+  if (atomic_load(&t->ended))
+    printf("Data channel closed by the remote: waiting for a new offer\n");
+  else
+    printf("Peer Connection has gone to %s: waiting for a new offer\n",
+           p2psig_state_name(atomic_load(&t->state)));
+  drop_channel(t, NULL);
+  if (!tool_peer_new(t, &error)) {
+    tool_fail(t, "cannot create a new peer", error);
+    t->peer = old;
+    atomic_store(&t->failed, true);
+    return;
+  }
+  atomic_store(&t->state, P2PSIG_STATE_NEW);
+  atomic_store(&t->ended, false);
+  error = p2psig_signaling_set_peer(t->signaling, t->peer);
+  if (error < 0)
+    tool_fail(t, "cannot serve a new offer", error);
+  p2psig_peer_free(old);
 }
 
 /* One ICE restart each time the connection goes disconnected. */
@@ -568,6 +657,12 @@ tool_run(struct tool *t)
 
     if (atomic_load(&t->failed))
       break;
+    if (t->renew_peer && (atomic_load(&t->ended) ||
+                          atomic_load(&t->state) == P2PSIG_STATE_CLOSED ||
+                          atomic_load(&t->state) == P2PSIG_STATE_FAILED)) {
+      renew_peer(t);
+      continue;
+    }
     maybe_restart_ice(t, &restarted);
     if (count > 0 && sent >= count && atomic_load(&t->received) >= count)
       break;

@@ -39,6 +39,12 @@ struct tool_options {
   bool relay_only;            /* -relay-only */
   bool no_ice_tcp;            /* -ice-tcp=false */
   bool mdns;                  /* -mdns */
+  bool one_round_trip;        /* -one-round-trip (offer) */
+  bool page;                  /* -page (answer) */
+#define TOOL_MAX_CORS_ORIGINS 16
+  const char *cors_origins[TOOL_MAX_CORS_ORIGINS + 1]; /* -cors-origin,
+                                 NULL-terminated */
+  unsigned cors_origin_count;
 };
 
 struct tool {
@@ -46,6 +52,12 @@ struct tool {
   struct tool_options opt;
   p2psig_ice_server ice_server; /* the -ice-server flags, for the peer */
   p2psig_peer *peer;
+  _Atomic(p2psig_peer *) live; /* the peer whose states count: with
+                                  renew_peer, an old one's are ignored */
+  p2psig_channel_cb on_channel; /* for every peer made, or NULL */
+  bool renew_peer;            /* the answer with -page: a closed or failed
+                                 peer is replaced and a new offer served */
+  char *page;                 /* the page served, with the flags' settings */
   p2psig_signaling *signaling;
   bool restart_ice_on_disconnect; /* the offer: restart ICE on
                                      disconnected */
@@ -53,6 +65,8 @@ struct tool {
   p2psig_channel *channel;    /* the open channel, referenced, or NULL */
   atomic_int state;           /* last p2psig_state seen */
   atomic_bool failed;
+  atomic_bool ended;          /* renew_peer: the live peer's channel was
+                                 closed (a page went away) */
   atomic_long received;
 };
 
@@ -68,6 +82,9 @@ void tool_init(struct tool *t);
  * server) and the callbacks below; user_data is t, which must outlive the
  * call to p2psig_peer_new. */
 p2psig_peer_config tool_peer_config(struct tool *t);
+
+/* Makes t->peer from tool_peer_config(); NULL and *error on failure. */
+p2psig_peer *tool_peer_new(struct tool *t, int *error);
 
 /* What the tools print of a remote label or message: at most
  * TOOL_SHOWN_MAX bytes, then "...", with every byte outside printable
@@ -94,6 +111,10 @@ p2psig_signaling *tool_signaling_new(struct tool *t, p2psig_role role);
 /* Runs until SIGINT or SIGTERM, the count reached or the peer failed, then
  * closes and frees the peer and the signaling.  Returns the exit status. */
 int tool_run(struct tool *t);
+
+/* The answer's -page: tools/page.html with the options' ICE servers,
+ * transport policy and interval; free(). */
+char *tool_page_build(const struct tool_options *opt);
 
 /* Prints "<name>: <what>: <error>" to stderr and returns 1. */
 int tool_fail(const struct tool *t, const char *what, int error);

@@ -16,15 +16,12 @@ main(int argc, char **argv)
             .answer_address = "127.0.0.1:60000",
             .interval = 5},
   };
-  p2psig_peer_config config;
   int error = 0;
 
   tool_parse_args(&t, argc, argv);
   tool_init(&t);
 
-  config = tool_peer_config(&t);
-  t.peer = p2psig_peer_new(&config, &error);
-  if (!t.peer)
+  if (!tool_peer_new(&t, &error))
     return tool_fail(&t, "cannot create the peer", error);
 
   if (!p2psig_peer_create_channel(t.peer, "data", NULL, &error)) {

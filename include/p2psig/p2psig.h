@@ -880,7 +880,39 @@ typedef void (*p2psig_signaling_error_cb)(p2psig_signaling *signaling,
  * Reports and refusal reasons quoting remote text are one line of at most
  * 240 bytes and "...".
  *
- * Since: 0.1; token, tls_certificate, tls_key, tls_ca, tls_remote: 0.2
+ * One round trip (Since: 0.2), for an offer that cannot listen, such as a
+ * browser page.  The answer role serves it beside pion's protocol and
+ * decides per offer: an offer POSTed to "/sdp?mode=one-round-trip" gets
+ * its answer in the response body ({"type":"answer","sdp":...}, 200) with
+ * the session's id in the response header "P2psig-Session" (32 hex
+ * digits), and nothing is POSTed back.  The offer POSTs its candidates to
+ * "/candidate?session=ID" and long-polls "GET /candidate?session=ID&from=N"
+ * for the answer's: the response is {"candidates":[...],"next":M,
+ * "complete":bool}, the answer's local candidates from index N (at most
+ * 32 KiB of them), at once when there are any, else when one is gathered
+ * or after 25 s (none).  The answer keeps every candidate of the session
+ * (at most 1000), so a poll that is lost is asked again from the same N
+ * and nothing is lost; "complete" is true once gathering is done and all
+ * were returned.  At most 8 polls wait at once (one more answers the
+ * oldest at once, empty).  A request naming another session than the
+ * current one gets 409, as does a new one-round-trip offer while the
+ * session has its offer (pion's offers still get 400); an ICE restart
+ * re-POSTs to "/sdp?mode=one-round-trip&session=ID" and gets its answer
+ * the same way.  p2psig_signaling_set_peer() starts a new session.
+ *
+ * Browsers (Since: 0.2): a request with an Origin header is served only
+ * when the origin is the server's own (the Origin is the scheme and the
+ * Host header, and that host is an IP address or "localhost": a DNS name
+ * could be rebound to us by another site) or in cors_origins; any other
+ * gets 403 before anything else is looked at.  Allowed origins get CORS
+ * headers on every response, and an OPTIONS preflight is answered 204
+ * without the token (browsers never send it there).  The token is also
+ * taken as the query parameter "access_token" (RFC 6750 section 2.3), for
+ * a browser opening the page.  With page set, GET / serves it (text/html,
+ * with a Content-Security-Policy that lets it reach its own origin only).
+ *
+ * Since: 0.1; token, tls_certificate, tls_key, tls_ca, tls_remote,
+ * one_round_trip, cors_origins, page: 0.2
  */
 typedef struct p2psig_signaling_config {
   size_t size;               /* sizeof, set by P2PSIG_SIGNALING_CONFIG_INIT */
@@ -906,6 +938,22 @@ typedef struct p2psig_signaling_config {
                                  the remote (a self-signed one itself);
                                  NULL: the system's trust store */
   bool tls_remote;            /* the remote serves HTTPS; false: HTTP */
+  /* Since: 0.2 */
+  bool one_round_trip;        /* offer role: take the answer from the
+                                 response to POST /sdp and the answer's
+                                 candidates from GET /candidate, and serve
+                                 nothing (listen_address unused,
+                                 p2psig_signaling_get_port() 0); a POST
+                                 answered 409 (the answer is busy) is
+                                 reported and not retried.  Answer role:
+                                 must be false (it serves both modes) */
+  const char *const *cors_origins; /* NULL-terminated origins besides our
+                                 own whose pages may use the server
+                                 ("https://app.example:8443"; "*": any),
+                                 at most 16 of at most 255 bytes; NULL:
+                                 our own only */
+  const char *page;           /* an HTML page served at GET / (UTF-8, at
+                                 most 1 MiB), copied; NULL: none (404) */
 } p2psig_signaling_config;
 
 #define P2PSIG_SIGNALING_CONFIG_INIT .size = sizeof(p2psig_signaling_config)
@@ -956,6 +1004,24 @@ P2PSIG_API int p2psig_signaling_start(p2psig_signaling *signaling);
  * Since: 0.2
  */
 P2PSIG_API int p2psig_signaling_restart_ice(p2psig_signaling *signaling);
+
+/**
+ * p2psig_signaling_set_peer:
+ * @peer: the peer to signal for from now on; must outlive the signaling
+ * object (or the next call)
+ *
+ * For the answer role: starts a new session for @peer, for instance once
+ * the previous peer closed or failed and a browser page may send a new
+ * offer.  What belonged to the previous session is dropped: POSTs not yet
+ * sent, candidates held, the long-polls waiting (answered 409), and its
+ * session id, which later requests get 409 for.  The previous peer is no
+ * longer used and may be freed once this returns.
+ *
+ * Returns: 0, P2PSIG_EINVAL (NULL), or P2PSIG_ESTATE (the offer role).
+ * Since: 0.2
+ */
+P2PSIG_API int p2psig_signaling_set_peer(p2psig_signaling *signaling,
+                                         p2psig_peer *peer);
 
 /**
  * p2psig_signaling_get_port:

@@ -8,11 +8,15 @@
  * server closes.  Method, path, query, headers and body are all in the
  * bytes the fuzzer mutates.
  *
- * Three servers get every input: an answer role without a token, an answer
- * role requiring the token "fuzz-token", and an offer role that has posted
- * its offer (to 127.0.0.1:9, where nobody listens: it keeps retrying).  A
- * server whose peer took a remote description is made again, with a new
- * peer, so that the next input meets the same state.
+ * Four servers get every input: an answer role without a token (with a
+ * page and a CORS origin), an answer role requiring the token
+ * "fuzz-token", an offer role that has posted its offer (to 127.0.0.1:9,
+ * where nobody listens: it keeps retrying), and an answer role in a
+ * one-round-trip session whose id is SESSION (so that the polls, the
+ * session's candidates and its ICE restarts are reached; its poll wait is
+ * 100 ms).  A server whose peer took a remote description is made again,
+ * with a new peer, so that the next input meets the same state; the
+ * one-round-trip one is kept, its session with it.
  *
  * Checks: the server answers within the read timeout or closes without a
  * response; a response is HTTP/1.x with a status; a text/plain reason is
@@ -32,16 +36,45 @@
 
 #define TOKEN "fuzz-token"
 #define READ_TIMEOUT_S 8 /* longer than the server's own timeouts */
+#define SESSION "f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0"
 
-enum { OPEN_ANSWER, TOKEN_ANSWER, STARTED_OFFER, N_SERVERS };
+enum { OPEN_ANSWER, TOKEN_ANSWER, STARTED_OFFER, ORT_ANSWER, N_SERVERS };
 
 struct server {
   p2psig_peer *peer;
   p2psig_signaling *sig;
   uint16_t port;
+  p2psig_peer *offerer;     /* ORT_ANSWER: the session's offer */
 };
 
 static struct server servers[N_SERVERS];
+
+static void send_one(uint16_t port, const uint8_t *data, size_t size);
+
+/* ORT_ANSWER's session: an offer of a real peer, in one round trip. */
+static void
+start_session(struct server *s)
+{
+  p2psig_channel_config ccfg = {P2PSIG_CHANNEL_CONFIG_INIT};
+  g_autofree char *json = NULL;
+  g_autofree char *request = NULL;
+  char *sdp = NULL;
+  int error = 0;
+
+  s->offerer = p2psig_peer_new(&(p2psig_peer_config){
+      P2PSIG_PEER_CONFIG_INIT,
+      .local_addresses = (const char *const[]){"127.0.0.1", NULL}}, &error);
+  CHECK(s->offerer != NULL);
+  CHECK(p2psig_peer_create_channel(s->offerer, "data", &ccfg, NULL) != NULL);
+  CHECK(p2psig_peer_create_offer(s->offerer, &sdp) == 0);
+  json = p2psig__signal_encode_sdp(P2PSIG_SDP_OFFER, sdp);
+  p2psig_free(sdp);
+  request = g_strdup_printf("POST /sdp?mode=one-round-trip HTTP/1.1\r\n"
+                            "Host: 127.0.0.1\r\nContent-Length: %zu\r\n\r\n"
+                            "%s", strlen(json), json);
+  send_one(s->port, (const uint8_t *)request, strlen(request));
+  CHECK(p2psig__peer_has_remote_description(s->peer));
+}
 
 static void
 server_make(struct server *s, int which)
@@ -57,6 +90,10 @@ server_make(struct server *s, int which)
     .listen_address = "127.0.0.1:0",
     .remote_address = "127.0.0.1:9",
     .token = which == TOKEN_ANSWER ? TOKEN : NULL,
+    .cors_origins = which == OPEN_ANSWER
+                        ? (const char *const[]){"https://app.example", NULL}
+                        : NULL,
+    .page = which == OPEN_ANSWER ? "<!DOCTYPE html><title>fuzz</title>" : NULL,
   };
   int error = 0;
 
@@ -73,6 +110,8 @@ server_make(struct server *s, int which)
   CHECK(s->port != 0);
   if (which == STARTED_OFFER)
     CHECK(p2psig_signaling_start(s->sig) == 0);
+  if (which == ORT_ANSWER)
+    start_session(s);
 }
 
 static void
@@ -80,6 +119,7 @@ server_clear(struct server *s)
 {
   p2psig_signaling_free(s->sig);
   p2psig_peer_free(s->peer);
+  p2psig_peer_free(s->offerer);
   memset(s, 0, sizeof *s);
 }
 
@@ -148,13 +188,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
   /* Here rather than in LLVMFuzzerInitialize(), which fuzz-common.h has. */
   if (!ready) {
+    p2psig__signal_limits.poll_wait_ms = 100;
+    p2psig__signal_limits.fixed_session = SESSION;
     for (int i = 0; i < N_SERVERS; i++)
       server_make(&servers[i], i);
     ready = true;
   }
   for (int i = 0; i < N_SERVERS; i++) {
     send_one(servers[i].port, data, size);
-    if (p2psig__peer_has_remote_description(servers[i].peer)) {
+    if (i != ORT_ANSWER &&
+        p2psig__peer_has_remote_description(servers[i].peer)) {
       server_clear(&servers[i]);
       server_make(&servers[i], i);
     }

@@ -4,7 +4,9 @@
  * as the signaling server does (from a length, not a terminated string),
  * check that a refusal gives a short one-line UTF-8 reason, and that an
  * accepted description encodes to JSON that decodes to the same type and
- * SDP.
+ * SDP.  The same input is also the response to a one-round-trip poll
+ * (GET /candidate): decoded, and what decodes encodes and decodes again
+ * to the same candidates.
  *
  * GLib debug lines are dropped; a warning or critical aborts, because
  * network input must never cause one.
@@ -32,6 +34,37 @@ check_detail(const char *detail)
     CHECK((unsigned char)*p >= 0x20 && *p != 0x7f);
 }
 
+/* The poll's response: {"candidates":[...],"next":N,"complete":b}. */
+static void
+fuzz_candidates(const uint8_t *data, size_t size)
+{
+  char **list = NULL, **list2 = NULL, *detail = NULL, *json;
+  unsigned next = 0, next2 = 0;
+  bool complete = false, complete2 = false;
+  int rc = p2psig__signal_decode_candidates((const char *)data, size, &list,
+                                            &next, &complete, &detail);
+
+  if (rc != 0) {
+    CHECK(rc == P2PSIG_EJSON);
+    CHECK(list == NULL);
+    check_detail(detail);
+    g_free(detail);
+    return;
+  }
+  CHECK(list != NULL && detail == NULL);
+  json = p2psig__signal_encode_candidates((const char *const *)list,
+                                          g_strv_length(list), next, complete);
+  CHECK(p2psig__signal_decode_candidates(json, strlen(json), &list2, &next2,
+                                         &complete2, NULL) == 0);
+  CHECK(next2 == next && complete2 == complete);
+  CHECK(g_strv_length(list2) == g_strv_length(list));
+  for (unsigned i = 0; list[i]; i++)
+    CHECK(strcmp(list[i], list2[i]) == 0);
+  g_free(json);
+  g_strfreev(list);
+  g_strfreev(list2);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -39,6 +72,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   char *sdp = NULL, *sdp2 = NULL, *detail = NULL, *json;
   int rc;
 
+  fuzz_candidates(data, size);
   /* The body is not terminated: the library must read size bytes only
    * (libFuzzer's buffer is an exact-size heap block). */
   rc = p2psig__signal_decode_sdp((const char *)data, size, &type, &sdp,
