@@ -554,8 +554,16 @@ ensure_query_sockets(struct p2psig_mdns *m)
   return m->query4 || m->query6;
 }
 
+static bool ensure_responder(struct p2psig_mdns *m);
+static void join_group4(struct p2psig_mdns *m, unsigned ifindex,
+                        const void *local);
+
 /* Sends a query out of every interface that takes multicast: a host may
- * have no multicast route, and the name may live on any of its links. */
+ * have no multicast route, and the name may live on any of its links.
+ * IPv4 queries go twice: from our ephemeral port, which RFC 6762 section
+ * 6.7 responders answer by unicast, and from port 5353 on the group, which
+ * every responder answers on the group (Chromium's answers no other way),
+ * so we join it there. */
 static void
 send_query(struct p2psig_mdns *m, const struct entry *e)
 {
@@ -581,15 +589,22 @@ send_query(struct p2psig_mdns *m, const struct entry *e)
       continue;
     if (i->ifa_addr->sa_family == AF_INET && m->query4) {
       struct in_addr local = ((struct sockaddr_in *)i->ifa_addr)->sin_addr;
+      GSocket *from[2] = { m->query4, NULL };
 
-      fd = g_socket_get_fd(m->query4);
-      if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &local,
-                     sizeof local) < 0 ||
-          sendto(fd, buf, len, 0, (struct sockaddr *)&to4, sizeof to4) < 0)
-        g_debug("mdns: query for %s on %s: %s", e->name, i->ifa_name,
-                g_strerror(errno));
-      else
-        sent++;
+      if (ensure_responder(m)) {
+        join_group4(m, if_nametoindex(i->ifa_name), &local);
+        from[1] = m->responder;
+      }
+      for (size_t k = 0; k < G_N_ELEMENTS(from) && from[k]; k++) {
+        fd = g_socket_get_fd(from[k]);
+        if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &local,
+                       sizeof local) < 0 ||
+            sendto(fd, buf, len, 0, (struct sockaddr *)&to4, sizeof to4) < 0)
+          g_debug("mdns: query for %s on %s: %s", e->name, i->ifa_name,
+                  g_strerror(errno));
+        else
+          sent++;
+      }
     } else if (i->ifa_addr->sa_family == AF_INET6 && m->query6) {
       unsigned index = if_nametoindex(i->ifa_name);
       size_t k;
@@ -612,7 +627,7 @@ send_query(struct p2psig_mdns *m, const struct entry *e)
     }
   }
   freeifaddrs(ifs);
-  g_debug("mdns: query %u for %s sent on %u interface(s)", e->sent + 1,
+  g_debug("mdns: query %u for %s sent %u time(s)", e->sent + 1,
           e->name, sent);
 }
 
@@ -725,6 +740,26 @@ handle_response(struct p2psig_mdns *m, const uint8_t *buf, size_t len)
 
 /* ---- the responder ---- */
 
+/* The group on the interface of local IPv4 address local; a second
+ * address of one interface finds it joined already. */
+static void
+join_group4(struct p2psig_mdns *m, unsigned ifindex, const void *local)
+{
+  struct ip_mreqn mreq = { .imr_ifindex = (int)ifindex };
+
+  inet_pton(AF_INET, P2PSIG_MDNS_GROUP4, &mreq.imr_multiaddr);
+  memcpy(&mreq.imr_address, local, 4);
+  if (setsockopt(g_socket_get_fd(m->responder), IPPROTO_IP,
+                 IP_ADD_MEMBERSHIP, &mreq, sizeof mreq) < 0 &&
+      errno != EADDRINUSE) {
+    char ip[INET_ADDRSTRLEN] = "?";
+
+    inet_ntop(AF_INET, local, ip, sizeof ip);
+    g_debug("mdns: cannot join %s on %s: %s", P2PSIG_MDNS_GROUP4, ip,
+            g_strerror(errno));
+  }
+}
+
 static bool
 ensure_responder(struct p2psig_mdns *m)
 {
@@ -788,18 +823,8 @@ p2psig__mdns_local_name(struct p2psig_mdns *m, const char *ip)
   memcpy(ln->addr.bytes, g_inet_address_to_bytes(inet),
          g_inet_address_get_native_size(inet));
   ln->ifindex = interface_of(&ln->addr);
-  if (ensure_responder(m) && ln->addr.family == G_SOCKET_FAMILY_IPV4) {
-    struct ip_mreqn mreq = { .imr_ifindex = (int)ln->ifindex };
-
-    inet_pton(AF_INET, P2PSIG_MDNS_GROUP4, &mreq.imr_multiaddr);
-    memcpy(&mreq.imr_address, ln->addr.bytes, 4);
-    /* A second address of one interface finds it joined already. */
-    if (setsockopt(g_socket_get_fd(m->responder), IPPROTO_IP,
-                   IP_ADD_MEMBERSHIP, &mreq, sizeof mreq) < 0 &&
-        errno != EADDRINUSE)
-      g_debug("mdns: cannot join %s on %s: %s", P2PSIG_MDNS_GROUP4, ip,
-              g_strerror(errno));
-  }
+  if (ensure_responder(m) && ln->addr.family == G_SOCKET_FAMILY_IPV4)
+    join_group4(m, ln->ifindex, ln->addr.bytes);
   g_debug("mdns: local address %s is %s", ip, ln->name);
   return ln->name;
 }

@@ -45,7 +45,9 @@ check_pair() {
     lab_expect "$name: $side: local host (${!lt})" "${!lt} == host"
   done
   rt=PAIR_${resolver}_RTYPE
-  lab_expect "$name: $resolver: remote host, resolved (${!rt})" "${!rt} == host"
+  # prflx when the hiding side's check arrived before the name resolved
+  # (libnice learns the address from the check); the name still resolves.
+  lab_expect "$name: $resolver: remote host or prflx (${!rt})" "${!rt} == host || ${!rt} == prflx"
   lab_expect "$name: $resolver resolved a name" \
     "\$(grep -c 'resolved to $( [[ $resolver == answer ]] && echo "$LAB_HA_IP" || echo "$LAB_HB_IP")' '$LAB_DIR/$name.$resolver.out' || true) -gt 0"
 }
