@@ -25,8 +25,8 @@ packages=(
   # themselves (its system service stays off), openssl for its certificates
   coturn openssl
   valgrind
-  # the browser suite (tests/browser): headless Chromium
-  chromium
+  # the browser suite (tests/browser): headless Chromium and Firefox ESR
+  chromium firefox-esr
 )
 
 if [[ "${1:-}" == --list ]]; then

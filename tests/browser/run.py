@@ -16,6 +16,8 @@ settings: its host candidates are <uuid>.local mDNS names.  Cases:
                 RTCPeerConnection, against our offer.
   chromium-offer   the same with Chromium as pion's offer, against our
                 answer.
+  firefox-page  the page in Debian's Firefox ESR (headless, over
+                Marionette), when it is installed.
 
 Chromium gathers no candidate on loopback and none without a default
 route, so everything runs in a network namespace of its own
@@ -190,6 +192,112 @@ class Tab:
         self.chromium.call('Target.closeTarget', {'targetId': self.target})
 
 
+# ---- Firefox over Marionette ------------------------------------------------
+
+class Firefox:
+    """Debian's firefox-esr, headless, driven over Marionette: WebDriver
+    commands as length-prefixed JSON on TCP (127.0.0.1:2828 in our
+    namespace), nothing downloaded.  One window, so tab() navigates it."""
+
+    PREFS = {
+        'marionette.port': 2828,
+        'browser.shell.checkDefaultBrowser': False,
+        'app.update.enabled': False, 'app.update.auto': False,
+        'datareporting.policy.dataSubmissionEnabled': False,
+        'toolkit.telemetry.enabled': False,
+        'network.captive-portal-service.enabled': False,
+        'network.connectivity-service.enabled': False,
+        'browser.safebrowsing.malware.enabled': False,
+        'browser.safebrowsing.phishing.enabled': False,
+        'extensions.update.enabled': False,
+        'browser.aboutwelcome.enabled': False,
+    }
+
+    def __init__(self, path, workdir):
+        self.profile = tempfile.mkdtemp(prefix='firefox-', dir=workdir)
+        with open(os.path.join(self.profile, 'user.js'), 'w') as f:
+            for k, v in self.PREFS.items():
+                f.write('user_pref(%s, %s);\n' % (json.dumps(k), json.dumps(v)))
+        self.log_path = os.path.join(workdir, 'firefox.log')
+        self.out = open(self.log_path, 'w')
+        self.proc = subprocess.Popen(
+            [path, '--headless', '--marionette', '--no-remote', '--profile',
+             self.profile, 'about:blank'], stdout=self.out,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True)
+        self.sock = None
+        deadline = time.time() + 30
+        while time.time() < deadline and self.sock is None:
+            if self.proc.poll() is not None:
+                raise EOFError('Firefox exited (see %s)' % self.log_path)
+            try:
+                self.sock = socket.create_connection(('127.0.0.1', 2828), 1)
+            except OSError:
+                time.sleep(0.2)
+        if self.sock is None:
+            raise TimeoutError('no Marionette on 127.0.0.1:2828')
+        self.sock.settimeout(30)
+        self.buf = b''
+        self.next_id = 0
+        self.version = self._read().get('applicationType', '?')
+        caps = self.call('WebDriver:NewSession', {'capabilities': {}})
+        self.version = caps['capabilities'].get('browserVersion', '?')
+
+    def _read(self):
+        while b':' not in self.buf:
+            self._recv()
+        n, rest = self.buf.split(b':', 1)
+        while len(rest) < int(n):
+            self.buf = n + b':' + rest
+            self._recv()
+            n, rest = self.buf.split(b':', 1)
+        msg, self.buf = rest[:int(n)], rest[int(n):]
+        return json.loads(msg)
+
+    def _recv(self):
+        data = self.sock.recv(1 << 16)
+        if not data:
+            raise EOFError('Firefox closed Marionette (see %s)' % self.log_path)
+        self.buf += data
+
+    def call(self, command, params=None):
+        self.next_id += 1
+        body = json.dumps([0, self.next_id, command, params or {}]).encode()
+        self.sock.sendall(b'%d:%s' % (len(body), body))
+        while True:
+            msg = self._read()
+            if msg[0] == 1 and msg[1] == self.next_id:
+                if msg[2]:
+                    raise RuntimeError('%s: %s' % (command, msg[2]))
+                return msg[3]
+
+    def tab(self, url='about:blank'):
+        self.navigate(url)
+        return self
+
+    def eval(self, expression, timeout=20):
+        """The value of a JavaScript expression (a promise is awaited)."""
+        # eval: the value of the last statement, as DevTools gives it.
+        return self.call('WebDriver:ExecuteScript', {
+            'script': 'return eval(arguments[0]);',
+            'args': [expression]})['value']
+
+    def navigate(self, url):
+        self.call('WebDriver:Navigate', {'url': url})
+
+    def close(self):
+        """The window stays; closing the page is leaving it."""
+        self.navigate('about:blank')
+
+    def quit(self):
+        try:
+            os.killpg(self.proc.pid, 9)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+        self.out.close()
+
+
 # ---- our tools ---------------------------------------------------------------
 
 def free_port():
@@ -201,7 +309,7 @@ def free_port():
 class Tool:
     """One of our tools, its stdout and stderr in a file of its own."""
 
-    def __init__(self, name, args, workdir):
+    def __init__(self, name, args, workdir, stun='stun:127.0.0.1:9'):
         exe = os.environ['P2PSIG_OFFER' if name == 'offer' else
                          'P2PSIG_ANSWER']
         self.path = os.path.join(workdir, '%s-%d.log' % (name, time.time_ns()))
@@ -209,7 +317,7 @@ class Tool:
         # A STUN server nobody runs: no public name, no delay.
         # ICE's debug lines say whether Chromium's mDNS names resolved.
         env = dict(os.environ, P2PSIG_LOG='debug,ice')
-        self.proc = subprocess.Popen([exe, '-ice-server', 'stun:127.0.0.1:9',
+        self.proc = subprocess.Popen([exe, '-ice-server', stun,
                                       '-interval', '0.5'] + args, env=env,
                                      stdout=self.out, stderr=subprocess.STDOUT)
 
@@ -408,22 +516,23 @@ class Driver:
 def check_mdns(candidates, who):
     """Chromium's default privacy: host candidates are mDNS names."""
     hosts = [c for c in candidates if ' typ host' in c]
-    log('%s: Chromium candidates: %s' % (who, candidates))
-    assert hosts, 'Chromium sent no host candidate'
+    log('%s: the browser candidates: %s' % (who, candidates))
+    assert hosts, 'the browser sent no host candidate'
     assert all('.local ' in c for c in hosts), \
-        'a host candidate of Chromium is not an mDNS name: %s' % hosts
+        'a host candidate of the browser is not an mDNS name: %s' % hosts
 
 
-def case_page(chromium, workdir):
+def case_page(browser, workdir, stun='stun:127.0.0.1:9'):
     port = free_port()
     answer = Tool('answer', ['-page', '-answer-address', '127.0.0.1:%d' % port,
-                             '-offer-address', '127.0.0.1:9'], workdir)
+                             '-offer-address', '127.0.0.1:9'], workdir,
+                  stun=stun)
     tab = None
     try:
         url = 'http://127.0.0.1:%d/' % port
         wait_for('the answer listening',
                  lambda: 'serving the page' in answer.text())
-        tab = chromium.tab(url)
+        tab = browser.tab(url)
         state = lambda: json.loads(tab.eval(
             'JSON.stringify(window.p2psig || null)') or 'null') or {}
         wait_for('the page connected',
@@ -502,8 +611,25 @@ def case_pion_role(chromium, workdir, chromium_role):
     log('chromium-%s: ok' % chromium_role)
 
 
+def case_firefox_page(chromium, workdir):
+    """The page in Firefox ESR: its default privacy hides host addresses
+    behind mDNS names too; it refuses a STUN server on port 9, so the
+    page gets one on 3478 (nobody answers there either)."""
+    path = os.environ.get('P2PSIG_FIREFOX', '/usr/bin/firefox-esr')
+    if not os.access(path, os.X_OK):
+        log('firefox-page: not run: %s is not installed' % path)
+        return
+    firefox = Firefox(path, workdir)
+    try:
+        log('Firefox:', firefox.version)
+        case_page(firefox, workdir, stun='stun:127.0.0.1:3478')
+    finally:
+        firefox.quit()
+
+
 CASES = {
     'page': case_page,
+    'firefox-page': case_firefox_page,
     'chromium-answer': lambda c, w: case_pion_role(c, w, 'answer'),
     'chromium-offer': lambda c, w: case_pion_role(c, w, 'offer'),
 }
