@@ -509,7 +509,7 @@ tool_signaling_new(struct tool *t, p2psig_role role)
     return signaling;
   if (error == P2PSIG_EINVAL)
     fprintf(stderr, "%s: bad -token or -cors-origin, or unusable TLS file "
-            "(G_MESSAGES_DEBUG=p2psig-signaling tells why)\n", t->name);
+            "(P2PSIG_LOG=debug,signaling tells why)\n", t->name);
   else
     fprintf(stderr, "%s: cannot serve on %s and post to %s: %s\n", t->name,
             listen, remote, p2psig_strerror(error));

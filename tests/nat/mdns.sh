@@ -8,7 +8,8 @@
 # round (the answer hides).  Each run must connect over a host pair
 # between the two hosts' addresses, with 3 messages each way, and the
 # hiding side's candidates (the "local candidate" debug lines of the
-# domain p2psig-ice, which are the strings on_candidate and the SDP carry) must hold no address of its host
+# domain p2psig-ice, on stderr, which are the strings on_candidate and the
+# SDP carry) must hold no address of its host
 # (its LAN, signaling and loopback addresses), only .local names.
 # Skipped (77) without root, ip netns, iptables, openssl or coturn.
 # Topology and environment: lab.sh.
@@ -17,14 +18,14 @@
 lab_require
 lab_up --one-link
 # The candidates each side gathers and the names it resolves.
-export G_MESSAGES_DEBUG=p2psig-ice
+export P2PSIG_LOG=debug,ice
 
 # check_hidden NAME SIDE IP...: SIDE's local candidates in run NAME name
 # no IP given, and its host ones are .local names.
 check_hidden() {
   local name="$1" side="$2" err ip n
   shift 2
-  err="$LAB_DIR/$name.$side.out" # GLib writes debug lines on stdout
+  err="$LAB_DIR/$name.$side.err" # the library's log
   n=$(grep -c 'local candidate candidate:' "$err" || true)
   lab_expect "$name: $side reported candidates ($n)" "$n -gt 0"
   for ip in "$@"; do
@@ -49,7 +50,7 @@ check_pair() {
   # (libnice learns the address from the check); the name still resolves.
   lab_expect "$name: $resolver: remote host or prflx (${!rt})" "${!rt} == host || ${!rt} == prflx"
   lab_expect "$name: $resolver resolved a name" \
-    "\$(grep -c 'resolved to $( [[ $resolver == answer ]] && echo "$LAB_HA_IP" || echo "$LAB_HB_IP")' '$LAB_DIR/$name.$resolver.out' || true) -gt 0"
+    "\$(grep -c 'resolved to $( [[ $resolver == answer ]] && echo "$LAB_HA_IP" || echo "$LAB_HB_IP")' '$LAB_DIR/$name.$resolver.err' || true) -gt 0"
 }
 
 LAB_OFFER_CMD=("$P2PSIG_OFFER" -mdns) LAB_ANSWER_CMD=()
