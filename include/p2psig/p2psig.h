@@ -33,6 +33,12 @@
  * callback.  Failures that happen later arrive through on_state with
  * P2PSIG_STATE_FAILED and an error code.
  *
+ * Logging
+ * -------
+ * Errors and warnings go to stderr, never stdout, unless
+ * p2psig_set_log_handler() sends them elsewhere; P2PSIG_LOG=debug (and
+ * other levels and domains, see p2psig_log_level) shows more.
+ *
  * Objects
  * -------
  * A p2psig_peer is one WebRTC peer connection.  A p2psig_channel belongs to
