@@ -208,7 +208,7 @@ class Tool:
         self.out = open(self.path, 'w')
         # A STUN server nobody runs: no public name, no delay.
         # ICE's debug lines say whether Chromium's mDNS names resolved.
-        env = dict(os.environ, P2PSIG_LOG='debug,ice')
+        env = dict(os.environ, G_MESSAGES_DEBUG='p2psig-ice')
         self.proc = subprocess.Popen([exe, '-ice-server', 'stun:127.0.0.1:9',
                                       '-interval', '0.5'] + args, env=env,
                                      stdout=self.out, stderr=subprocess.STDOUT)
