@@ -617,6 +617,8 @@ p2psig__ice_new(const struct p2psig_ice_options *options,
   ice->data = data;
   ice->mdns_hide = options->mdns_host_candidates;
   ice->awaiting = g_array_new(FALSE, FALSE, sizeof(struct p2psig_candidate));
+  /* libnice reads its log switches with its first agent. */
+  p2psig__log_init();
   ice->agent = nice_agent_new_full(p2psig__loop_context(),
                                    NICE_COMPATIBILITY_RFC5245,
                                    NICE_AGENT_OPTION_ICE_TRICKLE);

@@ -18,6 +18,8 @@
 
 #include <p2psig/p2psig.h>
 
+#include "log.h"
+
 #define P2PSIG_SCTP_PORT 5000
 /* What we accept and advertise in a=max-message-size.  Reassembly holds at
  * most one message of an association at a time (SCTP delivers one partial

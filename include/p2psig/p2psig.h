@@ -33,6 +33,12 @@
  * callback.  Failures that happen later arrive through on_state with
  * P2PSIG_STATE_FAILED and an error code.
  *
+ * Logging
+ * -------
+ * Errors and warnings go to stderr, never stdout, unless
+ * p2psig_set_log_handler() sends them elsewhere; P2PSIG_LOG=debug (and
+ * other levels and domains, see p2psig_log_level) shows more.
+ *
  * Objects
  * -------
  * A p2psig_peer is one WebRTC peer connection.  A p2psig_channel belongs to
@@ -140,6 +146,73 @@ P2PSIG_API const char *p2psig_version_string(void);
  * Since: 0.1
  */
 P2PSIG_API void p2psig_free(void *ptr);
+
+/**
+ * p2psig_log_level:
+ *
+ * How much the library logs.  A level delivers its own messages and those
+ * of every level above it in this list.
+ *
+ * Domains (the domain argument of p2psig_log_cb): "p2psig" (peers, SDP,
+ * configuration), "p2psig-ice" (ICE, candidates, mDNS, TURN over TLS),
+ * "p2psig-dtls", "p2psig-sctp", "p2psig-channel" (data channels, DCEP),
+ * "p2psig-signaling" (HTTP signaling); at P2PSIG_LOG_TRACE also libnice's
+ * own "libnice", "libnice-stun", "libnice-socket" ... .
+ *
+ * The environment variable P2PSIG_LOG=LEVEL[,DOMAIN...] (LEVEL one of
+ * error, warning, info, debug, trace; a DOMAIN with or without its
+ * "p2psig-" prefix, "libnice" for all of libnice's) is read once, at the
+ * first message or peer.  It can make the log more verbose than
+ * p2psig_set_log_handler() asked, never quieter.  Its domains, when given,
+ * limit the info, debug and trace messages to those domains; errors and
+ * warnings of every domain pass.  Unset or empty: warning.
+ *
+ * Since: 0.2
+ */
+typedef enum p2psig_log_level {
+  P2PSIG_LOG_ERROR = 1,   /* something failed */
+  P2PSIG_LOG_WARNING = 2, /* something unexpected: a bad remote input, a
+                             fallback; the default */
+  P2PSIG_LOG_INFO = 3,    /* state changes */
+  P2PSIG_LOG_DEBUG = 4,   /* what the library does, line by line */
+  P2PSIG_LOG_TRACE = 5    /* debug, and libnice's own log */
+} p2psig_log_level;
+
+/**
+ * p2psig_log_cb:
+ * @level: the message's level
+ * @domain: which part of the library logs it (see p2psig_log_level)
+ * @message: one line of text, no trailing newline; lent for the call
+ * @user_data: as given to p2psig_set_log_handler()
+ *
+ * Receives the library's log.  Called from any thread (the library's
+ * thread, or one calling a p2psig function), one message at a time, with
+ * the library's log lock held: return promptly, and call no p2psig function
+ * but p2psig_set_log_handler().
+ *
+ * Since: 0.2
+ */
+typedef void (*p2psig_log_cb)(p2psig_log_level level, const char *domain,
+                              const char *message, void *user_data);
+
+/**
+ * p2psig_set_log_handler:
+ * @level: the most verbose level delivered
+ * @cb: the handler; NULL: the default, which writes each message as one
+ *   line "DOMAIN: LEVEL: HH:MM:SS.mmm: MESSAGE" on stderr (never stdout)
+ * @user_data: passed to @cb
+ *
+ * Sets where the library's log goes and how much of it, for the whole
+ * process; the default is P2PSIG_LOG_WARNING on stderr.  P2PSIG_LOG can
+ * raise the level (see p2psig_log_level).  May be called at any time from
+ * any thread; once it returns, the previous handler is no longer running
+ * (unless it is the caller) and is not called again.  The library installs
+ * no process-wide GLib log handler or writer.
+ *
+ * Since: 0.2
+ */
+P2PSIG_API void p2psig_set_log_handler(p2psig_log_level level,
+                                       p2psig_log_cb cb, void *user_data);
 
 typedef struct p2psig_peer p2psig_peer;
 typedef struct p2psig_channel p2psig_channel;

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What every fuzz target shares: GLib logging silenced, except that a
- * warning or critical aborts (network input must never cause one), and a
- * CHECK that aborts with the failed condition.
+ * What every fuzz target shares: logging silenced, except that a warning,
+ * an error or a GLib critical aborts (network input must never cause one),
+ * and a CHECK that aborts with the failed condition.  The library's log
+ * goes through its handler (lib/log.c), GLib's own (g_return_if_fail)
+ * through the writer.
  */
 #ifndef P2PSIG_FUZZ_COMMON_H
 #define P2PSIG_FUZZ_COMMON_H
@@ -12,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <p2psig/p2psig.h>
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -32,10 +36,21 @@ log_writer(GLogLevelFlags level, const GLogField *fields, size_t n_fields,
   return G_LOG_WRITER_HANDLED;
 }
 
+static void
+log_handler(p2psig_log_level level, const char *domain, const char *message,
+            void *user_data)
+{
+  if (level <= P2PSIG_LOG_WARNING) {
+    fprintf(stderr, "%s: %s\n", domain, message);
+    abort();
+  }
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
   g_log_set_writer_func(log_writer, NULL, NULL);
+  p2psig_set_log_handler(P2PSIG_LOG_WARNING, log_handler, NULL);
   return 0;
 }
 
