@@ -2136,13 +2136,14 @@ test_handshake_cut(void)
   certs_clear(&c);
 }
 
-static int
-try_secure(p2psig_peer *peer, const struct security *sec)
+/* An answer's configuration on listen with sec. */
+static p2psig_signaling_config
+secure_config(const char *listen, const struct security *sec)
 {
-  p2psig_signaling_config config = {
+  return (p2psig_signaling_config){
     P2PSIG_SIGNALING_CONFIG_INIT,
     .role = P2PSIG_ROLE_ANSWER,
-    .listen_address = "127.0.0.1:0",
+    .listen_address = listen,
     .remote_address = "127.0.0.1:9",
     .token = sec->token,
     .tls_certificate = sec->certificate,
@@ -2150,6 +2151,12 @@ try_secure(p2psig_peer *peer, const struct security *sec)
     .tls_ca = sec->ca,
     .tls_remote = sec->remote,
   };
+}
+
+static int
+try_secure(p2psig_peer *peer, const struct security *sec)
+{
+  p2psig_signaling_config config = secure_config("127.0.0.1:0", sec);
   int error = 12345;
   p2psig_signaling *sig = p2psig_signaling_new(peer, &config, &error);
 
@@ -2191,20 +2198,11 @@ static char *
 new_reason(p2psig_peer *peer, const char *listen, const struct security *sec)
 {
   struct new_status got = {0};
-  p2psig_signaling_config config = {
-    P2PSIG_SIGNALING_CONFIG_INIT,
-    .role = P2PSIG_ROLE_ANSWER,
-    .listen_address = listen,
-    .remote_address = "127.0.0.1:9",
-    .token = sec->token,
-    .tls_certificate = sec->certificate,
-    .tls_key = sec->key,
-    .tls_ca = sec->ca,
-    .tls_remote = sec->remote,
-    .on_status = on_new_status,
-    .user_data = &got,
-  };
+  p2psig_signaling_config config = secure_config(listen, sec);
   int error = 0;
+
+  config.on_status = on_new_status;
+  config.user_data = &got;
 
   g_assert_null(p2psig_signaling_new(peer, &config, &error));
   g_assert_cmpint(got.calls, ==, 1);
