@@ -8,9 +8,11 @@
  * /tools/run/...: the tools themselves ($P2PSIG_OFFER, $P2PSIG_ANSWER) over
  * 127.0.0.1, failing loudly: retries said on stderr, a refusal (401, a
  * second offer's 400) or an address in use ends them with status 1 and
- * the reason, an argument that is no flag with status 2.
+ * the reason, as does a TLS handshake refused; an argument that is no
+ * flag ends them with status 2.
  */
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -479,6 +481,54 @@ test_run_empty_token(void)
   proc_stop(&answer);
 }
 
+/* The answer serves HTTPS with a self-signed certificate the offer does
+ * not trust: the handshake is refused, which waiting will not mend, and
+ * the offer exits 1 saying why. */
+static void
+test_run_tls_untrusted(void)
+{
+  g_autofree char *dir = g_dir_make_tmp("p2psig-tools-XXXXXX", NULL);
+  g_autofree char *crt = g_build_filename(dir, "answer.crt", NULL);
+  g_autofree char *key = g_build_filename(dir, "answer.key", NULL);
+  g_autofree char *offer_at = free_address(NULL);
+  g_autofree char *answer_at = free_address(NULL);
+  const char *openssl[] = {
+    "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+    "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj",
+    "/CN=answer", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key,
+    "-out", crt, NULL};
+  g_autoptr(GError) error = NULL;
+  struct proc answer, offer;
+  int wait_status = 0;
+
+  g_assert_nonnull(dir);
+  if (!g_spawn_sync(NULL, (char **)openssl, NULL,
+                    G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL |
+                        G_SPAWN_STDERR_TO_DEV_NULL,
+                    NULL, NULL, NULL, NULL, &wait_status, &error) ||
+      !g_spawn_check_wait_status(wait_status, NULL)) {
+    g_test_skip("no openssl to make a certificate");
+    g_rmdir(dir);
+    return;
+  }
+  proc_start(&answer, "P2PSIG_ANSWER", NULL, NO_STUN, "-answer-address",
+             answer_at, "-offer-address", offer_at, "-tls-cert", crt,
+             "-tls-key", key, NULL);
+  if (answer.sub) {
+    proc_start(&offer, "P2PSIG_OFFER", NULL, NO_STUN, "-offer-address",
+               offer_at, "-answer-address", answer_at, "-tls-remote", NULL);
+    g_assert_cmpint(proc_exit_status(&offer, 20000), ==, 1);
+    g_assert_nonnull(strstr(offer.err->str, "offer: signaling failed: POST "
+                                            "https://"));
+    g_assert_nonnull(strstr(offer.err->str, "not signed by a trusted CA"));
+    proc_stop(&offer);
+    proc_stop(&answer);
+  }
+  g_unlink(crt);
+  g_unlink(key);
+  g_rmdir(dir);
+}
+
 /* An argument that is no flag (a typo, or a flag after it, which Go's
  * flag package would not read) is a bad command line: status 2 and the
  * usage, not a tool running with defaults. */
@@ -520,6 +570,7 @@ main(int argc, char **argv)
   g_test_add_func("/tools/run/second-offer", test_run_second_offer);
   g_test_add_func("/tools/run/address-in-use", test_run_address_in_use);
   g_test_add_func("/tools/run/empty-token", test_run_empty_token);
+  g_test_add_func("/tools/run/tls-untrusted", test_run_tls_untrusted);
   g_test_add_func("/tools/run/extra-argument", test_run_extra_argument);
   return g_test_run();
 }
