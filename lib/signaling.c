@@ -87,9 +87,18 @@ struct post {
   GBytes *body;
 };
 
-/* A refusal waiting to be reported through on_error. */
+/* What a report is about: a request of ours that failed for good or is
+ * retried, or one of the remote's that we refused. */
+enum report_kind { REPORT_FINAL, REPORT_RETRY, REPORT_SERVED };
+
+/* A refusal or failure waiting to be reported through on_error (all but
+ * retries) and on_status. */
 struct report {
+  enum report_kind kind;
   int error;
+  unsigned http_status;       /* 0: no response */
+  unsigned retry_in_ms;       /* REPORT_RETRY */
+  char *url;                  /* ours: the URL; served: the path */
   char *message;
 };
 
@@ -155,6 +164,7 @@ struct p2psig_signaling {
   p2psig_peer *peer;
   p2psig_role role;
   p2psig_signaling_error_cb on_error;
+  p2psig_signaling_status_cb on_status;
   void *user_data;
   char *remote_base;           /* "http://host:port" or "https://..." */
   char *authorization;         /* "Bearer <token>" we send; NULL: none */
@@ -735,6 +745,7 @@ post_free(struct post *post)
 static void
 report_free(struct report *report)
 {
+  g_free(report->url);
   g_free(report->message);
   g_free(report);
 }
@@ -742,8 +753,9 @@ report_free(struct report *report)
 /* -------------------------------------------------------------------- */
 /* Reporting refusals                                                     */
 
-/* Runs from an idle source, so that on_error never runs inside a libsoup
- * handler and the application may free the signaling object from it. */
+/* Runs from an idle source, so that on_error and on_status never run
+ * inside a libsoup handler and the application may free the signaling
+ * object from them. */
 static gboolean
 flush_reports(void *data)
 {
@@ -753,16 +765,33 @@ flush_reports(void *data)
   g_clear_pointer(&sig->report_source, g_source_unref);
   sig->refs++;
   while (!sig->closed && (report = g_queue_pop_head(&sig->reports))) {
-    if (sig->on_error)
+    p2psig_signaling_status status = {
+      .size = sizeof status,
+      .final = report->kind == REPORT_FINAL,
+      .served = report->kind == REPORT_SERVED,
+      .http_status = report->http_status,
+      .error = report->error,
+      .retry_in_ms = report->retry_in_ms,
+      .url = report->url,
+      .reason = report->message,
+    };
+
+    /* on_error has had refusals and failures since 0.1, never retries. */
+    if (sig->on_error && report->kind != REPORT_RETRY)
       sig->on_error(sig, report->error, report->message, sig->user_data);
+    if (sig->on_status && !sig->closed)
+      sig->on_status(sig, &status, sig->user_data);
     report_free(report);
   }
   sig_unref(sig);
   return G_SOURCE_REMOVE;
 }
 
-static void G_GNUC_PRINTF(3, 4)
-report(struct p2psig_signaling *sig, int error, const char *fmt, ...)
+/* Queues a report and returns it (a retry sets its delay).  path is that
+ * of the request ("/sdp"): of ours, it is reported as the remote's URL. */
+static struct report * G_GNUC_PRINTF(6, 7)
+report(struct p2psig_signaling *sig, enum report_kind kind, int error,
+       unsigned http_status, const char *path, const char *fmt, ...)
 {
   struct report *r = g_new0(struct report, 1);
   g_autofree char *text = NULL;
@@ -771,13 +800,19 @@ report(struct p2psig_signaling *sig, int error, const char *fmt, ...)
   va_start(ap, fmt);
   text = g_strdup_vprintf(fmt, ap);
   va_end(ap);
+  r->kind = kind;
   r->message = one_line(text);
   r->error = error;
-  g_debug("%s: %s", p2psig_error_name(error), r->message);
+  r->http_status = http_status;
+  r->url = kind == REPORT_SERVED ? g_strdup(path)
+                                 : g_strconcat(sig->remote_base, path, NULL);
+  if (kind != REPORT_RETRY)
+    g_debug("%s: %s", p2psig_error_name(error), r->message);
 
   g_queue_push_tail(&sig->reports, r);
   if (!sig->report_source)
     sig->report_source = p2psig__loop_idle(flush_reports, sig, NULL);
+  return r;
 }
 
 /* Answers a request with status and a one-line text/plain reason, and
@@ -805,7 +840,8 @@ refuse(struct p2psig_signaling *sig, SoupServerMessage *msg, unsigned status,
   /* Both come from the request line, before any authentication. */
   method = excerpt(soup_server_message_get_method(msg), 16);
   path = excerpt(g_uri_get_path(soup_server_message_get_uri(msg)), 64);
-  report(sig, error, "%s %s: %u %s", method, path, status, line);
+  report(sig, REPORT_SERVED, error, status, path, "%s %s: %u %s", method,
+         path, status, line);
 }
 
 /* -------------------------------------------------------------------- */
@@ -902,11 +938,15 @@ retry_cb(void *data)
   return G_SOURCE_REMOVE;
 }
 
+/* A POST failed in a way that waiting may fix (no connection, a 5xx of
+ * status, no response in time): send it again after the backoff. */
 static void
-schedule_retry(struct p2psig_signaling *sig, const char *why)
+schedule_retry(struct p2psig_signaling *sig, unsigned status, const char *why)
 {
   g_debug("POST %s%s failed (%s): retrying in %u ms", sig->remote_base,
           post_path(sig->current), why, sig->backoff_ms);
+  report(sig, REPORT_RETRY, status ? P2PSIG_EHTTP : P2PSIG_ENETWORK, status,
+         post_path(sig->current), "%s", why)->retry_in_ms = sig->backoff_ms;
   sig->retry_source = p2psig__loop_timeout(sig->backoff_ms, retry_cb, sig,
                                            NULL);
   sig->backoff_ms = MIN(sig->backoff_ms * 2, BACKOFF_MAX_MS);
@@ -989,9 +1029,11 @@ report_refused(struct p2psig_signaling *sig, const struct request *req,
   g_autofree char *phrase = excerpt(
       soup_message_get_reason_phrase(req->msg), 64);
 
-  report(sig, req->status == SOUP_STATUS_UNAUTHORIZED ? P2PSIG_EUNAUTHORIZED
-                                                      : P2PSIG_EHTTP,
-         "%s %s%s refused: %u %s%s%s", method, sig->remote_base, path,
+  report(sig, REPORT_FINAL,
+         req->status == SOUP_STATUS_UNAUTHORIZED ? P2PSIG_EUNAUTHORIZED
+                                                 : P2PSIG_EHTTP,
+         req->status, path, "%s %s%s refused: %u %s%s%s", method,
+         sig->remote_base, path,
          req->status, phrase, reason[0] ? ": " : "", reason);
 }
 
@@ -1046,24 +1088,30 @@ take_inline_answer(struct p2psig_signaling *sig, struct request *req)
   int rc;
 
   if (req->len >= req->cap) {
-    report(sig, P2PSIG_ETOOBIG, "POST %s/sdp: the answer is larger than %zu "
-           "bytes", sig->remote_base, req->cap - 1);
+    report(sig, REPORT_FINAL, P2PSIG_ETOOBIG, req->status, "/sdp",
+           "POST %s/sdp: the answer is larger than %zu bytes",
+           sig->remote_base, req->cap - 1);
   } else if (!valid_session(id)) {
-    report(sig, P2PSIG_EHTTP, "POST %s/sdp: no session id in the response: "
-           "the answer does not take one-round-trip offers", sig->remote_base);
+    report(sig, REPORT_FINAL, P2PSIG_EHTTP, req->status, "/sdp",
+           "POST %s/sdp: no session id in the response: the answer does "
+           "not take one-round-trip offers", sig->remote_base);
   } else if ((rc = p2psig__signal_decode_sdp(req->body, req->len, &type, &sdp,
                                              &detail)) < 0) {
-    report(sig, rc, "POST %s/sdp: bad answer in the response: %s",
-           sig->remote_base, detail);
+    report(sig, REPORT_FINAL, rc, req->status, "/sdp",
+           "POST %s/sdp: bad answer in the response: %s", sig->remote_base,
+           detail);
   } else if (type != P2PSIG_SDP_ANSWER) {
-    report(sig, P2PSIG_EJSON, "POST %s/sdp: the response is an offer, not an "
-           "answer", sig->remote_base);
+    report(sig, REPORT_FINAL, P2PSIG_EJSON, req->status, "/sdp",
+           "POST %s/sdp: the response is an offer, not an answer",
+           sig->remote_base);
   } else if (sig->have_remote && strcmp(id, sig->session_id) != 0) {
-    report(sig, P2PSIG_ESTATE, "POST %s/sdp: the ICE restart was answered "
-           "for another session", sig->remote_base);
+    report(sig, REPORT_FINAL, P2PSIG_ESTATE, req->status, "/sdp",
+           "POST %s/sdp: the ICE restart was answered for another "
+           "session", sig->remote_base);
   } else if ((rc = p2psig_peer_set_remote_description(
                   sig->peer, P2PSIG_SDP_ANSWER, sdp)) < 0) {
-    report(sig, rc, "POST %s/sdp: answer refused: %s", sig->remote_base,
+    report(sig, REPORT_FINAL, rc, req->status, "/sdp",
+           "POST %s/sdp: answer refused: %s", sig->remote_base,
            p2psig_strerror(rc));
   } else {
     memcpy(sig->session_id, id, sizeof sig->session_id);
@@ -1084,9 +1132,9 @@ request_done(struct request *req, const GError *error)
   sig->request = NULL;
 
   if (error && tls_refused(error)) {
-    report(sig, P2PSIG_ENETWORK, "POST %s%s failed: %s%s", sig->remote_base,
-           post_path(post), error->message,
-           certificate_problem(
+    report(sig, REPORT_FINAL, P2PSIG_ENETWORK, 0, post_path(post),
+           "POST %s%s failed: %s%s", sig->remote_base, post_path(post),
+           error->message, certificate_problem(
                soup_message_get_tls_peer_certificate_errors(req->msg)));
   } else if (error || SOUP_STATUS_IS_SERVER_ERROR(status)) {
     g_autofree char *why =
@@ -1099,7 +1147,7 @@ request_done(struct request *req, const GError *error)
     /* An offer that was answered meanwhile needs no resend. */
     if (!(post->kind == POST_OFFER && sig->have_remote &&
           !sig->restarting)) {
-      schedule_retry(sig, why);
+      schedule_retry(sig, error ? 0 : status, why);
       request_free(req);
       return;
     }
@@ -1133,11 +1181,17 @@ poll_retry_cb(void *data)
   return G_SOURCE_REMOVE;
 }
 
+/* Polls again after the backoff: after an empty response, or (failed)
+ * after a failure that waiting may fix, of status when it is a 5xx. */
 static void
-schedule_poll(struct p2psig_signaling *sig, const char *why)
+schedule_poll(struct p2psig_signaling *sig, bool failed, unsigned status,
+              const char *why)
 {
   g_debug("GET %s/candidate: %s: polling again in %u ms", sig->remote_base,
           why, sig->poll_backoff_ms);
+  if (failed)
+    report(sig, REPORT_RETRY, status ? P2PSIG_EHTTP : P2PSIG_ENETWORK, status,
+           "/candidate", "%s", why)->retry_in_ms = sig->poll_backoff_ms;
   sig->poll_retry = p2psig__loop_timeout(sig->poll_backoff_ms, poll_retry_cb,
                                          sig, NULL);
   sig->poll_backoff_ms = MIN(sig->poll_backoff_ms * 2, BACKOFF_MAX_MS);
@@ -1154,22 +1208,25 @@ poll_take(struct p2psig_signaling *sig, const struct request *req)
   int rc;
 
   if (req->len >= req->cap) {
-    report(sig, P2PSIG_ETOOBIG, "GET %s/candidate: response larger than %zu "
-           "bytes", sig->remote_base, req->cap - 1);
+    report(sig, REPORT_FINAL, P2PSIG_ETOOBIG, req->status, "/candidate",
+           "GET %s/candidate: response larger than %zu bytes",
+           sig->remote_base, req->cap - 1);
     sig->poll_stopped = true;
     return;
   }
   rc = p2psig__signal_decode_candidates(req->body, req->len, &list, &next,
                                         &complete, &detail);
   if (rc < 0) {
-    report(sig, rc, "GET %s/candidate: %s", sig->remote_base, detail);
+    report(sig, REPORT_FINAL, rc, req->status, "/candidate",
+           "GET %s/candidate: %s", sig->remote_base, detail);
     sig->poll_stopped = true;
     return;
   }
   n = g_strv_length(list);
   if (next != sig->poll_next + n) {
-    report(sig, P2PSIG_EJSON, "GET %s/candidate: \"next\" is %u after %u "
-           "candidates from %u", sig->remote_base, next, n, sig->poll_next);
+    report(sig, REPORT_FINAL, P2PSIG_EJSON, req->status, "/candidate",
+           "GET %s/candidate: \"next\" is %u after %u candidates from %u",
+           sig->remote_base, next, n, sig->poll_next);
     sig->poll_stopped = true;
     return;
   }
@@ -1180,9 +1237,9 @@ poll_take(struct p2psig_signaling *sig, const struct request *req)
     if (!list[i][0])
       continue;
     if (sig->remote_candidates >= sig->limits.max_candidates) {
-      report(sig, P2PSIG_ELIMIT, "GET %s/candidate: too many candidates: at "
-             "most %u a session", sig->remote_base,
-             sig->limits.max_candidates);
+      report(sig, REPORT_FINAL, P2PSIG_ELIMIT, req->status, "/candidate",
+             "GET %s/candidate: too many candidates: at most %u a session",
+             sig->remote_base, sig->limits.max_candidates);
       sig->poll_stopped = true;
       return;
     }
@@ -1205,7 +1262,7 @@ poll_take(struct p2psig_signaling *sig, const struct request *req)
   } else {
     /* The wait passed (or a poll of ours was answered early to make room):
      * a server answering empty at once must not make us spin. */
-    schedule_poll(sig, "no candidate");
+    schedule_poll(sig, false, 0, "no candidate");
   }
 }
 
@@ -1219,7 +1276,8 @@ poll_done(struct request *req, const GError *error)
   g_assert(sig->poll == req);
   sig->poll = NULL;
   if (error && tls_refused(error)) {
-    report(sig, P2PSIG_ENETWORK, "GET %s/candidate failed: %s%s",
+    report(sig, REPORT_FINAL, P2PSIG_ENETWORK, 0, "/candidate",
+           "GET %s/candidate failed: %s%s",
            sig->remote_base, error->message,
            certificate_problem(
                soup_message_get_tls_peer_certificate_errors(req->msg)));
@@ -1230,7 +1288,7 @@ poll_done(struct request *req, const GError *error)
         : error                 ? g_strdup(error->message)
                                 : g_strdup_printf("HTTP %u", status);
 
-    schedule_poll(sig, why);
+    schedule_poll(sig, true, error ? 0 : status, why);
   } else if (SOUP_STATUS_IS_SUCCESSFUL(status)) {
     poll_take(sig, req);
   } else {
@@ -2773,13 +2831,53 @@ struct new_args {
   GTlsCertificate *certificate; /* serve HTTPS with it; NULL: HTTP */
   GTlsDatabase *ca;           /* trusted for the remote; NULL: system's */
   int error;
+  char *reason;               /* why it failed, for on_status */
 };
+
+/* Says why p2psig_signaling_new() fails: a debug line, and the reason
+ * on_status gets (the first one given). */
+static void G_GNUC_PRINTF(2, 3)
+new_fail(struct new_args *args, const char *fmt, ...)
+{
+  char *text;
+  va_list ap;
+
+  va_start(ap, fmt);
+  text = g_strdup_vprintf(fmt, ap);
+  va_end(ap);
+  g_debug("%s", text);
+  if (!args->reason)
+    args->reason = text;
+  else
+    g_free(text);
+}
+
+/* Makes error "cannot listen on ADDRESS: REASON", with GIO's own wording
+ * of the address taken out when it is there, leaving the system's words
+ * for why ("Address already in use"). */
+static void
+name_listen_error(GInetAddress *addr, uint16_t port, GError *error)
+{
+  g_autofree char *host = g_inet_address_to_string(addr);
+  g_autofree char *where =
+      g_inet_address_get_family(addr) == G_SOCKET_FAMILY_IPV6
+          ? g_strdup_printf("[%s]:%u", host, port)
+          : g_strdup_printf("%s:%u", host, port);
+  g_autofree char *prefix = g_strconcat(where, ": ", NULL);
+  const char *why = strstr(error->message, prefix);
+  char *message = g_strdup_printf("cannot listen on %s: %s", where,
+                                  why ? why + strlen(prefix)
+                                      : error->message);
+
+  g_free(error->message);
+  error->message = message;
+}
 
 /* A listening socket on addr:port, as libsoup's own listeners make them
  * (IPv6 sockets IPv6 only); its port in *bound. */
 static GSocket *
-listen_socket(GInetAddress *addr, uint16_t port, uint16_t *bound,
-              GError **error)
+listen_socket_named(GInetAddress *addr, uint16_t port, uint16_t *bound,
+                    GError **error)
 {
   GSocketFamily family = g_inet_address_get_family(addr);
   g_autoptr(GSocketAddress) want = g_inet_socket_address_new(addr, port);
@@ -2800,6 +2898,21 @@ listen_socket(GInetAddress *addr, uint16_t port, uint16_t *bound,
     return NULL;
   *bound = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(local));
   return g_steal_pointer(&socket);
+}
+
+/* listen_socket_named(), its error naming the address. */
+static GSocket *
+listen_socket(GInetAddress *addr, uint16_t port, uint16_t *bound,
+              GError **error)
+{
+  GError *local = NULL;
+  GSocket *socket = listen_socket_named(addr, port, bound, &local);
+
+  if (!socket) {
+    name_listen_error(addr, port, local);
+    g_propagate_error(error, local);
+  }
+  return socket;
 }
 
 /* soup_server_listen_all() and soup_server_listen_local() of libsoup 3.2:
@@ -2886,9 +2999,7 @@ new_on_loop(void *data)
   soup_server_add_handler(sig->server, NULL, handler, sig, NULL);
   sig->listener = g_socket_listener_new();
   if (!server_listen(sig, args, &error)) {
-    g_debug("cannot listen on %s:%u: %s",
-            args->listen_host ? args->listen_host : "*", args->listen_port,
-            error->message);
+    new_fail(args, "%s", error->message);
     g_socket_listener_close(sig->listener);
     g_clear_object(&sig->listener);
     g_clear_object(&sig->server);
@@ -3008,28 +3119,30 @@ load_security(const p2psig_signaling_config *cfg, struct new_args *args)
   bool have_ca;
 
   if (cfg->token && !valid_token(cfg->token)) {
-    g_debug("the token is empty or holds spaces or non-ASCII bytes");
+    new_fail(args, cfg->token[0] ? "the token holds a space, a control "
+             "character or a non-ASCII byte: it goes in an HTTP header as "
+             "printable ASCII" : "the token is empty");
     return P2PSIG_EINVAL;
   }
   if (!cfg->tls_certificate != !cfg->tls_key) {
-    g_debug("tls_certificate and tls_key go together");
+    new_fail(args, "tls_certificate and tls_key go together");
     return P2PSIG_EINVAL;
   }
   if (cfg->tls_ca && !cfg->tls_remote) {
-    g_debug("tls_ca without tls_remote");
+    new_fail(args, "tls_ca without tls_remote");
     return P2PSIG_EINVAL;
   }
   if (cfg->tls_certificate) {
     args->certificate = g_tls_certificate_new_from_files(
         cfg->tls_certificate, cfg->tls_key, &error);
     if (!args->certificate) {
-      g_debug("cannot use certificate %s with key %s: %s",
-              cfg->tls_certificate, cfg->tls_key, error->message);
+      new_fail(args, "cannot use certificate %s with key %s: %s",
+               cfg->tls_certificate, cfg->tls_key, error->message);
       return P2PSIG_EINVAL;
     }
     if (!key_matches(cfg->tls_certificate, cfg->tls_key)) {
-      g_debug("key %s is not that of certificate %s", cfg->tls_key,
-              cfg->tls_certificate);
+      new_fail(args, "key %s is not that of certificate %s", cfg->tls_key,
+               cfg->tls_certificate);
       return P2PSIG_EINVAL;
     }
   }
@@ -3046,8 +3159,8 @@ load_security(const p2psig_signaling_config *cfg, struct new_args *args)
     if (have_ca)
       args->ca = g_tls_file_database_new(ca, &error);
     if (!args->ca) {
-      g_debug("cannot use CA file %s: %s", cfg->tls_ca,
-              error ? error->message : "no certificate in it");
+      new_fail(args, "cannot use CA file %s: %s", cfg->tls_ca,
+               error ? error->message : "no certificate in it");
       return P2PSIG_EINVAL;
     }
   }
@@ -3056,29 +3169,31 @@ load_security(const p2psig_signaling_config *cfg, struct new_args *args)
 
 /* Checks the one-round-trip and browser fields and copies them into sig. */
 static int
-load_browser(const p2psig_signaling_config *cfg, struct p2psig_signaling *sig)
+load_browser(const p2psig_signaling_config *cfg, struct p2psig_signaling *sig,
+             struct new_args *args)
 {
   size_t n = 0;
 
   if (cfg->one_round_trip && cfg->role != P2PSIG_ROLE_OFFER) {
-    g_debug("one_round_trip is for the offer role: the answer serves both");
+    new_fail(args,
+             "one_round_trip is for the offer role: the answer serves both");
     return P2PSIG_EINVAL;
   }
   for (; cfg->cors_origins && cfg->cors_origins[n]; n++) {
     if (n == P2PSIG_SIGNAL_MAX_ORIGINS) {
-      g_debug("more than %d cors_origins", P2PSIG_SIGNAL_MAX_ORIGINS);
+      new_fail(args, "more than %d cors_origins", P2PSIG_SIGNAL_MAX_ORIGINS);
       return P2PSIG_EINVAL;
     }
     if (!p2psig__signal_valid_origin(cfg->cors_origins[n])) {
-      g_debug("cors_origins: \"%.64s\" is not \"*\" nor "
-              "http[s]://host[:port]", cfg->cors_origins[n]);
+      new_fail(args, "cors_origins: \"%.64s\" is not \"*\" nor "
+               "http[s]://host[:port]", cfg->cors_origins[n]);
       return P2PSIG_EINVAL;
     }
   }
   if (cfg->page && (strlen(cfg->page) > P2PSIG_SIGNAL_MAX_PAGE ||
                     !g_utf8_validate(cfg->page, -1, NULL))) {
-    g_debug("the page is larger than %d bytes or not UTF-8",
-            P2PSIG_SIGNAL_MAX_PAGE);
+    new_fail(args, "the page is larger than %d bytes or not UTF-8",
+             P2PSIG_SIGNAL_MAX_PAGE);
     return P2PSIG_EINVAL;
   }
   sig->one_round_trip = cfg->one_round_trip;
@@ -3096,6 +3211,7 @@ new_args_clear(struct new_args *args)
   g_clear_object(&args->listen_addr);
   g_clear_object(&args->certificate);
   g_clear_object(&args->ca);
+  g_clear_pointer(&args->reason, g_free);
 }
 
 static void
@@ -3131,11 +3247,12 @@ p2psig_signaling_new(p2psig_peer *peer, const p2psig_signaling_config *config,
                              "p2psig_signaling_config",
                              "P2PSIG_SIGNALING_CONFIG_INIT", &detail);
     if (rc < 0) {
-      g_debug("signaling configuration refused: %s", detail);
+      new_fail(&args, "signaling configuration refused: %s", detail);
       goto fail;
     }
   }
   if (cfg.role != P2PSIG_ROLE_OFFER && cfg.role != P2PSIG_ROLE_ANSWER) {
+    new_fail(&args, "no such role: %d", (int)cfg.role);
     rc = P2PSIG_EINVAL;
     goto fail;
   }
@@ -3149,10 +3266,15 @@ p2psig_signaling_new(p2psig_peer *peer, const p2psig_signaling_config *config,
                                                    : "localhost:50000";
   if ((rc = p2psig__signal_parse_address(listen_address, true,
                                          &args.listen_host,
-                                         &args.listen_port)) < 0 ||
-      (rc = p2psig__signal_parse_address(remote_address, false, &remote_host,
+                                         &args.listen_port)) < 0) {
+    new_fail(&args, "bad listen address \"%.64s\": [HOST]:PORT, an IPv6 "
+             "address in brackets", listen_address);
+    goto fail;
+  }
+  if ((rc = p2psig__signal_parse_address(remote_address, false, &remote_host,
                                          &remote_port)) < 0) {
-    g_debug("bad address \"%s\" or \"%s\"", listen_address, remote_address);
+    new_fail(&args, "bad remote address \"%.64s\": HOST:PORT, an IPv6 "
+             "address in brackets", remote_address);
     goto fail;
   }
 
@@ -3162,7 +3284,7 @@ p2psig_signaling_new(p2psig_peer *peer, const p2psig_signaling_config *config,
   remote_base = make_remote_base(cfg.tls_remote ? "https" : "http",
                                  remote_host, remote_port);
   if (!remote_base) {
-    g_debug("cannot make a URI of \"%s\"", remote_address);
+    new_fail(&args, "cannot make a URI of \"%s\"", remote_address);
     rc = P2PSIG_EADDRESS;
     goto fail;
   }
@@ -3179,7 +3301,8 @@ p2psig_signaling_new(p2psig_peer *peer, const p2psig_signaling_config *config,
                                                NULL, &err);
 
       if (!addrs) {
-        g_debug("cannot resolve %s: %s", args.listen_host, err->message);
+        new_fail(&args, "cannot resolve %s: %s", args.listen_host,
+                 err->message);
         rc = P2PSIG_ENETWORK;
         goto fail;
       }
@@ -3193,6 +3316,7 @@ p2psig_signaling_new(p2psig_peer *peer, const p2psig_signaling_config *config,
   sig->peer = peer;
   sig->role = cfg.role;
   sig->on_error = cfg.on_error;
+  sig->on_status = cfg.on_status;
   sig->user_data = cfg.user_data;
   sig->remote_base = g_steal_pointer(&remote_base);
   if (cfg.token) {
@@ -3210,7 +3334,7 @@ p2psig_signaling_new(p2psig_peer *peer, const p2psig_signaling_config *config,
   sig->outbox = g_ptr_array_new_with_free_func(g_free);
   sig->backoff_ms = BACKOFF_MIN_MS;
   sig->poll_backoff_ms = BACKOFF_MIN_MS;
-  if ((rc = load_browser(&cfg, sig)) < 0)
+  if ((rc = load_browser(&cfg, sig, &args)) < 0)
     goto fail;
 
   args.sig = sig;
@@ -3227,6 +3351,16 @@ fail:
     g_ptr_array_unref(sig->held);
     g_ptr_array_unref(sig->outbox);
     sig_unref(sig);
+  }
+  if (cfg.on_status) {
+    p2psig_signaling_status status = {
+      .size = sizeof status,
+      .final = true,
+      .error = rc,
+      .reason = args.reason ? args.reason : p2psig_strerror(rc),
+    };
+
+    cfg.on_status(NULL, &status, cfg.user_data);
   }
   new_args_clear(&args);
   if (error)

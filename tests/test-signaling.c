@@ -20,6 +20,7 @@
 #include <openssl/x509v3.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <errno.h>
 #include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -44,6 +45,11 @@ struct side {
   int errors;               /* on_error calls, and the last one's: */
   int last_error;
   char *last_message;
+  int retries, finals, served; /* on_status calls of each kind */
+  unsigned first_retry_ms;  /* the first retry's delay */
+  char *first_retry_url;
+  p2psig_signaling_status last_final; /* its url and reason: */
+  char *last_final_url;
   bool free_sig_on_connect; /* free the signaling inside on_state */
 };
 
@@ -80,6 +86,38 @@ on_error(p2psig_signaling *sig, int error, const char *message,
   side->last_error = error;
   g_free(side->last_message);
   side->last_message = g_strdup(message);
+  testutil_unlock();
+}
+
+static void
+on_status(p2psig_signaling *sig, const p2psig_signaling_status *status,
+          void *user_data)
+{
+  struct side *side = user_data;
+
+  g_test_message("%s: on_status final %d served %d HTTP %u retry %u ms %s: "
+                 "%s", side->base.name, status->final, status->served,
+                 status->http_status, status->retry_in_ms, status->url,
+                 status->reason);
+  g_assert_cmpuint(status->size, >=, sizeof *status);
+  g_assert_nonnull(status->reason);
+  g_assert_nonnull(status->url);
+  testutil_lock();
+  if (status->served) {
+    side->served++;
+  } else if (status->final) {
+    side->finals++;
+    side->last_final = *status;
+    g_free(side->last_final_url);
+    side->last_final_url = g_strdup(status->url);
+    side->last_final.url = side->last_final.reason = NULL;
+  } else {
+    g_assert_cmpuint(status->retry_in_ms, >, 0);
+    if (side->retries++ == 0) {
+      side->first_retry_ms = status->retry_in_ms;
+      side->first_retry_url = g_strdup(status->url);
+    }
+  }
   testutil_unlock();
 }
 
@@ -121,6 +159,7 @@ side_listen_secure(struct side *side, p2psig_role role, const char *listen,
     .listen_address = listen,
     .remote_address = remote,
     .on_error = on_error,
+    .on_status = on_status,
     .user_data = side,
   };
   int error = 0;
@@ -167,6 +206,8 @@ side_clear(struct side *side)
   p2psig_signaling_free(sig);
   testutil_side_clear(&side->base);
   g_free(side->last_message);
+  g_free(side->first_retry_url);
+  g_free(side->last_final_url);
 }
 
 static int
@@ -648,6 +689,13 @@ test_offer_before_answer(void)
 
   testutil_lock();
   g_assert_null(offer.sig);
+  /* Each retry told on_status, with its URL and delay; on_error nothing. */
+  g_assert_cmpint(offer.retries, >=, 2);
+  g_assert_cmpuint(offer.first_retry_ms, ==, 50);
+  g_assert_true(g_str_has_prefix(offer.first_retry_url, "http://"));
+  g_assert_true(g_str_has_suffix(offer.first_retry_url, "/sdp"));
+  g_assert_nonnull(strstr(offer.first_retry_url, answer_addr));
+  g_assert_cmpint(offer.finals, ==, 0);
   testutil_unlock();
   g_assert_cmpint(side_errors(&offer), ==, 0);
   g_assert_cmpint(side_errors(&answer), ==, 0);
@@ -1143,6 +1191,20 @@ test_token_mismatch(void)
   g_assert_cmpint(offer.last_error, ==, P2PSIG_EUNAUTHORIZED);
   g_assert_nonnull(strstr(offer.last_message, "401"));
   testutil_unlock();
+  /* on_status: final for the offer, with the status; served for the
+   * answer. */
+  TESTUTIL_WAIT(offer.finals >= 1 && answer.served >= 1, TIMEOUT_MS,
+                "on_status");
+  testutil_lock();
+  g_assert_cmpuint(offer.last_final.http_status, ==, 401);
+  g_assert_cmpint(offer.last_final.error, ==, P2PSIG_EUNAUTHORIZED);
+  g_assert_cmpuint(offer.last_final.retry_in_ms, ==, 0);
+  g_assert_true(g_str_has_prefix(offer.last_final_url, "http://"));
+  g_assert_nonnull(strstr(offer.last_final_url, answer_addr));
+  g_assert_true(g_str_has_suffix(offer.last_final_url, "/sdp"));
+  g_assert_cmpint(offer.retries, ==, 0);
+  g_assert_cmpint(answer.finals, ==, 0);
+  testutil_unlock();
 
   g_usleep(500 * 1000);
   g_assert_cmpint(side_errors(&answer), ==, 1);
@@ -1329,6 +1391,12 @@ expect_tls_failure(struct side *offer, struct side *answer, const char *why)
   g_assert_cmpint(side_errors(answer), ==, 0);
   testutil_lock();
   g_assert_cmpint(offer->base.state, ==, P2PSIG_STATE_NEW);
+  /* Final, without a response, and never a retry. */
+  g_assert_cmpint(offer->finals, ==, 1);
+  g_assert_cmpuint(offer->last_final.http_status, ==, 0);
+  g_assert_cmpint(offer->last_final.error, ==, P2PSIG_ENETWORK);
+  g_assert_true(g_str_has_prefix(offer->last_final_url, "https://"));
+  g_assert_cmpint(offer->retries, ==, 0);
   testutil_unlock();
 }
 
@@ -2068,13 +2136,14 @@ test_handshake_cut(void)
   certs_clear(&c);
 }
 
-static int
-try_secure(p2psig_peer *peer, const struct security *sec)
+/* An answer's configuration on listen with sec. */
+static p2psig_signaling_config
+secure_config(const char *listen, const struct security *sec)
 {
-  p2psig_signaling_config config = {
+  return (p2psig_signaling_config){
     P2PSIG_SIGNALING_CONFIG_INIT,
     .role = P2PSIG_ROLE_ANSWER,
-    .listen_address = "127.0.0.1:0",
+    .listen_address = listen,
     .remote_address = "127.0.0.1:9",
     .token = sec->token,
     .tls_certificate = sec->certificate,
@@ -2082,6 +2151,12 @@ try_secure(p2psig_peer *peer, const struct security *sec)
     .tls_ca = sec->ca,
     .tls_remote = sec->remote,
   };
+}
+
+static int
+try_secure(p2psig_peer *peer, const struct security *sec)
+{
+  p2psig_signaling_config config = secure_config("127.0.0.1:0", sec);
   int error = 12345;
   p2psig_signaling *sig = p2psig_signaling_new(peer, &config, &error);
 
@@ -2091,6 +2166,118 @@ try_secure(p2psig_peer *peer, const struct security *sec)
   }
   p2psig_signaling_free(sig);
   return 0;
+}
+
+/* What on_status got from a p2psig_signaling_new() that failed. */
+struct new_status {
+  int calls;
+  bool final;
+  int error;
+  char *reason;
+};
+
+static void
+on_new_status(p2psig_signaling *sig, const p2psig_signaling_status *status,
+              void *user_data)
+{
+  struct new_status *got = user_data;
+
+  /* On the caller's thread, before new() returns: no lock needed. */
+  g_assert_null(sig);
+  g_assert_null(status->url);
+  got->calls++;
+  got->final = status->final;
+  got->error = status->error;
+  g_free(got->reason);
+  got->reason = g_strdup(status->reason);
+}
+
+/* Fails p2psig_signaling_new() for an answer on listen with sec and
+ * returns what on_status said; g_free. */
+static char *
+new_reason(p2psig_peer *peer, const char *listen, const struct security *sec)
+{
+  struct new_status got = {0};
+  p2psig_signaling_config config = secure_config(listen, sec);
+  int error = 0;
+
+  config.on_status = on_new_status;
+  config.user_data = &got;
+
+  g_assert_null(p2psig_signaling_new(peer, &config, &error));
+  g_assert_cmpint(got.calls, ==, 1);
+  g_assert_true(got.final);
+  g_assert_cmpint(got.error, ==, error);
+  g_test_message("refused: %s", got.reason);
+  return got.reason;
+}
+
+/* p2psig_signaling_new() says why it fails, without debug logs: the
+ * address in use with the system's words, the TLS file and what is wrong
+ * with it, the token. */
+static void
+test_new_reasons(void)
+{
+  struct testutil_side side;
+  struct certs c;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocket) taken = g_socket_new(G_SOCKET_FAMILY_IPV4,
+                                          G_SOCKET_TYPE_STREAM,
+                                          G_SOCKET_PROTOCOL_TCP, &error);
+  g_autoptr(GInetAddress) lo = g_inet_address_new_loopback(
+      G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any_port = g_inet_socket_address_new(lo, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autofree char *taken_addr = NULL;
+  g_autofree char *expect = NULL;
+  g_autofree char *missing = NULL;
+  char *reason;
+
+  testutil_side_init(&side, "config", NULL, NULL);
+  g_assert_no_error(error);
+  g_assert_true(g_socket_bind(taken, any_port, FALSE, &error));
+  g_assert_true(g_socket_listen(taken, &error));
+  bound = g_socket_get_local_address(taken, &error);
+  g_assert_no_error(error);
+  taken_addr = loopback_address(
+      g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound)));
+
+  expect = g_strdup_printf("cannot listen on %s: %s", taken_addr,
+                           g_strerror(EADDRINUSE));
+  reason = new_reason(side.peer, taken_addr, &(struct security){0});
+  g_assert_cmpstr(reason, ==, expect);
+  g_free(reason);
+
+  reason = new_reason(side.peer, "127.0.0.1:0",
+                      &(struct security){.token = "a b"});
+  g_assert_nonnull(strstr(reason, "token holds a space"));
+  g_free(reason);
+  reason = new_reason(side.peer, "127.0.0.1:0",
+                      &(struct security){.token = ""});
+  g_assert_cmpstr(reason, ==, "the token is empty");
+  g_free(reason);
+  reason = new_reason(side.peer, "nonsense", &(struct security){0});
+  g_assert_nonnull(strstr(reason, "bad listen address \"nonsense\""));
+  g_free(reason);
+
+  if (certs_make(&c)) {
+    missing = g_build_filename(c.dir, "missing.pem", NULL);
+    reason = new_reason(side.peer, "127.0.0.1:0", &(struct security){
+        .certificate = missing, .key = c.alpha_key});
+    g_assert_nonnull(strstr(reason, missing));
+    g_assert_nonnull(strstr(reason, g_strerror(ENOENT)));
+    g_free(reason);
+    reason = new_reason(side.peer, "127.0.0.1:0", &(struct security){
+        .certificate = c.alpha_crt, .key = c.beta_key});
+    g_assert_nonnull(strstr(reason, "is not that of certificate"));
+    g_free(reason);
+    reason = new_reason(side.peer, "127.0.0.1:0", &(struct security){
+        .ca = c.alpha_key, .remote = true});
+    g_assert_nonnull(strstr(reason, c.alpha_key));
+    g_free(reason);
+    certs_clear(&c);
+  }
+  testutil_side_clear(&side);
 }
 
 /* Configurations refused with P2PSIG_EINVAL, good ones, and a caller built
@@ -2211,6 +2398,7 @@ main(int argc, char **argv)
   g_test_add_func("/signaling/https-refused", test_https_refused);
   g_test_add_func("/signaling/handshake-cut", test_handshake_cut);
   g_test_add_func("/signaling/security-config", test_security_config);
+  g_test_add_func("/signaling/new-reasons", test_new_reasons);
   g_test_add_func("/signaling/endless-response", test_endless_response);
   g_test_add_func("/signaling/trickled-response", test_trickled_response);
   g_test_add_func("/signaling/slow-headers", test_slow_headers);

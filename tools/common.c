@@ -123,7 +123,10 @@ parse_bool(const char *s)
 void
 tool_parse_args(struct tool *t, int argc, char **argv)
 {
-  for (int i = 1; i < argc; i++) {
+  const char *env;
+  int i;
+
+  for (i = 1; i < argc; i++) {
     const char *arg = argv[i], *value;
     enum flag flag = FLAG_OFFER_ADDRESS;
     char *end;
@@ -131,7 +134,11 @@ tool_parse_args(struct tool *t, int argc, char **argv)
 
     /* Go's flag package: -name, --name, -name=value or -name value; it
      * stops at "--" or at the first argument that is not a flag. */
-    if (strcmp(arg, "--") == 0 || arg[0] != '-' || arg[1] == '\0')
+    if (strcmp(arg, "--") == 0) {
+      i++;
+      break;
+    }
+    if (arg[0] != '-' || arg[1] == '\0')
       break;
     arg += arg[1] == '-' ? 2 : 1;
     len = strcspn(arg, "=");
@@ -235,8 +242,16 @@ tool_parse_args(struct tool *t, int argc, char **argv)
       break;
     }
   }
-  if (!t->opt.token)
-    t->opt.token = getenv("P2PSIG_TOKEN");
+  /* The tools take no arguments besides the flags: one would be a typo
+   * ("-count 3 4") or a flag after it, which Go's flag package would not
+   * read either. */
+  if (i < argc)
+    bad_flag(t, "unexpected argument", argv[i]);
+  /* An empty value is no value, as a shell's or compose file's
+   * "P2PSIG_TOKEN=" means. */
+  env = getenv("P2PSIG_TOKEN");
+  if (!t->opt.token && env && env[0])
+    t->opt.token = env;
   if (!t->opt.tls_cert != !t->opt.tls_key)
     bad_flag(t, t->opt.tls_cert ? "flag -tls-cert needs -tls-key"
                                 : "flag -tls-key needs -tls-cert",
@@ -265,6 +280,7 @@ tool_init(struct tool *t)
   t->channel = NULL;
   atomic_init(&t->state, P2PSIG_STATE_NEW);
   atomic_init(&t->failed, false);
+  atomic_init(&t->signaling_failed, false);
   atomic_init(&t->ended, false);
   atomic_init(&t->received, 0);
 }
@@ -472,12 +488,32 @@ tool_on_message(p2psig_channel *channel, const void *data, size_t len,
 }
 
 void
-tool_on_signaling_error(p2psig_signaling *signaling, int error,
-                        const char *message, void *user_data)
+tool_on_signaling_status(p2psig_signaling *signaling,
+                         const p2psig_signaling_status *status,
+                         void *user_data)
 {
-  const struct tool *t = user_data;
+  struct tool *t = user_data;
+  const char *remote = strcmp(t->name, "offer") == 0 ? "answer" : "offer";
 
-  fprintf(stderr, "%s: signaling: %s\n", t->name, message);
+  /* p2psig_signaling_new() failed: tool_signaling_new() says so. */
+  if (!signaling) {
+    fprintf(stderr, "%s: %s\n", t->name, status->reason);
+    return;
+  }
+  if (status->served) {
+    fprintf(stderr, "%s: signaling: %s\n", t->name, status->reason);
+  } else if (!status->final) {
+    fprintf(stderr, "%s: waiting for the %s at %s: %s; retrying in %g s\n",
+            t->name, remote, status->url, status->reason,
+            status->retry_in_ms / 1000.0);
+  } else if (atomic_load(&t->state) == P2PSIG_STATE_CONNECTED) {
+    /* A late candidate refused, say: what is up stays up. */
+    fprintf(stderr, "%s: signaling: %s\n", t->name, status->reason);
+  } else {
+    fprintf(stderr, "%s: signaling failed: %s\n", t->name, status->reason);
+    atomic_store(&t->signaling_failed, true);
+    wake();
+  }
 }
 
 p2psig_signaling *
@@ -491,7 +527,7 @@ tool_signaling_new(struct tool *t, p2psig_role role)
     .role = role,
     .listen_address = listen,
     .remote_address = remote,
-    .on_error = tool_on_signaling_error,
+    .on_status = tool_on_signaling_status,
     .user_data = t,
     .token = t->opt.token,
     .tls_certificate = t->opt.tls_cert,
@@ -505,15 +541,8 @@ tool_signaling_new(struct tool *t, p2psig_role role)
   int error = 0;
   p2psig_signaling *signaling = p2psig_signaling_new(t->peer, &config, &error);
 
-  if (signaling)
-    return signaling;
-  if (error == P2PSIG_EINVAL)
-    fprintf(stderr, "%s: bad -token or -cors-origin, or unusable TLS file "
-            "(P2PSIG_LOG=debug,signaling tells why)\n", t->name);
-  else
-    fprintf(stderr, "%s: cannot serve on %s and post to %s: %s\n", t->name,
-            listen, remote, p2psig_strerror(error));
-  return NULL;
+  /* On failure, on_status has printed why. */
+  return signaling;
 }
 
 int
@@ -655,7 +684,7 @@ tool_run(struct tool *t)
     double wait_s = 3600;
     int sig;
 
-    if (atomic_load(&t->failed))
+    if (atomic_load(&t->failed) || atomic_load(&t->signaling_failed))
       break;
     if (t->renew_peer && (atomic_load(&t->ended) ||
                           atomic_load(&t->state) == P2PSIG_STATE_CLOSED ||
@@ -689,5 +718,5 @@ tool_run(struct tool *t)
       break;
   }
   shutdown_peer(t);
-  return 0;
+  return atomic_load(&t->signaling_failed) ? 1 : 0;
 }

@@ -65,14 +65,17 @@ struct tool {
   p2psig_channel *channel;    /* the open channel, referenced, or NULL */
   atomic_int state;           /* last p2psig_state seen */
   atomic_bool failed;
+  atomic_bool signaling_failed; /* the signaling failed for good before
+                                  the connection was up: exit 1 */
   atomic_bool ended;          /* renew_peer: the live peer's channel was
                                  closed (a page went away) */
   atomic_long received;
 };
 
 /* Parses the flags into t->opt (defaults set by the caller).  Prints the
- * usage and exits 0 on -h, exits 2 on a bad flag, as Go's flag package.
- * Without -token, the token comes from $P2PSIG_TOKEN (kept out of ps). */
+ * usage and exits 0 on -h, exits 2 on a bad flag or an argument that is
+ * not a flag, as Go's flag package's usage.  Without -token, the token
+ * comes from $P2PSIG_TOKEN (kept out of ps) unless it is empty. */
 void tool_parse_args(struct tool *t, int argc, char **argv);
 
 /* Blocks the signals, makes stdout line-buffered, seeds the letters. */
@@ -101,15 +104,20 @@ void tool_on_open(p2psig_channel *channel, void *user_data);
 void tool_on_close(p2psig_channel *channel, void *user_data);
 void tool_on_message(p2psig_channel *channel, const void *data, size_t len,
                      p2psig_kind kind, void *user_data);
-void tool_on_signaling_error(p2psig_signaling *signaling, int error,
-                             const char *message, void *user_data);
+/* Prints every report on stderr: a retry as "waiting for the answer at
+ * URL: why; retrying in N s", a request of ours refused or failed for
+ * good, which sets signaling_failed unless the connection is up. */
+void tool_on_signaling_status(p2psig_signaling *signaling,
+                              const p2psig_signaling_status *status,
+                              void *user_data);
 
 /* Starts the signaling of role for t->peer with the flags' addresses,
  * token and TLS files; prints why and returns NULL on failure. */
 p2psig_signaling *tool_signaling_new(struct tool *t, p2psig_role role);
 
-/* Runs until SIGINT or SIGTERM, the count reached or the peer failed, then
- * closes and frees the peer and the signaling.  Returns the exit status. */
+/* Runs until SIGINT or SIGTERM, the count reached, the peer failed or the
+ * signaling failed for good, then closes and frees the peer and the
+ * signaling.  Returns the exit status: 1 for the signaling, else 0. */
 int tool_run(struct tool *t);
 
 /* The answer's -page: tools/page.html with the options' ICE servers,

@@ -913,6 +913,67 @@ typedef void (*p2psig_signaling_error_cb)(p2psig_signaling *signaling,
                                           void *user_data);
 
 /**
+ * p2psig_signaling_status:
+ * @size: sizeof the struct as the library knows it: fields past it are
+ *   absent (later versions append)
+ * @final: our request failed for good and is not retried (a 4xx, a TLS
+ *   handshake refused, an answer we cannot use); or p2psig_signaling_new()
+ *   failed.  The session cannot complete: an application that has nothing
+ *   else to signal for would stop
+ * @served: a request the remote sent us was refused (@http_status is what
+ *   we answered); not final, not retried: the remote may try again
+ * @http_status: the status of the response (ours when @served), 0 when
+ *   there was none (no connection, TLS, no response in time, new())
+ * @error: a p2psig_error (P2PSIG_EUNAUTHORIZED for a 401, P2PSIG_EHTTP for
+ *   another refusal, P2PSIG_ENETWORK for a connection or TLS failure,
+ *   P2PSIG_EINVAL for an unusable configuration, ...)
+ * @retry_in_ms: neither @final nor @served: our request failed in a way
+ *   waiting may fix (connection refused, a 5xx, no response in time) and
+ *   is sent again after this many milliseconds (backoff from 50 ms to 2 s)
+ * @url: the URL of our request; when @served, the path requested; NULL
+ *   from p2psig_signaling_new()
+ * @reason: one line saying what happened, quoting at most 240 bytes of
+ *   remote text
+ *
+ * What happened to a signaling request, for p2psig_signaling_status_cb.
+ * The pointers are valid during the callback only.
+ *
+ * Since: 0.2
+ */
+typedef struct p2psig_signaling_status {
+  size_t size;
+  bool final;
+  bool served;
+  unsigned http_status;
+  int error;
+  unsigned retry_in_ms;
+  const char *url;
+  const char *reason;
+} p2psig_signaling_status;
+
+/**
+ * p2psig_signaling_status_cb:
+ * @signaling: (nullable): the signaling object; NULL when
+ *   p2psig_signaling_new() fails
+ * @status: what happened
+ * @user_data: the signaling config's user_data
+ *
+ * Every report of on_error, with the HTTP status and whether it is final,
+ * and also each retry of a request of ours, with its delay.  It runs on the
+ * library thread, outside libsoup, and may free the signaling object;
+ * except when p2psig_signaling_new() fails: then it runs once, on the
+ * caller's thread, before p2psig_signaling_new() returns, with @final set
+ * and the reason (the address that cannot be listened on and the system's
+ * words, the TLS file that cannot be used and why, what is wrong with the
+ * token or another field).
+ *
+ * Since: 0.2
+ */
+typedef void (*p2psig_signaling_status_cb)(
+    p2psig_signaling *signaling, const p2psig_signaling_status *status,
+    void *user_data);
+
+/**
  * p2psig_signaling_config:
  *
  * Configuration of a signaling object; initialise with
@@ -923,7 +984,8 @@ typedef void (*p2psig_signaling_error_cb)(p2psig_signaling *signaling,
  * once; one of tls_certificate and tls_key without the other, tls_ca
  * without tls_remote, a token that is empty or not printable ASCII without
  * spaces, or a file that cannot be read or used fails with P2PSIG_EINVAL
- * (the reason is a debug line of the log domain p2psig-signaling).  A
+ * (the reason is a debug line of the log domain p2psig-signaling, and
+ * goes to on_status).  A
  * request refused for its token is reported through on_error as
  * P2PSIG_EUNAUTHORIZED on both sides (our POST answered 401 included); a
  * POST whose TLS handshake fails (remote certificate not trusted, plain
@@ -985,7 +1047,7 @@ typedef void (*p2psig_signaling_error_cb)(p2psig_signaling *signaling,
  * with a Content-Security-Policy that lets it reach its own origin only).
  *
  * Since: 0.1; token, tls_certificate, tls_key, tls_ca, tls_remote,
- * one_round_trip, cors_origins, page: 0.2
+ * one_round_trip, cors_origins, page, on_status: 0.2
  */
 typedef struct p2psig_signaling_config {
   size_t size;               /* sizeof, set by P2PSIG_SIGNALING_CONFIG_INIT */
@@ -1027,6 +1089,8 @@ typedef struct p2psig_signaling_config {
                                  our own only */
   const char *page;           /* an HTML page served at GET / (UTF-8, at
                                  most 1 MiB), copied; NULL: none (404) */
+  p2psig_signaling_status_cb on_status; /* may be NULL; beside on_error,
+                                 which still gets its reports */
 } p2psig_signaling_config;
 
 #define P2PSIG_SIGNALING_CONFIG_INIT .size = sizeof(p2psig_signaling_config)
@@ -1043,7 +1107,8 @@ typedef struct p2psig_signaling_config {
  * description is known.  The answer role answers offers by itself.
  *
  * Returns: the signaling object, or NULL (P2PSIG_ENETWORK when the address
- * cannot be listened on, P2PSIG_EADDRESS when it does not parse).
+ * cannot be listened on, P2PSIG_EADDRESS when it does not parse); the
+ * config's on_status, when set, has then been told why.
  * Since: 0.1
  */
 P2PSIG_API p2psig_signaling *
