@@ -558,6 +558,17 @@ static bool ensure_responder(struct p2psig_mdns *m);
 static void join_group4(struct p2psig_mdns *m, unsigned ifindex,
                         const void *local);
 
+/* Sends buf to the group from fd, out of the interface that the multicast
+ * option (IP_MULTICAST_IF or IPV6_MULTICAST_IF, set to ifval) names. */
+static bool
+send_multicast(int fd, int level, int option, const void *ifval,
+               socklen_t ifval_len, const uint8_t *buf, size_t len,
+               const void *to, socklen_t to_len)
+{
+  return setsockopt(fd, level, option, ifval, ifval_len) == 0 &&
+         sendto(fd, buf, len, 0, to, to_len) >= 0;
+}
+
 /* Sends a query out of every interface that takes multicast: a host may
  * have no multicast route, and the name may live on any of its links.
  * IPv4 queries go twice: from our ephemeral port, which RFC 6762 section
@@ -582,8 +593,6 @@ send_query(struct p2psig_mdns *m, const struct entry *e)
   inet_pton(AF_INET, P2PSIG_MDNS_GROUP4, &to4.sin_addr);
   inet_pton(AF_INET6, P2PSIG_MDNS_GROUP6, &to6.sin6_addr);
   for (i = ifs; i; i = i->ifa_next) {
-    int fd;
-
     if (!i->ifa_addr || !(i->ifa_flags & IFF_UP) ||
         !(i->ifa_flags & IFF_MULTICAST))
       continue;
@@ -596,10 +605,9 @@ send_query(struct p2psig_mdns *m, const struct entry *e)
         from[1] = m->responder;
       }
       for (size_t k = 0; k < G_N_ELEMENTS(from) && from[k]; k++) {
-        fd = g_socket_get_fd(from[k]);
-        if (setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &local,
-                       sizeof local) < 0 ||
-            sendto(fd, buf, len, 0, (struct sockaddr *)&to4, sizeof to4) < 0)
+        if (!send_multicast(g_socket_get_fd(from[k]), IPPROTO_IP,
+                            IP_MULTICAST_IF, &local, sizeof local, buf, len,
+                            &to4, sizeof to4))
           g_debug("mdns: query for %s on %s: %s", e->name, i->ifa_name,
                   g_strerror(errno));
         else
@@ -615,11 +623,10 @@ send_query(struct p2psig_mdns *m, const struct entry *e)
       if (index == 0 || k < v6_count || v6_count == G_N_ELEMENTS(v6_done))
         continue;
       v6_done[v6_count++] = index;
-      fd = g_socket_get_fd(m->query6);
       to6.sin6_scope_id = index;
-      if (setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &index,
-                     sizeof index) < 0 ||
-          sendto(fd, buf, len, 0, (struct sockaddr *)&to6, sizeof to6) < 0)
+      if (!send_multicast(g_socket_get_fd(m->query6), IPPROTO_IPV6,
+                          IPV6_MULTICAST_IF, &index, sizeof index, buf, len,
+                          &to6, sizeof to6))
         g_debug("mdns: IPv6 query for %s on %s: %s", e->name, i->ifa_name,
                 g_strerror(errno));
       else
