@@ -16,54 +16,30 @@
  */
 #include <p2psig/p2psig.h>
 
+#include "../peer-process.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define MESSAGE_LEN 16
 #define SEND_GAP_US 4000
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
-static const char *role;
 static long count;
 static p2psig_channel *data;
 static long next_expected;
-static bool out_of_order, done_received, failed;
-static p2psig_state state = P2PSIG_STATE_NEW;
+static bool out_of_order, done_received;
 static int restarts;
-
-static double
-now_s(void)
-{
-  struct timespec now;
-
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
-}
-
-static void
-on_state(p2psig_peer *peer, p2psig_state s, int error, void *ud)
-{
-  printf("%s: state %s at %.3f\n", role, p2psig_state_name(s), now_s());
-  pthread_mutex_lock(&lock);
-  state = s;
-  if (s == P2PSIG_STATE_FAILED || s == P2PSIG_STATE_CLOSED)
-    failed = true;
-  pthread_cond_broadcast(&cond);
-  pthread_mutex_unlock(&lock);
-}
 
 static void
 on_open(p2psig_channel *ch, void *ud)
 {
-  pthread_mutex_lock(&lock);
+  pthread_mutex_lock(&pp_lock);
   data = ch;
-  pthread_cond_broadcast(&cond);
-  pthread_mutex_unlock(&lock);
+  pthread_cond_broadcast(&pp_cond);
+  pthread_mutex_unlock(&pp_lock);
 }
 
 static void
@@ -74,7 +50,7 @@ on_message(p2psig_channel *ch, const void *buf, size_t len, p2psig_kind kind,
   char *end;
   long n;
 
-  pthread_mutex_lock(&lock);
+  pthread_mutex_lock(&pp_lock);
   if (len == 4 && memcmp(buf, "done", 4) == 0) {
     done_received = true;
   } else if (len == MESSAGE_LEN) {
@@ -87,31 +63,14 @@ on_message(p2psig_channel *ch, const void *buf, size_t len, p2psig_kind kind,
                 text);
       out_of_order = true;
     } else if (++next_expected % 250 == 0) {
-      printf("answer: %ld messages at %.3f\n", next_expected, now_s());
+      printf("answer: %ld messages at %.3f\n", next_expected, pp_now_s());
     }
   } else {
-    fprintf(stderr, "%s: unexpected message of %zu bytes\n", role, len);
+    fprintf(stderr, "%s: unexpected message of %zu bytes\n", pp_role, len);
     out_of_order = true;
   }
-  pthread_cond_broadcast(&cond);
-  pthread_mutex_unlock(&lock);
-}
-
-static bool
-wait_until(bool (*pred)(void), int seconds)
-{
-  struct timespec deadline;
-  bool ok;
-
-  clock_gettime(CLOCK_REALTIME, &deadline);
-  deadline.tv_sec += seconds;
-  pthread_mutex_lock(&lock);
-  while (!(ok = pred()) && !failed)
-    if (pthread_cond_timedwait(&cond, &lock, &deadline) != 0)
-      break;
-  ok = pred();
-  pthread_mutex_unlock(&lock);
-  return ok;
+  pthread_cond_broadcast(&pp_cond);
+  pthread_mutex_unlock(&pp_lock);
 }
 
 static bool is_open(void) { return data != NULL; }
@@ -124,7 +83,7 @@ print_pair(p2psig_peer *peer)
   p2psig_peer_stats s = P2PSIG_STATS_INIT(p2psig_peer_stats);
 
   if (p2psig_peer_get_stats(peer, &s) == 0 && s.has_selected_pair)
-    printf("%s: pair local %s %s:%u remote %s %s:%u\n", role, s.local_type,
+    printf("%s: pair local %s %s:%u remote %s %s:%u\n", pp_role, s.local_type,
            s.local_address, s.local_port, s.remote_type, s.remote_address,
            s.remote_port);
 }
@@ -136,9 +95,9 @@ maybe_restart(p2psig_signaling *sig, bool *restarted)
   p2psig_state now;
   int rc;
 
-  pthread_mutex_lock(&lock);
-  now = state;
-  pthread_mutex_unlock(&lock);
+  pthread_mutex_lock(&pp_lock);
+  now = pp_state;
+  pthread_mutex_unlock(&pp_lock);
   if (now != P2PSIG_STATE_DISCONNECTED) {
     *restarted = false;
     return 0;
@@ -147,7 +106,7 @@ maybe_restart(p2psig_signaling *sig, bool *restarted)
     return 0;
   *restarted = true;
   restarts++;
-  printf("offer: restarting ICE at %.3f\n", now_s());
+  printf("offer: restarting ICE at %.3f\n", pp_now_s());
   rc = p2psig_signaling_restart_ice(sig);
   if (rc < 0)
     fprintf(stderr, "offer: ICE restart: %s\n", p2psig_strerror(rc));
@@ -170,12 +129,12 @@ run_offer(p2psig_signaling *sig)
       return 1;
     usleep(SEND_GAP_US);
   }
-  printf("offer: sent %ld messages at %.3f\n", count, now_s());
+  printf("offer: sent %ld messages at %.3f\n", count, pp_now_s());
   /* A break after the last send still needs its restart. */
-  for (int s = 0; s < 600 && !wait_until(done, 1); s++)
+  for (int s = 0; s < 600 && !pp_wait_until(done, 1); s++)
     if (maybe_restart(sig, &restarted) < 0)
       return 1;
-  if (!wait_until(done, 0)) {
+  if (!pp_wait_until(done, 0)) {
     fprintf(stderr, "offer: no done from the answer\n");
     return 1;
   }
@@ -186,12 +145,12 @@ run_offer(p2psig_signaling *sig)
 static int
 run_answer(void)
 {
-  if (!wait_until(all_received, 600) || out_of_order) {
+  if (!pp_wait_until(all_received, 600) || out_of_order) {
     fprintf(stderr, "answer: %ld of %ld in order\n", next_expected, count);
     return 1;
   }
   printf("answer: all %ld messages once and in order at %.3f\n", count,
-         now_s());
+         pp_now_s());
   if (p2psig_channel_send_text(data, "done") < 0)
     return 1;
   /* The offer exits once it has "done"; its channel close tells us. */
@@ -204,7 +163,7 @@ main(int argc, char **argv)
 {
   p2psig_peer_config cfg = {
     P2PSIG_PEER_CONFIG_INIT,
-    .on_state = on_state, .on_open = on_open, .on_message = on_message,
+    .on_state = pp_on_state, .on_open = on_open, .on_message = on_message,
   };
   p2psig_signaling_config scfg = { P2PSIG_SIGNALING_CONFIG_INIT };
   const char *servers[2] = { NULL, NULL }, *addresses[2] = { NULL, NULL };
@@ -219,8 +178,9 @@ main(int argc, char **argv)
     return 2;
   }
   setvbuf(stdout, NULL, _IOLBF, 0);
-  role = argv[1];
-  offer = strcmp(role, "offer") == 0;
+  pp_role = argv[1];
+  pp_closed_is_failure = true;
+  offer = strcmp(pp_role, "offer") == 0;
   count = atol(argv[4]);
   servers[0] = argv[5];
   addresses[0] = argv[6];
@@ -228,7 +188,7 @@ main(int argc, char **argv)
   cfg.local_addresses = addresses;
   peer = p2psig_peer_new(&cfg, &error);
   if (!peer) {
-    fprintf(stderr, "%s: %s\n", role, p2psig_strerror(error));
+    fprintf(stderr, "%s: %s\n", pp_role, p2psig_strerror(error));
     return 1;
   }
   if (offer)
@@ -238,11 +198,11 @@ main(int argc, char **argv)
   scfg.remote_address = argv[3];
   sig = p2psig_signaling_new(peer, &scfg, &error);
   if (!sig || p2psig_signaling_start(sig) < 0) {
-    fprintf(stderr, "%s: signaling: %s\n", role, p2psig_strerror(error));
+    fprintf(stderr, "%s: signaling: %s\n", pp_role, p2psig_strerror(error));
     return 1;
   }
-  if (!wait_until(is_open, 60)) {
-    fprintf(stderr, "%s: the channel did not open\n", role);
+  if (!pp_wait_until(is_open, 60)) {
+    fprintf(stderr, "%s: the channel did not open\n", pp_role);
     goto out;
   }
   print_pair(peer);

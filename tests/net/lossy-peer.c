@@ -20,59 +20,37 @@
  */
 #include <p2psig/p2psig.h>
 
+#include "../peer-process.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #define MESSAGE_LEN 32
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static long count;
 static int opened;
 static p2psig_channel *reliable, *lossy;
 static long reliable_next;
 static long lossy_received, lossy_bad;
 static unsigned char *lossy_seen;
-static bool failed, reliable_broken, go_received, end_received;
-static const char *role;
-
-static double
-now_s(void)
-{
-  struct timespec now;
-
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
-}
-
-static void
-on_state(p2psig_peer *peer, p2psig_state state, int error, void *ud)
-{
-  printf("%s: state %s at %.3f\n", role, p2psig_state_name(state), now_s());
-  pthread_mutex_lock(&lock);
-  if (state == P2PSIG_STATE_FAILED)
-    failed = true;
-  pthread_cond_broadcast(&cond);
-  pthread_mutex_unlock(&lock);
-}
+static bool reliable_broken, go_received, end_received;
 
 static void
 on_open(p2psig_channel *ch, void *ud)
 {
   const char *label = p2psig_channel_get_label(ch);
 
-  pthread_mutex_lock(&lock);
+  pthread_mutex_lock(&pp_lock);
   if (strcmp(label, "reliable") == 0)
     reliable = ch;
   else if (strcmp(label, "lossy") == 0)
     lossy = ch;
   opened++;
-  pthread_cond_broadcast(&cond);
-  pthread_mutex_unlock(&lock);
+  pthread_cond_broadcast(&pp_cond);
+  pthread_mutex_unlock(&pp_lock);
 }
 
 /* Parses "seq NNNNNN" padded to MESSAGE_LEN; -1 if malformed. */
@@ -104,7 +82,7 @@ on_message(p2psig_channel *ch, const void *data, size_t len,
 {
   long n = parse(data, len);
 
-  pthread_mutex_lock(&lock);
+  pthread_mutex_lock(&pp_lock);
   if (ch == reliable && len == 2 && memcmp(data, "go", 2) == 0) {
     go_received = true;
   } else if (ch == reliable && len == 3 && memcmp(data, "end", 3) == 0) {
@@ -115,7 +93,7 @@ on_message(p2psig_channel *ch, const void *data, size_t len,
       reliable_broken = true;
     } else if (++reliable_next % 500 == 0) {
       printf("answer: %ld reliable messages at %.3f\n", reliable_next,
-             now_s());
+             pp_now_s());
     }
   } else if (ch == lossy) {
     if (n < 0 || lossy_seen[n]) {
@@ -125,39 +103,21 @@ on_message(p2psig_channel *ch, const void *data, size_t len,
       lossy_received++;
     }
   }
-  pthread_cond_broadcast(&cond);
-  pthread_mutex_unlock(&lock);
+  pthread_cond_broadcast(&pp_cond);
+  pthread_mutex_unlock(&pp_lock);
 }
 
 static void
 on_close(p2psig_channel *ch, void *ud)
 {
-  pthread_mutex_lock(&lock);
+  pthread_mutex_lock(&pp_lock);
   if (ch == reliable)
     reliable = NULL;
   if (ch == lossy)
     lossy = NULL;
   opened--;
-  pthread_cond_broadcast(&cond);
-  pthread_mutex_unlock(&lock);
-}
-
-/* Waits on cond until pred() or the deadline (seconds from now). */
-static bool
-wait_until(bool (*pred)(void), int seconds)
-{
-  struct timespec deadline;
-  bool ok;
-
-  clock_gettime(CLOCK_REALTIME, &deadline);
-  deadline.tv_sec += seconds;
-  pthread_mutex_lock(&lock);
-  while (!(ok = pred()) && !failed)
-    if (pthread_cond_timedwait(&cond, &lock, &deadline) != 0)
-      break;
-  ok = pred();
-  pthread_mutex_unlock(&lock);
-  return ok;
+  pthread_cond_broadcast(&pp_cond);
+  pthread_mutex_unlock(&pp_lock);
 }
 
 static bool both_open(void) { return opened == 2 && reliable && lossy; }
@@ -191,7 +151,7 @@ send_all(p2psig_channel *ch)
     }
   }
   printf("offer: sent %ld messages on %s at %.3f\n", count,
-         p2psig_channel_get_label(ch), now_s());
+         p2psig_channel_get_label(ch), pp_now_s());
   return 0;
 }
 
@@ -200,7 +160,7 @@ main(int argc, char **argv)
 {
   p2psig_peer_config cfg = {
     P2PSIG_PEER_CONFIG_INIT,
-    .on_state = on_state, .on_open = on_open, .on_close = on_close,
+    .on_state = pp_on_state, .on_open = on_open, .on_close = on_close,
     .on_message = on_message,
     /* The loss is for SCTP over UDP to bear: over an ICE-TCP pair, which
      * checks under 30 % loss sometimes nominate, nothing would be lost. */
@@ -221,13 +181,13 @@ main(int argc, char **argv)
     return 2;
   }
   setvbuf(stdout, NULL, _IOLBF, 0);
-  role = argv[1];
-  offer = strcmp(role, "offer") == 0;
+  pp_role = argv[1];
+  offer = strcmp(pp_role, "offer") == 0;
   count = atol(argv[4]);
   lossy_seen = calloc((size_t)count + 1, 1);
   peer = p2psig_peer_new(&cfg, &error);
   if (!peer) {
-    fprintf(stderr, "%s: %s\n", role, p2psig_strerror(error));
+    fprintf(stderr, "%s: %s\n", pp_role, p2psig_strerror(error));
     return 1;
   }
   if (offer) {
@@ -239,50 +199,50 @@ main(int argc, char **argv)
   scfg.remote_address = argv[3];
   sig = p2psig_signaling_new(peer, &scfg, &error);
   if (!sig || p2psig_signaling_start(sig) < 0) {
-    fprintf(stderr, "%s: signaling: %s\n", role, p2psig_strerror(error));
+    fprintf(stderr, "%s: signaling: %s\n", pp_role, p2psig_strerror(error));
     return 1;
   }
-  if (!wait_until(both_open, 60)) {
-    fprintf(stderr, "%s: channels did not open\n", role);
+  if (!pp_wait_until(both_open, 60)) {
+    fprintf(stderr, "%s: channels did not open\n", pp_role);
     goto out;
   }
   if (offer) {
     if (send_all(reliable) != 0)
       goto out;
-    if (!wait_until(go, 120)) {
+    if (!pp_wait_until(go, 120)) {
       fprintf(stderr, "offer: no go from the answer\n");
       goto out;
     }
     if (send_all(lossy) != 0 || p2psig_channel_send_text(reliable, "end") < 0)
       goto out;
     /* The answer closes the channels once it has everything. */
-    status = wait_until(all_closed, 120) ? 0 : 1;
+    status = pp_wait_until(all_closed, 120) ? 0 : 1;
     if (status)
       fprintf(stderr, "offer: the answer did not close the channels\n");
     goto out;
   }
-  if (!wait_until(reliable_done, 120) || reliable_broken) {
+  if (!pp_wait_until(reliable_done, 120) || reliable_broken) {
     fprintf(stderr, "answer: reliable channel got %ld of %ld in order\n",
             reliable_next, count);
     goto out;
   }
   p2psig_channel_send_text(reliable, "go");
-  if (!wait_until(end, 120)) {
+  if (!pp_wait_until(end, 120)) {
     fprintf(stderr, "answer: no end from the offer\n");
     goto out;
   }
   /* Unordered messages sent before "end" may still be on their way. */
   usleep(500 * 1000);
-  pthread_mutex_lock(&lock);
+  pthread_mutex_lock(&pp_lock);
   printf("answer: reliable %ld/%ld in order, lossy %ld/%ld received "
          "(%.1f%% lost), %ld malformed or duplicate\n",
          reliable_next, count, lossy_received, count,
          100.0 * (double)(count - lossy_received) / (double)count, lossy_bad);
   status = lossy_bad == 0 && lossy_received > 0 ? 0 : 1;
-  pthread_mutex_unlock(&lock);
+  pthread_mutex_unlock(&pp_lock);
   p2psig_channel_close(reliable);
   p2psig_channel_close(lossy);
-  wait_until(all_closed, 10);
+  pp_wait_until(all_closed, 10);
 out:
   p2psig_signaling_free(sig);
   p2psig_peer_free(peer);
