@@ -269,6 +269,20 @@ valid_session(const char *id)
   return true;
 }
 
+/* One round trip: whether a 2xx's body filled its cap (of which the last
+ * byte only tells that there is more), which is then reported. */
+static bool
+response_too_big(struct p2psig_signaling *sig, const struct request *req,
+                 const char *method, const char *path)
+{
+  if (req->len < req->cap)
+    return false;
+  p2psig__signal_report(sig, REPORT_FINAL, P2PSIG_ETOOBIG, req->status, path,
+                        "%s %s%s: the response is larger than %zu bytes",
+                        method, sig->remote_base, path, req->cap - 1);
+  return true;
+}
+
 /* One round trip: the answer is the response to our offer. */
 static void
 take_inline_answer(struct p2psig_signaling *sig, struct request *req)
@@ -281,12 +295,9 @@ take_inline_answer(struct p2psig_signaling *sig, struct request *req)
   p2psig_sdp_type type;
   int rc;
 
-  if (req->len >= req->cap) {
-    p2psig__signal_report(sig, REPORT_FINAL, P2PSIG_ETOOBIG, req->status,
-                          "/sdp",
-                          "POST %s/sdp: the answer is larger than %zu bytes",
-                          sig->remote_base, req->cap - 1);
-  } else if (!valid_session(id)) {
+  if (response_too_big(sig, req, "POST", "/sdp"))
+    return;
+  if (!valid_session(id)) {
     p2psig__signal_report(
         sig, REPORT_FINAL, P2PSIG_EHTTP, req->status, "/sdp",
         "POST %s/sdp: no session id in the response: the answer does "
@@ -410,11 +421,7 @@ poll_take(struct p2psig_signaling *sig, const struct request *req)
   bool complete;
   int rc;
 
-  if (req->len >= req->cap) {
-    p2psig__signal_report(sig, REPORT_FINAL, P2PSIG_ETOOBIG, req->status,
-                          "/candidate",
-                          "GET %s/candidate: response larger than %zu bytes",
-                          sig->remote_base, req->cap - 1);
+  if (response_too_big(sig, req, "GET", "/candidate")) {
     sig->poll_stopped = true;
     return;
   }
