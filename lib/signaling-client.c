@@ -258,17 +258,6 @@ p2psig__signal_answer_applied(struct p2psig_signaling *sig)
     poll_start(sig);
 }
 
-static bool
-valid_session(const char *id)
-{
-  if (!id || strlen(id) != P2PSIG_SIGNAL_SESSION_LEN)
-    return false;
-  for (const char *p = id; *p; p++)
-    if (!g_ascii_isxdigit(*p))
-      return false;
-  return true;
-}
-
 /* One round trip: whether a 2xx's body filled its cap (of which the last
  * byte only tells that there is more), which is then reported. */
 static bool
@@ -297,7 +286,7 @@ take_inline_answer(struct p2psig_signaling *sig, struct request *req)
 
   if (response_too_big(sig, req, "POST", "/sdp"))
     return;
-  if (!valid_session(id)) {
+  if (!p2psig__signal_valid_session(id)) {
     p2psig__signal_report(
         sig, REPORT_FINAL, P2PSIG_EHTTP, req->status, "/sdp",
         "POST %s/sdp: no session id in the response: the answer does "

@@ -2,10 +2,11 @@
 /*
  * The JSON of the signaling messages: pion's webrtc.SessionDescription
  * ({"type","sdp"}, the body of POST /sdp and of a one-round-trip answer)
- * and the response to a one-round-trip GET /candidate.  Pure functions
- * (signaling.h), fuzzed by tests/fuzz/fuzz-signal-json.c; a refusal says
- * why in one line.  json-glib parses, after checks that keep it from
- * recursing too deep or leaking on input that cannot be what we want.
+ * and the response to a one-round-trip GET /candidate; and the session id
+ * of that mode, which goes in a header.  Pure functions (signaling.h),
+ * fuzzed by tests/fuzz/fuzz-signal-json.c; a refusal says why in one
+ * line.  json-glib parses, after checks that keep it from recursing too
+ * deep or leaking on input that cannot be what we want.
  */
 #define G_LOG_DOMAIN "p2psig-signaling"
 
@@ -279,4 +280,15 @@ p2psig__signal_decode_candidates(const char *body, size_t len,
   g_ptr_array_add(list, NULL);
   *candidates = (char **)g_ptr_array_free(g_steal_pointer(&list), FALSE);
   return 0;
+}
+
+bool
+p2psig__signal_valid_session(const char *id)
+{
+  if (!id || strlen(id) != P2PSIG_SIGNAL_SESSION_LEN)
+    return false;
+  for (const char *p = id; *p; p++)
+    if (!g_ascii_isxdigit(*p))
+      return false;
+  return true;
 }

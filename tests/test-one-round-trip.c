@@ -356,17 +356,6 @@ get_candidates(uint16_t port, const char *session, unsigned from,
   return status;
 }
 
-static bool
-valid_hex_session(const char *id)
-{
-  if (!id || strlen(id) != P2PSIG_SIGNAL_SESSION_LEN)
-    return false;
-  for (const char *p = id; *p; p++)
-    if (!g_ascii_isxdigit(*p))
-      return false;
-  return true;
-}
-
 /* ---- tests ---- */
 
 /* Our offer in one round trip, our answer: connected, messages both ways,
@@ -727,7 +716,7 @@ test_late_candidate(void)
   r = http(side_port(&answer), "POST", "/sdp?mode=one-round-trip", body,
            NULL);
   g_assert_cmpuint(r.status, ==, 200);
-  g_assert_true(valid_hex_session(header(&r, "P2psig-Session")));
+  g_assert_true(p2psig__signal_valid_session(header(&r, "P2psig-Session")));
   g_autofree char *session = g_strdup(header(&r, "P2psig-Session"));
   response_clear(&r);
 
@@ -840,7 +829,7 @@ test_sessions(void)
            NULL);
   g_assert_cmpuint(r.status, ==, 200);
   session = g_strdup(header(&r, "P2psig-Session"));
-  g_assert_true(valid_hex_session(session));
+  g_assert_true(p2psig__signal_valid_session(session));
   response_clear(&r);
 
   /* Busy: a second offer, in either protocol; another session. */
