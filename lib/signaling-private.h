@@ -10,7 +10,10 @@
  * declared below.
  *
  * Everything here runs on the library thread with p2psig__lock() held,
- * except the pure functions of signaling.h and of signaling-text.c.
+ * except the pure functions of signaling.h and of signaling-text.c, and
+ * what p2psig_signaling_new() does on its caller's thread before the
+ * object is shared (p2psig__signal_load_security(), _auth_init(),
+ * _remote_base(), _new_fail(), _client_init()).
  */
 #ifndef P2PSIG_SIGNALING_PRIVATE_H
 #define P2PSIG_SIGNALING_PRIVATE_H
@@ -66,7 +69,7 @@ struct p2psig_signaling {
 
   /* The server: signaling-server.c, its connections signaling-conn.c. */
   SoupServer *server;
-  GSocketListener *listener;   /* we accept, not libsoup: see conn_add() */
+  GSocketListener *listener;   /* we accept, not libsoup: signaling-conn.c */
   GCancellable *accept_cancellable;
   GSource *accept_retry;
   GTlsCertificate *certificate; /* serve HTTPS with it; NULL: HTTP */
