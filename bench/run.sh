@@ -411,8 +411,9 @@ awk '
       "udp_Bps", 1e6)
     row("throughput 65535 B (MB/s)", "throughput_65535_MBps", "higher")
     row("  CPU % of 200", "throughput_65535_cpu_pct", "")
-    pairs = (("ours", "pairs_count") in val) ?
-      sprintf("%d", val["ours", "pairs_count"]) : "K"
+    pairs = "K"
+    if (("ours", "pairs_count") in val)
+      pairs = sprintf("%d", val["ours", "pairs_count"])
     row(pairs " pairs at once, 16 KiB (MB/s)", "pairs_16k_MBps", "higher")
     row("  CPU % of 200", "pairs_16k_cpu_pct", "")
     over_row("  / one pair (16 KiB MB/s)", "pairs_16k_MBps", "",

@@ -141,7 +141,8 @@ receive(int fd, bool mmsg, struct counts *c)
 
 /* Floods dest from an unconnected socket, as libnice sends (an address
  * with every datagram), for warm-up + seconds and a little more, so that
- * the receiver's window is full; returns the datagrams sent per second. */
+ * the receiver's window is full; returns the datagrams sent per second in
+ * the window after the warm-up. */
 static double
 flood(int fd, const struct sockaddr_in *dest, bool mmsg)
 {
@@ -149,7 +150,8 @@ flood(int fd, const struct sockaddr_in *dest, bool mmsg)
   char *buf = malloc(opt.size);
   struct iovec iov = {buf, opt.size};
   double t0 = bench_now_s(), end = t0 + opt.warmup + opt.seconds + 0.2, t;
-  uint64_t sent = 0;
+  double w0 = t0 + opt.warmup, w1 = w0 + opt.seconds, tw0 = 0, tw1 = 0;
+  uint64_t sent = 0, sw0 = 0, sw1 = 0;
 
   if (!buf)
     die("malloc");
@@ -163,8 +165,19 @@ flood(int fd, const struct sockaddr_in *dest, bool mmsg)
   for (unsigned calls = 0;; calls++) {
     int n;
 
-    if ((calls & 63) == 0 && bench_now_s() >= end)
-      break;
+    if ((calls & 63) == 0) {
+      t = bench_now_s();
+      if (t >= end)
+        break;
+      if (!tw0 && t >= w0) {
+        tw0 = t;
+        sw0 = sent;
+      }
+      if (!tw1 && t >= w1) {
+        tw1 = t;
+        sw1 = sent;
+      }
+    }
     if (mmsg)
       n = sendmmsg(fd, msgs, opt.batch, 0);
     else
@@ -178,14 +191,13 @@ flood(int fd, const struct sockaddr_in *dest, bool mmsg)
     }
     sent += (unsigned)n;
   }
-  t = bench_now_s();
   /* The end: an empty datagram, a few times in case of drops. */
   for (int i = 0; i < 20; i++) {
     sendto(fd, buf, 0, 0, (const struct sockaddr *)dest, sizeof *dest);
     usleep(1000);
   }
   free(buf);
-  return sent / (t - t0);
+  return tw1 > tw0 ? (sw1 - sw0) / (tw1 - tw0) : 0;
 }
 
 /* One measurement: a receiver process and this one sending. */
