@@ -20,7 +20,12 @@
  *                                     to the offerer's on_open (the peers
  *                                     and the channel exist before);
  *                                     median, min and max in ms
- *   bench [options] all               all of the above (16 KiB and 65535 B)
+ *   bench [options] pairs SIZE        -p pairs (2), each as throughput,
+ *                                     sending at once: their MB/s added up
+ *                                     (the ratio to one pair's is
+ *                                     run.sh's) and CPU %
+ *   bench [options] all               all of the above but pairs (16 KiB
+ *                                     and 65535 B)
  *
  * Flow control as pion's data-channels-flow-control example: the sender (a
  * thread of its own, as an application's) sends while the channel's
@@ -31,17 +36,26 @@
  * message from inside the callback; the answer's on_message sends the
  * message back.  pion's side of bench/ does the same in its OnMessage.
  *
+ * Messages per datagram (rate): the datagrams the offerers send to their
+ * answers over the measured window, counted at the system call (below),
+ * over the messages received; with an ICE-TCP pair there is no such
+ * figure.
+ *
  * Output: one line per figure, "<label> <figure> <value>", e.g.
  * "ours throughput_16k_MBps 123.4"; progress and errors on stderr.
  *
  * Options: -t SECONDS (10), -w SECONDS (1), -n ROUNDTRIPS (10000),
- * -r RUNS (20), -a ADDRESS (127.0.0.1), -l LABEL (ours), -i SECONDS (print
- * MB/s and CPU % of throughput and rate every SECONDS to stderr; off).
+ * -r RUNS (20), -p PAIRS (2), -a ADDRESS (127.0.0.1), -l LABEL (ours),
+ * -i SECONDS (print MB/s and CPU % of throughput, rate and pairs every
+ * SECONDS to stderr; off).
  */
 #define _GNU_SOURCE
 #include <p2psig/p2psig.h>
 
+#include <arpa/inet.h>
+#include <dlfcn.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -50,38 +64,36 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "benchutil.h"
+
+#define number(s, min, max) bench_number("bench", s, min, max)
 
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX_BUFFERED (1024 * 1024)
 #define LOW_THRESHOLD (512 * 1024)
 #define OPEN_TIMEOUT_S 15
+#define MAX_PAIRS 64
 
 static struct {
   double seconds;
   double warmup;
   long roundtrips;
   long runs;
+  long pairs;
   const char *address;
   const char *label;
   double interval; /* > 0: print progress to stderr every interval s */
-} opt = {10, 1, 10000, 20, "127.0.0.1", "ours", 0};
+} opt = {10, 1, 10000, 20, 2, "127.0.0.1", "ours", 0};
 
 static void
 die(const char *what, int error)
 {
   fprintf(stderr, "bench: %s: %s\n", what, p2psig_strerror(error));
   exit(1);
-}
-
-static double
-now_s(void)
-{
-  struct timespec ts;
-
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 static void
@@ -120,6 +132,124 @@ report(const char *figure, double value)
 {
   printf("%s %s %.*f\n", opt.label, figure, value < 100 ? 2 : 1, value);
   fflush(stdout);
+}
+
+/* --- datagrams sent, counted at the system call ------------------------- */
+
+/* libnice sends a datagram with sendmsg() (GLib's g_socket_send_message,
+ * which g_socket_send_to() calls too), several with sendmmsg(); the
+ * executable defines both and exports them (export_dynamic in
+ * meson.build), so that the libraries' calls come here first and go on to
+ * libc's.  Those to a watched address, an answer's end of its selected
+ * pair, are counted: the library has no such counter. */
+static struct {
+  atomic_int count;             /* of dest[] set */
+  struct sockaddr_storage dest[MAX_PAIRS];
+  atomic_uint_fast64_t datagrams;
+  ssize_t (*sendmsg)(int, const struct msghdr *, int);
+  int (*sendmmsg)(int, struct mmsghdr *, unsigned int, int);
+} watch;
+
+static void
+watch_init(void)
+{
+  /* POSIX's way to a function pointer from dlsym(). */
+  *(void **)&watch.sendmsg = dlsym(RTLD_NEXT, "sendmsg");
+  *(void **)&watch.sendmmsg = dlsym(RTLD_NEXT, "sendmmsg");
+  if (!watch.sendmsg || !watch.sendmmsg) {
+    fprintf(stderr, "bench: dlsym: %s\n", dlerror());
+    exit(1);
+  }
+  atomic_init(&watch.count, 0);
+  atomic_init(&watch.datagrams, 0);
+}
+
+static bool
+watched(const void *name, socklen_t len)
+{
+  int n = atomic_load_explicit(&watch.count, memory_order_acquire);
+  const struct sockaddr *sa = name;
+
+  if (!name || n == 0)
+    return false;
+  for (int i = 0; i < n; i++) {
+    const struct sockaddr_storage *d = &watch.dest[i];
+
+    if (sa->sa_family != d->ss_family)
+      continue;
+    if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+      const struct sockaddr_in *a = name, *b = (const void *)d;
+
+      if (a->sin_port == b->sin_port &&
+          a->sin_addr.s_addr == b->sin_addr.s_addr)
+        return true;
+    } else if (sa->sa_family == AF_INET6 &&
+               len >= sizeof(struct sockaddr_in6)) {
+      const struct sockaddr_in6 *a = name, *b = (const void *)d;
+
+      if (a->sin6_port == b->sin6_port &&
+          !memcmp(&a->sin6_addr, &b->sin6_addr, sizeof a->sin6_addr))
+        return true;
+    }
+  }
+  return false;
+}
+
+ssize_t
+sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+  ssize_t r;
+
+  if (!watch.sendmsg)
+    watch_init();
+  r = watch.sendmsg(fd, msg, flags);
+
+  if (r >= 0 && watched(msg->msg_name, msg->msg_namelen))
+    atomic_fetch_add_explicit(&watch.datagrams, 1, memory_order_relaxed);
+  return r;
+}
+
+int
+sendmmsg(int fd, struct mmsghdr *msgs, unsigned int n, int flags)
+{
+  int r;
+
+  if (!watch.sendmmsg)
+    watch_init();
+  r = watch.sendmmsg(fd, msgs, n, flags);
+
+  for (int i = 0; i < r; i++)
+    if (watched(msgs[i].msg_hdr.msg_name, msgs[i].msg_hdr.msg_namelen))
+      atomic_fetch_add_explicit(&watch.datagrams, 1, memory_order_relaxed);
+  return r;
+}
+
+/* Watches what offerer sends to its remote end, when the selected pair is
+ * UDP; false otherwise. */
+static bool
+watch_peer(p2psig_peer *offerer)
+{
+  p2psig_peer_stats st = P2PSIG_STATS_INIT(p2psig_peer_stats);
+  int n = atomic_load(&watch.count);
+  struct sockaddr_storage d = {0};
+  struct sockaddr_in *v4 = (void *)&d;
+  struct sockaddr_in6 *v6 = (void *)&d;
+
+  if (n == MAX_PAIRS || p2psig_peer_get_stats(offerer, &st) < 0 ||
+      !st.has_selected_pair || strcmp(st.remote_protocol, "udp") != 0)
+    return false;
+  if (inet_pton(AF_INET, st.remote_address, &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(st.remote_port);
+  } else if (inet_pton(AF_INET6, st.remote_address, &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(st.remote_port);
+  } else {
+    return false;
+  }
+  watch.dest[n] = d;
+  atomic_store_explicit(&watch.count, n + 1, memory_order_release);
+  return true;
 }
 
 /* --- two peers wired to each other -------------------------------------- */
@@ -232,7 +362,7 @@ on_buffered_amount_low(p2psig_channel *channel, void *user_data)
 static void
 echo_on_offer_message(struct pair *pair, p2psig_channel *channel)
 {
-  double t = now_s();
+  double t = bench_now_s();
   long i = pair->echo_index++;
   int r;
 
@@ -245,7 +375,7 @@ echo_on_offer_message(struct pair *pair, p2psig_channel *channel)
     pthread_mutex_unlock(&pair->lock);
     return;
   }
-  pair->sent_at = now_s();
+  pair->sent_at = bench_now_s();
   r = p2psig_channel_send(channel, pair->echo_msg, sizeof pair->echo_msg,
                           P2PSIG_KIND_BINARY);
   if (r < 0)
@@ -339,7 +469,7 @@ pair_connect(struct pair *pair, bool both_open)
   double t0, t1 = 0;
   int r;
 
-  t0 = now_s();
+  t0 = bench_now_s();
   if ((r = p2psig_peer_create_offer(pair->peer[0], &offer)) < 0)
     die("create_offer", r);
   if ((r = p2psig_peer_set_remote_description(pair->peer[1], P2PSIG_SDP_OFFER,
@@ -357,7 +487,7 @@ pair_connect(struct pair *pair, bool both_open)
   pthread_mutex_lock(&pair->lock);
   for (;;) {
     if (pair->open[0] && !t1)
-      t1 = now_s();
+      t1 = bench_now_s();
     if (pair->failed || (pair->open[0] && (!both_open || pair->open[1])))
       break;
     if (pthread_cond_timedwait(&pair->cond, &pair->lock, &deadline) ==
@@ -437,39 +567,99 @@ sender_main(void *data)
   return NULL;
 }
 
-/* Runs a sender of size-byte messages; returns bytes/s, messages/s and CPU
- * % over the measured window. */
-static void
-run_flow(size_t size, double *bps, double *mps, double *cpu_pct)
-{
-  struct pair *pair = pair_new(MODE_COUNT);
-  struct sender s = {.pair = pair, .size = size};
+/* A pair and its sender. */
+struct flow {
+  struct pair *pair;
+  struct sender s;
   pthread_t thread;
-  uint64_t b0, m0, b1, m1;
-  double t0, t1, c0, c1;
+};
+
+static void
+flow_connect(struct flow *f, size_t size)
+{
   int r;
 
-  pair_connect(pair, true);
+  f->pair = pair_new(MODE_COUNT);
+  f->s.pair = f->pair;
+  f->s.size = size;
+  atomic_init(&f->s.stop, false);
+  pair_connect(f->pair, true);
   if ((r = p2psig_channel_set_buffered_amount_low_threshold(
-         pair->channel[0], LOW_THRESHOLD)) < 0)
+         f->pair->channel[0], LOW_THRESHOLD)) < 0)
     die("set_buffered_amount_low_threshold", r);
-  atomic_init(&s.stop, false);
-  if (pthread_create(&thread, NULL, sender_main, &s))
+}
+
+static void
+flow_start(struct flow *f)
+{
+  if (pthread_create(&f->thread, NULL, sender_main, &f->s))
     die("pthread_create", P2PSIG_EINTERNAL);
+}
+
+static void
+flow_stop(struct flow *f)
+{
+  atomic_store(&f->s.stop, true);
+  pthread_mutex_lock(&f->pair->lock);
+  pthread_cond_broadcast(&f->pair->cond);
+  pthread_mutex_unlock(&f->pair->lock);
+  pthread_join(f->thread, NULL);
+  if (f->s.error)
+    die("send", f->s.error);
+  pair_free(f->pair);
+}
+
+/* Received over every flow. */
+static void
+flows_count(const struct flow *flows, long n, uint64_t *bytes,
+            uint64_t *messages)
+{
+  *bytes = *messages = 0;
+  for (long i = 0; i < n; i++) {
+    *bytes += atomic_load(&flows[i].pair->bytes);
+    *messages += atomic_load(&flows[i].pair->messages);
+  }
+}
+
+/* The figures of run_flows(). */
+struct flow_result {
+  double bps, mps, cpu_pct;
+  double dgps;                  /* datagrams/s to the answers; < 0: none */
+};
+
+/* Runs n pairs, each with a sender of size-byte messages, all connected
+ * before any sends; returns what the answers received, added up, and CPU
+ * % over the measured window. */
+static void
+run_flows(long n, size_t size, struct flow_result *res)
+{
+  struct flow *flows = calloc(n, sizeof *flows);
+  uint64_t b0, m0, b1, m1, d0, d1;
+  bool watching = true;
+  double t0, t1, c0, c1;
+
+  if (!flows)
+    die("calloc", P2PSIG_ENOMEM);
+  for (long i = 0; i < n; i++) {
+    flow_connect(&flows[i], size);
+    watching = watch_peer(flows[i].pair->peer[0]) && watching;
+  }
+  for (long i = 0; i < n; i++)
+    flow_start(&flows[i]);
   sleep_s(opt.warmup);
-  t0 = now_s();
+  t0 = bench_now_s();
   c0 = cpu_s();
-  b0 = atomic_load(&pair->bytes);
-  m0 = atomic_load(&pair->messages);
+  flows_count(flows, n, &b0, &m0);
+  d0 = atomic_load(&watch.datagrams);
   if (opt.interval > 0) {
     double t = t0, c = c0, tn, cn;
-    uint64_t b = b0, bn;
+    uint64_t b = b0, bn, mn;
 
-    while ((tn = now_s()) < t0 + opt.seconds) {
+    while ((tn = bench_now_s()) < t0 + opt.seconds) {
       sleep_s(MIN(opt.interval, t0 + opt.seconds - tn));
-      tn = now_s();
+      tn = bench_now_s();
       cn = cpu_s();
-      bn = atomic_load(&pair->bytes);
+      flows_count(flows, n, &bn, &mn);
       fprintf(stderr, "bench: %6.2f s: %8.2f MB/s, %6.1f %% CPU\n", tn - t0,
               (bn - b) / (tn - t) / 1e6, 100 * (cn - c) / (tn - t));
       t = tn;
@@ -479,21 +669,18 @@ run_flow(size_t size, double *bps, double *mps, double *cpu_pct)
   } else {
     sleep_s(opt.seconds);
   }
-  t1 = now_s();
+  t1 = bench_now_s();
   c1 = cpu_s();
-  b1 = atomic_load(&pair->bytes);
-  m1 = atomic_load(&pair->messages);
-  atomic_store(&s.stop, true);
-  pthread_mutex_lock(&pair->lock);
-  pthread_cond_broadcast(&pair->cond);
-  pthread_mutex_unlock(&pair->lock);
-  pthread_join(thread, NULL);
-  if (s.error)
-    die("send", s.error);
-  *bps = (b1 - b0) / (t1 - t0);
-  *mps = (m1 - m0) / (t1 - t0);
-  *cpu_pct = 100 * (c1 - c0) / (t1 - t0);
-  pair_free(pair);
+  flows_count(flows, n, &b1, &m1);
+  d1 = atomic_load(&watch.datagrams);
+  for (long i = 0; i < n; i++)
+    flow_stop(&flows[i]);
+  atomic_store(&watch.count, 0);
+  free(flows);
+  res->bps = (b1 - b0) / (t1 - t0);
+  res->mps = (m1 - m0) / (t1 - t0);
+  res->cpu_pct = 100 * (c1 - c0) / (t1 - t0);
+  res->dgps = watching ? (d1 - d0) / (t1 - t0) : -1;
 }
 
 static const char *
@@ -509,29 +696,53 @@ size_name(size_t size, char *buf, size_t buflen)
 static void
 bench_throughput(size_t size)
 {
-  double bps, mps, cpu;
+  struct flow_result res;
   char name[64], sz[32];
 
   fprintf(stderr, "bench: %s throughput, %zu-byte messages, %g s + %g s\n",
           opt.label, size, opt.warmup, opt.seconds);
-  run_flow(size, &bps, &mps, &cpu);
+  run_flows(1, size, &res);
   size_name(size, sz, sizeof sz);
   snprintf(name, sizeof name, "throughput_%s_MBps", sz);
-  report(name, bps / 1e6);
+  report(name, res.bps / 1e6);
   snprintf(name, sizeof name, "throughput_%s_cpu_pct", sz);
-  report(name, cpu);
+  report(name, res.cpu_pct);
+}
+
+static void
+bench_pairs(size_t size)
+{
+  struct flow_result res;
+  char name[64], sz[32];
+
+  fprintf(stderr, "bench: %s %ld pairs at once, %zu-byte messages, "
+          "%g s + %g s\n", opt.label, opt.pairs, size, opt.warmup,
+          opt.seconds);
+  run_flows(opt.pairs, size, &res);
+  size_name(size, sz, sizeof sz);
+  report("pairs_count", (double)opt.pairs);
+  snprintf(name, sizeof name, "pairs_%s_MBps", sz);
+  report(name, res.bps / 1e6);
+  snprintf(name, sizeof name, "pairs_%s_cpu_pct", sz);
+  report(name, res.cpu_pct);
 }
 
 static void
 bench_rate(void)
 {
-  double bps, mps, cpu;
+  struct flow_result res;
 
   fprintf(stderr, "bench: %s message rate, 100-byte messages, %g s + %g s\n",
           opt.label, opt.warmup, opt.seconds);
-  run_flow(100, &bps, &mps, &cpu);
-  report("rate_100B_msgps", mps);
-  report("rate_100B_cpu_pct", cpu);
+  run_flows(1, 100, &res);
+  report("rate_100B_msgps", res.mps);
+  report("rate_100B_cpu_pct", res.cpu_pct);
+  if (res.dgps > 0) {
+    report("rate_100B_dgps", res.dgps);
+    report("rate_100B_msgs_per_dgram", res.mps / res.dgps);
+  } else {
+    fprintf(stderr, "bench: no datagrams counted (not a UDP pair?)\n");
+  }
 }
 
 /* --- echo and setup ------------------------------------------------------ */
@@ -575,7 +786,7 @@ bench_echo(void)
   memset(pair->echo_msg, 'e', sizeof pair->echo_msg);
   pair_connect(pair, true);
 
-  pair->sent_at = now_s();
+  pair->sent_at = bench_now_s();
   r = p2psig_channel_send(pair->channel[0], pair->echo_msg,
                           sizeof pair->echo_msg, P2PSIG_KIND_BINARY);
   if (r < 0)
@@ -627,24 +838,10 @@ usage(int status)
 {
   fprintf(status ? stderr : stdout,
           "usage: bench [-t SECONDS] [-w SECONDS] [-n ROUNDTRIPS] [-r RUNS]\n"
-          "             [-a ADDRESS] [-l LABEL] [-i SECONDS]\n"
-          "             throughput SIZE | rate | echo | setup | all\n");
+          "             [-p PAIRS] [-a ADDRESS] [-l LABEL] [-i SECONDS]\n"
+          "             throughput SIZE | pairs SIZE | rate | echo | setup "
+          "| all\n");
   exit(status);
-}
-
-static double
-number(const char *s, double min, double max)
-{
-  char *end;
-  double v;
-
-  errno = 0;
-  v = strtod(s, &end);
-  if (errno || end == s || *end || !(v >= min && v <= max)) {
-    fprintf(stderr, "bench: bad number: %s\n", s);
-    usage(2);
-  }
-  return v;
 }
 
 int
@@ -653,12 +850,14 @@ main(int argc, char **argv)
   const char *what;
   int c;
 
-  while ((c = getopt(argc, argv, "ht:w:n:r:a:l:i:")) != -1) {
+  watch_init();
+  while ((c = getopt(argc, argv, "ht:w:n:r:p:a:l:i:")) != -1) {
     switch (c) {
     case 't': opt.seconds = number(optarg, 0.1, 3600); break;
     case 'w': opt.warmup = number(optarg, 0, 3600); break;
     case 'n': opt.roundtrips = (long)number(optarg, 1, 1e8); break;
     case 'r': opt.runs = (long)number(optarg, 1, 1e6); break;
+    case 'p': opt.pairs = (long)number(optarg, 1, MAX_PAIRS); break;
     case 'a': opt.address = optarg; break;
     case 'l': opt.label = optarg; break;
     case 'i': opt.interval = number(optarg, 0.001, 3600); break;
@@ -673,6 +872,10 @@ main(int argc, char **argv)
     if (optind != argc - 1)
       usage(2);
     bench_throughput((size_t)number(argv[optind], 1, 16 * 1024 * 1024));
+  } else if (!strcmp(what, "pairs")) {
+    if (optind != argc - 1)
+      usage(2);
+    bench_pairs((size_t)number(argv[optind], 1, 16 * 1024 * 1024));
   } else if (!strcmp(what, "rate") && optind == argc) {
     bench_rate();
   } else if (!strcmp(what, "echo") && optind == argc) {

@@ -10,7 +10,8 @@
 # message rate, pion/ours for times (setup, round trip).
 #
 # Builds (everything under build-bench/ at the top of the source tree):
-#   - meson with -Dbench=true: bench/bench, tools/p2psig-offer, tools/p2psig-answer;
+#   - meson with -Dbench=true: bench/bench, bench/udpfloor, tools/p2psig-offer,
+#     tools/p2psig-answer;
 #   - go, in GOPATH mode against Debian's golang-github-pion-webrtc.v3-dev:
 #     pion-bench (bench/pion/main.go) and pion's pion-to-pion offer and
 #     answer examples.
@@ -28,6 +29,7 @@
 #   BENCH_ROUNDTRIPS [10000] echo round trips
 #   BENCH_SETUP_RUNS [20]   in-process setups per stack
 #   BENCH_TOOL_RUNS [10]    tool setups per stack (offer + answer processes)
+#   BENCH_PAIRS [2]         pairs sending at once in one process (pairs)
 #   BENCH_EXTRA=1           also throughput of 1 KiB messages
 #   BENCH_BUILDDIR [build-bench]  where to build
 #   BENCH_KEEP=1            keep the raw results and logs (printed path)
@@ -176,12 +178,17 @@ measure() {
   trap 'exit 143' TERM
   local s="${BENCH_SECONDS:-10}" w="${BENCH_WARMUP:-1}"
   local n="${BENCH_ROUNDTRIPS:-10000}" r="${BENCH_SETUP_RUNS:-20}"
-  local tr="${BENCH_TOOL_RUNS:-10}" size i impl port=0
+  local tr="${BENCH_TOOL_RUNS:-10}" k="${BENCH_PAIRS:-2}" size i impl port=0
   local ours=("$BENCH_OURS" -a 127.0.0.1)
   local pion=("$BENCH_PION" -iface "$PION_IFACE")
   local log="$rundir/bench.log"
   local sizes=(16384 65535)
   if [[ "${BENCH_EXTRA:-0}" == 1 ]]; then sizes=(1024 "${sizes[@]}"); fi
+
+  # The machine itself, under every figure: 1,200-byte UDP datagrams over
+  # loopback, one process per side.
+  say "floor: loopback UDP, 1200-byte datagrams, ${w} s + ${s} s, twice"
+  run_bench "$log" "$BENCH_UDPFLOOR" -t "$s" -w "$w"
 
   # Ours then pion, workload by workload, so that both see the same load.
   say "setup in one process, $r runs each"
@@ -195,6 +202,9 @@ measure() {
     run_bench "$log" "${ours[@]}" -t "$s" -w "$w" throughput "$size"
     run_bench "$log" "${pion[@]}" -t "$s" -w "$w" throughput "$size"
   done
+  say "$k pairs at once in one process, 16384-byte messages, ${w} s + ${s} s each"
+  run_bench "$log" "${ours[@]}" -p "$k" -t "$s" -w "$w" pairs 16384
+  run_bench "$log" "${pion[@]}" -p "$k" -t "$s" -w "$w" pairs 16384
   say "message rate, 100-byte messages, ${w} s + ${s} s each"
   run_bench "$log" "${ours[@]}" -t "$s" -w "$w" rate
   run_bench "$log" "${pion[@]}" -t "$s" -w "$w" rate
@@ -282,8 +292,8 @@ else
     >"$builddir/meson-setup.log" 2>&1 ||
     { cat "$builddir/meson-setup.log" >&2; die "meson setup failed"; }
 fi
-ninja -C "$builddir" bench/bench bench/floor bench/start tools/p2psig-offer \
-  tools/p2psig-answer \
+ninja -C "$builddir" bench/bench bench/floor bench/start bench/udpfloor \
+  tools/p2psig-offer tools/p2psig-answer \
   >"$builddir/ninja.log" 2>&1 ||
   { tail -n 30 "$builddir/ninja.log" >&2; die "ninja failed"; }
 
@@ -349,6 +359,7 @@ results="$builddir/results.txt"
 env BENCH_OURS="$builddir/bench/bench" BENCH_PION="$builddir/pion-bench" \
   BENCH_OFFER="$builddir/tools/p2psig-offer" BENCH_ANSWER="$builddir/tools/p2psig-answer" \
   BENCH_FLOOR="$builddir/bench/floor" BENCH_START="$builddir/bench/start" \
+  BENCH_UDPFLOOR="$builddir/bench/udpfloor" \
   BENCH_PION_OFFER="$builddir/pion-offer" \
   BENCH_PION_ANSWER="$builddir/pion-answer" \
   ip netns exec "$ns" "$BASH" "${BASH_SOURCE[0]}" --measure "$results" "$rundir"
@@ -369,6 +380,23 @@ awk '
     }
     printf "| %-36s | %12s | %12s | %6s |\n", name, o, p, r
   }
+  # A figure of each stack over another figure (scaled): of the floor
+  # (stack "floor"), or of its own (den_impl "").
+  function over(impl, fig, den_impl, den_fig, scale,   d) {
+    if (den_impl == "") den_impl = impl
+    if (!((impl, fig) in val) || !((den_impl, den_fig) in val)) return "-"
+    d = val[den_impl, den_fig] + 0
+    return d > 0 ? sprintf("%.2f", val[impl, fig] * scale / d) : "-"
+  }
+  function over_row(name, fig, den_impl, den_fig, scale) {
+    printf "| %-36s | %12s | %12s | %6s |\n", name,
+      over("ours", fig, den_impl, den_fig, scale),
+      over("pion", fig, den_impl, den_fig, scale), "-"
+  }
+  function floor_row(name, fig, scale) {
+    printf "| %-36s | %12s |\n", name,
+      (("floor", fig) in val) ? sprintf("%.1f", val["floor", fig] * scale) : "-"
+  }
   END {
     printf "| %-36s | %12s | %12s | %6s |\n", "workload", "ours", "pion", "ratio"
     printf "|%s|%s|%s|%s|\n", "--------------------------------------",
@@ -379,10 +407,22 @@ awk '
     }
     row("throughput 16 KiB (MB/s)", "throughput_16k_MBps", "higher")
     row("  CPU % of 200", "throughput_16k_cpu_pct", "")
+    over_row("  / UDP floor bytes/s", "throughput_16k_MBps", "floor",
+      "udp_Bps", 1e6)
     row("throughput 65535 B (MB/s)", "throughput_65535_MBps", "higher")
     row("  CPU % of 200", "throughput_65535_cpu_pct", "")
+    pairs = "K"
+    if (("ours", "pairs_count") in val)
+      pairs = sprintf("%d", val["ours", "pairs_count"])
+    row(pairs " pairs at once, 16 KiB (MB/s)", "pairs_16k_MBps", "higher")
+    row("  CPU % of 200", "pairs_16k_cpu_pct", "")
+    over_row("  / one pair (16 KiB MB/s)", "pairs_16k_MBps", "",
+      "throughput_16k_MBps", 1)
     row("100-byte messages/s", "rate_100B_msgps", "higher")
     row("  CPU % of 200", "rate_100B_cpu_pct", "")
+    over_row("  / UDP floor datagrams/s", "rate_100B_msgps", "floor",
+      "udp_dgps", 1)
+    row("  messages per datagram", "rate_100B_msgs_per_dgram", "")
     row("echo round trip median (us)", "echo_median_us", "lower")
     row("echo round trip p99 (us)", "echo_p99_us", "lower")
     row("setup in one process, median (ms)", "setup_median_ms", "lower")
@@ -400,6 +440,19 @@ awk '
     print "ratio > 1: ours is better (ours/pion for MB/s and messages/s," \
       " pion/ours for times).  Targets: throughput >= 2, setup >= 2," \
       " echo >= 2."
+    print ""
+    printf "| %-36s | %12s |\n", "floor: loopback UDP, 1200 B", "this machine"
+    printf "|%s|%s|\n", "--------------------------------------", "--------------"
+    floor_row("sendto/recvfrom (MB/s)", "udp_Bps", 1e-6)
+    floor_row("  datagrams/s received", "udp_dgps", 1)
+    floor_row("  datagrams/s sent", "udp_sent_dgps", 1)
+    floor_row("sendmmsg/recvmmsg, 32 a call (MB/s)", "udp_mmsg_Bps", 1e-6)
+    floor_row("  datagrams/s received", "udp_mmsg_dgps", 1)
+    floor_row("  datagrams/s sent", "udp_mmsg_sent_dgps", 1)
+    print ""
+    print "Issue 12 targets: 16 KiB over the floor (bytes/s) >= 0.5;" \
+      " 100-byte messages/s over the floor (datagrams/s) >= 2.5;" \
+      " pairs over one pair >= 1.8."
   }' "$results"
 say "raw figures in $results"
 if [[ "${BENCH_KEEP:-0}" == 1 ]]; then say "logs kept in $rundir"; fi

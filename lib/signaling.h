@@ -121,6 +121,10 @@ int p2psig__signal_decode_candidates(const char *body, size_t len,
                                      char ***candidates, unsigned *next,
                                      bool *complete, char **detail);
 
+/* Whether id (may be NULL) is a one-round-trip session id:
+ * P2PSIG_SIGNAL_SESSION_LEN hex digits. */
+bool p2psig__signal_valid_session(const char *id);
+
 /* Whether a browser's request from origin may be served: origin is in
  * allowed (NULL-terminated, may be NULL; "*" allows any), compared
  * without case, or it is the server's own: "http://" (or "https://" when

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * One-round-trip signaling and what browsers need (lib/signaling.c), over
+ * One-round-trip signaling and what browsers need (lib/signaling*.c), over
  * 127.0.0.1: our offer in one round trip against our answer, which posts
  * nothing back; an offer against a fake answer of the test's own that
  * sends no candidate in its SDP, loses a poll's response and answers
  * another 503, so that only the polls retried from the same index can
- * connect; a raw client against our answer whose server-reflexive
+ * connect, or whose answer or poll response is over the cap; a raw client
+ * against our answer whose server-reflexive
  * candidate comes 2 s late from a STUN server of the test's (the poll
  * waits for it); sessions (409 for another, busy, replaced), the poll
  * wait and cap; ICE restart; CORS, the preflight, the token as a query
@@ -35,6 +36,7 @@ struct side {
   struct testutil_side base;
   p2psig_signaling *sig;
   int errors;               /* on_error calls, under the lock */
+  int last_error;
   char *last_message;
 };
 
@@ -48,6 +50,7 @@ on_error(p2psig_signaling *sig, int error, const char *message,
                  p2psig_error_name(error), message);
   testutil_lock();
   side->errors++;
+  side->last_error = error;
   g_free(side->last_message);
   side->last_message = g_strdup(message);
   testutil_unlock();
@@ -353,17 +356,6 @@ get_candidates(uint16_t port, const char *session, unsigned from,
   return status;
 }
 
-static bool
-valid_hex_session(const char *id)
-{
-  if (!id || strlen(id) != P2PSIG_SIGNAL_SESSION_LEN)
-    return false;
-  for (const char *p = id; *p; p++)
-    if (!g_ascii_isxdigit(*p))
-      return false;
-  return true;
-}
-
 /* ---- tests ---- */
 
 /* Our offer in one round trip, our answer: connected, messages both ways,
@@ -424,7 +416,11 @@ struct fake {
   GArray *polls;            /* the from of each GET, in order */
   bool completed;           /* a poll was answered complete */
   int after_complete;       /* polls after that */
+  enum { FAKE_OK, FAKE_BIG_ANSWER, FAKE_BIG_POLL } mode;
 };
+
+/* A response body one byte over what the offer reads of one. */
+#define FAKE_BIG (P2PSIG_SIGNAL_MAX_BODY + 1)
 
 /* One request: its head and body, up to 64 KiB. */
 static bool
@@ -509,6 +505,10 @@ fake_serve(struct fake *f, GSocketConnection *conn, const char *head,
     stripped = g_strjoinv("\r\n", lines);
     p2psig_free(answer);
     json = p2psig__signal_encode_sdp(P2PSIG_SDP_ANSWER, stripped);
+    if (f->mode == FAKE_BIG_ANSWER) {
+      g_free(json);
+      json = g_strnfill(FAKE_BIG, ' ');
+    }
     respond(conn, 200, "P2psig-Session: " SESSION "\r\n", json);
   } else if (g_str_has_prefix(head, "POST /candidate?session=" SESSION " ")) {
     p2psig_peer_add_candidate(f->side.base.peer, body);
@@ -525,6 +525,11 @@ fake_serve(struct fake *f, GSocketConnection *conn, const char *head,
     if (f->completed)
       f->after_complete++;
     g_mutex_unlock(&f->lock);
+    if (f->mode == FAKE_BIG_POLL) {
+      json = g_strnfill(FAKE_BIG, ' ');
+      respond(conn, 200, "", json);
+      return;
+    }
     if (n == 1)
       return; /* lost: closed without a response */
     if (n == 2) {
@@ -569,35 +574,62 @@ fake_thread(gpointer data)
   return NULL;
 }
 
+/* Starts the fake answer, and an offer in one round trip against it. */
 static void
-test_polls_retried(void)
+fake_start(struct fake *f, struct side *offer)
 {
-  struct fake f = {0};
-  struct side offer;
   g_autofree char *address = NULL;
   g_autoptr(GInetAddress) lo = g_inet_address_new_loopback(
       G_SOCKET_FAMILY_IPV4);
   g_autoptr(GSocketAddress) any = g_inet_socket_address_new(lo, 0);
   g_autoptr(GSocketAddress) bound = NULL;
 
-  g_mutex_init(&f.lock);
-  f.polls = g_array_new(FALSE, FALSE, sizeof(unsigned));
-  side_peer(&f.side, "fake answer", false, NULL);
-  f.listener = g_socket_listener_new();
-  g_assert_true(g_socket_listener_add_address(f.listener, any,
+  g_mutex_init(&f->lock);
+  f->polls = g_array_new(FALSE, FALSE, sizeof(unsigned));
+  side_peer(&f->side, "fake answer", false, NULL);
+  f->listener = g_socket_listener_new();
+  g_assert_true(g_socket_listener_add_address(f->listener, any,
                                               G_SOCKET_TYPE_STREAM,
                                               G_SOCKET_PROTOCOL_TCP, NULL,
                                               &bound, NULL));
-  f.port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
-  f.thread = g_thread_new("fake answer", fake_thread, &f);
+  f->port = g_inet_socket_address_get_port(G_INET_SOCKET_ADDRESS(bound));
+  f->thread = g_thread_new("fake answer", fake_thread, f);
 
-  side_peer(&offer, "offer", true, NULL);
-  address = g_strdup_printf("127.0.0.1:%u", f.port);
-  g_assert_cmpint(side_signal(&offer, &(p2psig_signaling_config){
+  side_peer(offer, "offer", true, NULL);
+  address = g_strdup_printf("127.0.0.1:%u", f->port);
+  g_assert_cmpint(side_signal(offer, &(p2psig_signaling_config){
                       .role = P2PSIG_ROLE_OFFER,
                       .remote_address = address,
                       .one_round_trip = true}), ==, 0);
-  g_assert_cmpint(p2psig_signaling_start(offer.sig), ==, 0);
+  g_assert_cmpint(p2psig_signaling_start(offer->sig), ==, 0);
+}
+
+static void
+fake_stop(struct fake *f, struct side *offer)
+{
+  side_clear(offer);
+  g_atomic_int_set(&f->stop, 1);
+  /* Wake the accept. */
+  {
+    g_autoptr(GSocketClient) client = g_socket_client_new();
+    g_autoptr(GSocketConnection) c = g_socket_client_connect_to_host(
+        client, "127.0.0.1", f->port, NULL, NULL);
+  }
+  g_thread_join(f->thread);
+  g_socket_listener_close(f->listener);
+  g_object_unref(f->listener);
+  side_clear(&f->side);
+  g_array_unref(f->polls);
+  g_mutex_clear(&f->lock);
+}
+
+static void
+test_polls_retried(void)
+{
+  struct fake f = {0};
+  struct side offer;
+
+  fake_start(&f, &offer);
   TESTUTIL_WAIT(side_ready(&offer), TIMEOUT_MS, "offer connected");
   TESTUTIL_WAIT(f.side.base.state == P2PSIG_STATE_CONNECTED, TIMEOUT_MS,
                 "fake answer connected");
@@ -612,20 +644,45 @@ test_polls_retried(void)
   g_assert_cmpint(f.after_complete, ==, 0);
   g_mutex_unlock(&f.lock);
 
-  side_clear(&offer);
-  g_atomic_int_set(&f.stop, 1);
-  /* Wake the accept. */
-  {
-    g_autoptr(GSocketClient) client = g_socket_client_new();
-    g_autoptr(GSocketConnection) c = g_socket_client_connect_to_host(
-        client, "127.0.0.1", f.port, NULL, NULL);
+  fake_stop(&f, &offer);
+}
+
+/* Lock held. */
+static bool
+has_error(struct side *side)
+{
+  return side->errors > 0;
+}
+
+/* An answer, then a poll's response, over what the offer reads of one:
+ * each is one final error that says so (the answer's before any poll). */
+static void
+test_big_responses(void)
+{
+  static const struct {
+    int mode;
+    const char *message;
+  } cases[] = {
+    {FAKE_BIG_ANSWER, "/sdp: the response is larger than 65536 bytes"},
+    {FAKE_BIG_POLL, "/candidate: the response is larger than 65536 bytes"},
+  };
+
+  for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+    struct fake f = {.mode = cases[i].mode};
+    struct side offer;
+
+    fake_start(&f, &offer);
+    TESTUTIL_WAIT(has_error(&offer), TIMEOUT_MS, "the offer's error");
+    testutil_lock();
+    g_assert_cmpint(offer.errors, ==, 1);
+    g_assert_nonnull(strstr(offer.last_message, cases[i].message));
+    g_assert_cmpint(offer.last_error, ==, P2PSIG_ETOOBIG);
+    testutil_unlock();
+    g_mutex_lock(&f.lock);
+    g_assert_cmpuint(f.polls->len, ==, f.mode == FAKE_BIG_POLL);
+    g_mutex_unlock(&f.lock);
+    fake_stop(&f, &offer);
   }
-  g_thread_join(f.thread);
-  g_socket_listener_close(f.listener);
-  g_object_unref(f.listener);
-  side_clear(&f.side);
-  g_array_unref(f.polls);
-  g_mutex_clear(&f.lock);
 }
 
 /* A raw client against our answer, whose server-reflexive candidate comes
@@ -659,7 +716,7 @@ test_late_candidate(void)
   r = http(side_port(&answer), "POST", "/sdp?mode=one-round-trip", body,
            NULL);
   g_assert_cmpuint(r.status, ==, 200);
-  g_assert_true(valid_hex_session(header(&r, "P2psig-Session")));
+  g_assert_true(p2psig__signal_valid_session(header(&r, "P2psig-Session")));
   g_autofree char *session = g_strdup(header(&r, "P2psig-Session"));
   response_clear(&r);
 
@@ -772,7 +829,7 @@ test_sessions(void)
            NULL);
   g_assert_cmpuint(r.status, ==, 200);
   session = g_strdup(header(&r, "P2psig-Session"));
-  g_assert_true(valid_hex_session(session));
+  g_assert_true(p2psig__signal_valid_session(session));
   response_clear(&r);
 
   /* Busy: a second offer, in either protocol; another session. */
@@ -1091,6 +1148,7 @@ main(int argc, char **argv)
   p2psig__signal_limits.poll_wait_ms = POLL_WAIT_MS;
   g_test_add_func("/one-round-trip/exchange", test_exchange);
   g_test_add_func("/one-round-trip/polls-retried", test_polls_retried);
+  g_test_add_func("/one-round-trip/big-responses", test_big_responses);
   g_test_add_func("/one-round-trip/late-candidate", test_late_candidate);
   g_test_add_func("/one-round-trip/sessions", test_sessions);
   g_test_add_func("/one-round-trip/cors", test_cors);

@@ -455,6 +455,24 @@ test_origins(void)
   g_assert_false(p2psig__signal_valid_origin(NULL));
 }
 
+/* What the client takes as the answer's P2psig-Session header. */
+static void
+test_session_id(void)
+{
+  g_assert_true(p2psig__signal_valid_session(
+      "0123456789abcdef0123456789ABCDEF"));
+  g_assert_false(p2psig__signal_valid_session(NULL));
+  g_assert_false(p2psig__signal_valid_session(""));
+  g_assert_false(p2psig__signal_valid_session(
+      "0123456789abcdef0123456789abcde"));
+  g_assert_false(p2psig__signal_valid_session(
+      "0123456789abcdef0123456789abcdef0"));
+  g_assert_false(p2psig__signal_valid_session(
+      "0123456789abcdef0123456789abcdeg"));
+  g_assert_false(p2psig__signal_valid_session(
+      "0123456789abcdef 123456789abcdef"));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -478,6 +496,7 @@ main(int argc, char **argv)
                   test_candidates_roundtrip);
   g_test_add_func("/signaling/json/candidates/bad", test_candidates_bad);
   g_test_add_func("/signaling/origins", test_origins);
+  g_test_add_func("/signaling/session-id", test_session_id);
 
   return g_test_run();
 }

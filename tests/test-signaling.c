@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The pion-to-pion signaling server and client (lib/signaling.c) over
+ * The pion-to-pion signaling server and client (lib/signaling*.c) over
  * 127.0.0.1 with real peers: every kind of bad request gets its status, a
  * one-line text/plain reason and one on_error report, and leaves the server
  * working; an offer-role and an answer-role object then connect their peers

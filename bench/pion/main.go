@@ -5,7 +5,7 @@
 // data-channels-flow-control example), so that pion's figures can be set
 // beside ours in the same run.
 //
-//	pion-bench [flags] throughput SIZE | rate | echo | setup | all
+//	pion-bench [flags] throughput SIZE | pairs SIZE | rate | echo | setup | all
 //
 // Same workloads, flow control and output as bench.c ("pion <figure>
 // <value>" per line): see bench/README.md.  pion gathers no loopback
@@ -45,6 +45,7 @@ var (
 	warmup     = flag.Float64("w", 1, "warm-up seconds (throughput, rate)")
 	roundtrips = flag.Int("n", 10000, "round trips (echo)")
 	runs       = flag.Int("r", 20, "runs (setup)")
+	pairs      = flag.Int("p", 2, "pairs sending at once (pairs)")
 	iface      = flag.String("iface", "", "gather on this interface only (empty: every one)")
 	label      = flag.String("l", "pion", "label of the output lines")
 )
@@ -244,16 +245,26 @@ func (p *pair) close() {
 
 // --- throughput and message rate ---------------------------------------------
 
-func runFlow(size int) (bps, mps, cpuPct float64) {
-	p := newPair()
-	var bytes, messages uint64
-	p.onMessage[1] = func(_ *webrtc.DataChannel, msg webrtc.DataChannelMessage) {
-		atomic.AddUint64(&bytes, uint64(len(msg.Data)))
-		atomic.AddUint64(&messages, 1)
-	}
-	p.connect(true)
+// flow is a pair and its sender goroutine.
+type flow struct {
+	p               *pair
+	bytes, messages uint64
+	stop            int32
+	done            chan struct{}
+}
 
-	dc := p.dc[0]
+func newFlow(size int) *flow {
+	f := &flow{p: newPair(), done: make(chan struct{})}
+	f.p.onMessage[1] = func(_ *webrtc.DataChannel, msg webrtc.DataChannelMessage) {
+		atomic.AddUint64(&f.bytes, uint64(len(msg.Data)))
+		atomic.AddUint64(&f.messages, 1)
+	}
+	f.p.connect(true)
+	return f
+}
+
+func (f *flow) start(size int) {
+	dc := f.p.dc[0]
 	sendMore := make(chan struct{}, 1)
 	dc.SetBufferedAmountLowThreshold(bufferedAmountLowThreshold)
 	dc.OnBufferedAmountLow(func() {
@@ -262,15 +273,13 @@ func runFlow(size int) (bps, mps, cpuPct float64) {
 		default:
 		}
 	})
-	var stop int32
-	done := make(chan struct{})
 	go func() {
-		defer close(done)
+		defer close(f.done)
 		buf := make([]byte, size)
 		for i := range buf {
 			buf[i] = 0xa5
 		}
-		for atomic.LoadInt32(&stop) == 0 {
+		for atomic.LoadInt32(&f.stop) == 0 {
 			// Drop a stale wake-up before looking at the amount: a fall
 			// below the threshold after the look sends a new one.
 			select {
@@ -289,17 +298,42 @@ func runFlow(size int) (bps, mps, cpuPct float64) {
 			}
 		}
 	}()
+}
+
+func countFlows(flows []*flow) (bytes, messages uint64) {
+	for _, f := range flows {
+		bytes += atomic.LoadUint64(&f.bytes)
+		messages += atomic.LoadUint64(&f.messages)
+	}
+	return
+}
+
+// runFlows runs n pairs, each with a sender of size-byte messages, all
+// connected before any sends, and returns what the answers received,
+// added up, and the CPU % over the measured window.
+func runFlows(n, size int) (bps, mps, cpuPct float64) {
+	flows := make([]*flow, n)
+	for i := range flows {
+		flows[i] = newFlow(size)
+	}
+	for _, f := range flows {
+		f.start(size)
+	}
 
 	time.Sleep(time.Duration(*warmup * float64(time.Second)))
 	t0, c0 := time.Now(), cpuSeconds()
-	b0, m0 := atomic.LoadUint64(&bytes), atomic.LoadUint64(&messages)
+	b0, m0 := countFlows(flows)
 	time.Sleep(time.Duration(*seconds * float64(time.Second)))
 	t1, c1 := time.Now(), cpuSeconds()
-	b1, m1 := atomic.LoadUint64(&bytes), atomic.LoadUint64(&messages)
-	atomic.StoreInt32(&stop, 1)
-	<-done
+	b1, m1 := countFlows(flows)
+	for _, f := range flows {
+		atomic.StoreInt32(&f.stop, 1)
+	}
+	for _, f := range flows {
+		<-f.done
+		f.p.close()
+	}
 	dt := t1.Sub(t0).Seconds()
-	p.close()
 	return float64(b1-b0) / dt, float64(m1-m0) / dt, 100 * (c1 - c0) / dt
 }
 
@@ -313,15 +347,24 @@ func sizeName(size int) string {
 func benchThroughput(size int) {
 	fmt.Fprintf(os.Stderr, "pion-bench: %s throughput, %d-byte messages, %g s + %g s\n",
 		*label, size, *warmup, *seconds)
-	bps, _, cpu := runFlow(size)
+	bps, _, cpu := runFlows(1, size)
 	report("throughput_"+sizeName(size)+"_MBps", bps/1e6)
 	report("throughput_"+sizeName(size)+"_cpu_pct", cpu)
+}
+
+func benchPairs(size int) {
+	fmt.Fprintf(os.Stderr, "pion-bench: %s %d pairs at once, %d-byte messages, %g s + %g s\n",
+		*label, *pairs, size, *warmup, *seconds)
+	bps, _, cpu := runFlows(*pairs, size)
+	report("pairs_count", float64(*pairs))
+	report("pairs_"+sizeName(size)+"_MBps", bps/1e6)
+	report("pairs_"+sizeName(size)+"_cpu_pct", cpu)
 }
 
 func benchRate() {
 	fmt.Fprintf(os.Stderr, "pion-bench: %s message rate, 100-byte messages, %g s + %g s\n",
 		*label, *warmup, *seconds)
-	_, mps, cpu := runFlow(100)
+	_, mps, cpu := runFlows(1, 100)
 	report("rate_100B_msgps", mps)
 	report("rate_100B_cpu_pct", cpu)
 }
@@ -406,7 +449,7 @@ func benchSetup() {
 }
 
 func usage() {
-	fmt.Fprintf(os.Stderr, "usage: pion-bench [flags] throughput SIZE | rate | echo | setup | all\n")
+	fmt.Fprintf(os.Stderr, "usage: pion-bench [flags] throughput SIZE | pairs SIZE | rate | echo | setup | all\n")
 	flag.PrintDefaults()
 	os.Exit(2)
 }
@@ -420,13 +463,21 @@ func main() {
 	}
 	api = newAPI()
 	switch {
-	case args[0] == "throughput" && len(args) == 2:
+	case (args[0] == "throughput" || args[0] == "pairs") && len(args) == 2:
 		size, err := strconv.Atoi(args[1])
 		if err != nil || size < 1 || size > 65535 {
 			fmt.Fprintf(os.Stderr, "pion-bench: bad size %q (1..65535: pion v3 cannot read more)\n", args[1])
 			os.Exit(2)
 		}
-		benchThroughput(size)
+		if *pairs < 1 || *pairs > 64 {
+			fmt.Fprintf(os.Stderr, "pion-bench: bad -p %d (1..64)\n", *pairs)
+			os.Exit(2)
+		}
+		if args[0] == "pairs" {
+			benchPairs(size)
+		} else {
+			benchThroughput(size)
+		}
 	case args[0] == "rate" && len(args) == 1:
 		benchRate()
 	case args[0] == "echo" && len(args) == 1:

@@ -2,7 +2,7 @@
 /*
  * libFuzzer target for the signaling server's whole request path: the
  * input is a raw HTTP request, written as it is over a loopback TCP
- * connection to real p2psig_signaling servers (lib/signaling.c, their
+ * connection to real p2psig_signaling servers (lib/signaling*.c, their
  * connection limits, libsoup's parser, the early handler, the body
  * handlers, the peer behind them), then the response is read until the
  * server closes.  Method, path, query, headers and body are all in the

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * libFuzzer target for the body of POST /sdp (lib/signaling.c): decode it
+ * libFuzzer target for the body of POST /sdp (lib/signaling-json.c): decode it
  * as the signaling server does (from a length, not a terminated string),
  * check that a refusal gives a short one-line UTF-8 reason, and that an
  * accepted description encodes to JSON that decodes to the same type and
@@ -21,7 +21,7 @@
 #include "signaling.h"
 
 
-/* signaling.c cuts a reason at 240 bytes and appends "...". */
+/* signaling-text.c cuts a reason at 240 bytes and appends "...". */
 #define MAX_DETAIL (240 + 3)
 
 static void
