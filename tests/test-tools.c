@@ -408,6 +408,40 @@ test_run_wrong_token(void)
   proc_stop(&answer);
 }
 
+/* The offer stopped (SIGTERM: it closes its peer, which tells the
+ * remote): the answer sees the connection closed by the remote at once,
+ * says so as pion's newer examples do, and exits 0, instead of going
+ * disconnected and failed 30 s later. */
+static void
+test_run_closed_by_remote(void)
+{
+  g_autofree char *offer_at = free_address(NULL);
+  g_autofree char *answer_at = free_address(NULL);
+  struct proc answer, offer;
+  gint64 start;
+
+  proc_start(&answer, "P2PSIG_ANSWER", NULL, NO_STUN, "-answer-address",
+             answer_at, "-offer-address", offer_at, NULL);
+  if (!answer.sub)
+    return;
+  proc_start(&offer, "P2PSIG_OFFER", NULL, NO_STUN, "-offer-address",
+             offer_at, "-answer-address", answer_at, NULL);
+  proc_wait(&answer, out_has, "Data channel 'data'-", 20000, "channel open");
+  start = g_get_monotonic_time();
+  g_subprocess_send_signal(offer.sub, SIGTERM);
+  g_assert_cmpint(proc_exit_status(&answer, 5000), ==, 0);
+  g_test_message("the answer exited %" G_GINT64_FORMAT " ms after the "
+                 "offer's SIGTERM", (g_get_monotonic_time() - start) / 1000);
+  g_assert_cmpint((g_get_monotonic_time() - start) / 1000, <, 3000);
+  g_assert_nonnull(strstr(answer.out->str,
+                          "Peer Connection State has changed: closed\n"
+                          "Peer Connection has gone to closed exiting\n"));
+  g_assert_null(strstr(answer.out->str, "disconnected"));
+  g_assert_cmpint(proc_exit_status(&offer, 5000), ==, 0);
+  proc_stop(&offer);
+  proc_stop(&answer);
+}
+
 /* A second offer to an answer that has one gets pion's 400: that offer
  * exits 1 with the answer's reason; the first pair stays up. */
 static void
@@ -568,6 +602,7 @@ main(int argc, char **argv)
   g_test_add_func("/tools/run/no-answer", test_run_no_answer);
   g_test_add_func("/tools/run/wrong-token", test_run_wrong_token);
   g_test_add_func("/tools/run/second-offer", test_run_second_offer);
+  g_test_add_func("/tools/run/closed-by-remote", test_run_closed_by_remote);
   g_test_add_func("/tools/run/address-in-use", test_run_address_in_use);
   g_test_add_func("/tools/run/empty-token", test_run_empty_token);
   g_test_add_func("/tools/run/tls-untrusted", test_run_tls_untrusted);

@@ -282,6 +282,7 @@ tool_init(struct tool *t)
   atomic_init(&t->failed, false);
   atomic_init(&t->signaling_failed, false);
   atomic_init(&t->ended, false);
+  atomic_init(&t->closed_by_remote, false);
   atomic_init(&t->received, 0);
 }
 
@@ -379,6 +380,12 @@ tool_on_state(p2psig_peer *peer, p2psig_state state, int error,
       fprintf(stderr, "%s: %s\n", t->name, p2psig_strerror(error));
     printf("Peer Connection has gone to failed exiting\n");
     atomic_store(&t->failed, true);
+  } else if (state == P2PSIG_STATE_CLOSED &&
+             error == P2PSIG_ECLOSED_BY_REMOTE && !t->renew_peer) {
+    /* The remote closed: nothing more will come (pion's newer examples
+     * print this on a close_notify; older ones go failed 30 s later). */
+    printf("Peer Connection has gone to closed exiting\n");
+    atomic_store(&t->closed_by_remote, true);
   }
   wake();
 }
@@ -684,7 +691,8 @@ tool_run(struct tool *t)
     double wait_s = 3600;
     int sig;
 
-    if (atomic_load(&t->failed) || atomic_load(&t->signaling_failed))
+    if (atomic_load(&t->failed) || atomic_load(&t->signaling_failed) ||
+        atomic_load(&t->closed_by_remote))
       break;
     if (t->renew_peer && (atomic_load(&t->ended) ||
                           atomic_load(&t->state) == P2PSIG_STATE_CLOSED ||

@@ -69,6 +69,8 @@ struct tool {
                                   the connection was up: exit 1 */
   atomic_bool ended;          /* renew_peer: the live peer's channel was
                                  closed (a page went away) */
+  atomic_bool closed_by_remote; /* without renew_peer: the remote closed
+                                   the connection, the run ends (exit 0) */
   atomic_long received;
 };
 
@@ -115,9 +117,9 @@ void tool_on_signaling_status(p2psig_signaling *signaling,
  * token and TLS files; prints why and returns NULL on failure. */
 p2psig_signaling *tool_signaling_new(struct tool *t, p2psig_role role);
 
-/* Runs until SIGINT or SIGTERM, the count reached, the peer failed or the
- * signaling failed for good, then closes and frees the peer and the
- * signaling.  Returns the exit status: 1 for the signaling, else 0. */
+/* Runs until SIGINT or SIGTERM, the count reached, the peer failed or was
+ * closed by the remote, or the signaling failed for good, then closes and
+ * frees the peer and the signaling.  Returns the exit status: 1 for the signaling, else 0. */
 int tool_run(struct tool *t);
 
 /* The answer's -page: tools/page.html with the options' ICE servers,
