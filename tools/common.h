@@ -36,6 +36,9 @@ struct tool_options {
   const char *ice_username;   /* -ice-username */
   const char *ice_credential; /* -ice-credential */
   const char *ice_ca;         /* -ice-ca */
+  const char *dtls_cert;      /* -dtls-cert: PEM file of the certificate
+                                 (and key, without -dtls-key) */
+  const char *dtls_key;       /* -dtls-key */
   bool relay_only;            /* -relay-only */
   bool no_ice_tcp;            /* -ice-tcp=false */
   bool mdns;                  /* -mdns */
@@ -58,6 +61,9 @@ struct tool {
   bool renew_peer;            /* the answer with -page: a closed or failed
                                  peer is replaced and a new offer served */
   char *page;                 /* the page served, with the flags' settings */
+  char *dtls_cert_pem;        /* -dtls-cert's text, or NULL */
+  char *dtls_key_pem;         /* -dtls-key's text, or NULL */
+  bool dtls_loaded;           /* both read (or not asked for) */
   p2psig_signaling *signaling;
   bool restart_ice_on_disconnect; /* the offer: restart ICE on
                                      disconnected */
@@ -88,7 +94,9 @@ void tool_init(struct tool *t);
  * call to p2psig_peer_new. */
 p2psig_peer_config tool_peer_config(struct tool *t);
 
-/* Makes t->peer from tool_peer_config(); NULL and *error on failure. */
+/* Makes t->peer from tool_peer_config(); NULL and *error on failure.  The
+ * first call reads the -dtls-cert and -dtls-key files, for every peer
+ * made; one that cannot be read is said on stderr (P2PSIG_EINVAL). */
 p2psig_peer *tool_peer_new(struct tool *t, int *error);
 
 /* What the tools print of a remote label or message: at most
