@@ -152,6 +152,25 @@ pem_clear(struct pem *pem)
   g_free(pem->key);
 }
 
+/* The SHA-256 fingerprint of a PEM certificate as SDP writes it. */
+static char *
+pem_fingerprint(const char *pem)
+{
+  BIO *bio = BIO_new_mem_buf(pem, -1);
+  X509 *x509 = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  GString *s = g_string_new(NULL);
+
+  g_assert_nonnull(x509);
+  g_assert_cmpint(X509_digest(x509, EVP_sha256(), md, &len), ==, 1);
+  for (unsigned int i = 0; i < len; i++)
+    g_string_append_printf(s, "%s%02X", i ? ":" : "", md[i]);
+  X509_free(x509);
+  BIO_free(bio);
+  return g_string_free(s, FALSE);
+}
+
 static void
 refused(const char *certificate, const char *key, const char *what)
 {
@@ -177,9 +196,15 @@ test_bad_inputs(void)
   int error;
   p2psig_peer *peer;
 
-  /* What is good loads. */
+  /* What is good loads, and the SDP carries its SHA-256 fingerprint. */
   peer = peer_with(ec.certificate, ec.key, &error);
   g_assert_nonnull(peer);
+  {
+    g_autofree char *fp = offer_fingerprint(peer);
+    g_autofree char *want = pem_fingerprint(ec.certificate);
+
+    g_assert_cmpstr(fp, ==, want);
+  }
   p2psig_peer_free(peer);
 
   refused("not PEM at all", ec.key, "garbage certificate");

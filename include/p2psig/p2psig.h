@@ -279,14 +279,15 @@ p2psig_ice_gathering_state_name(p2psig_ice_gathering_state state);
  *
  * The ICE transport's state, as the W3C RTCIceConnectionState names it,
  * mapped from what libnice reports and from the peer's own consent check
- * (libnice's is turned off):
+ * (libnice's is not used):
  * - new: no checks yet (libnice's "disconnected" and "gathering");
  * - checking: connectivity checks running, no working pair yet (libnice's
- *   "connecting"; again during an ICE restart until its pair works);
+ *   "connecting"); an ICE restart stays connected while it checks, the
+ *   old pair carrying the data;
  * - connected: a pair works (libnice's "connected");
  * - completed: libnice's "ready": a pair is nominated and libnice's checks
  *   are over (usually right after connected; a candidate trickled later
- *   can bring connected or checking back);
+ *   can bring connected back);
  * - disconnected: nothing authenticated came from the remote for 5 s
  *   (the peer's state is disconnected too); back to connected or
  *   completed when packets come again;
