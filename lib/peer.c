@@ -1384,9 +1384,10 @@ p2psig_peer_get_ice_connection_state(const p2psig_peer *peer)
   return state;
 }
 
-int
-p2psig_peer_get_local_description(const p2psig_peer *peer,
-                                  p2psig_sdp_type *type, char **sdp)
+/* The local description (rebuilt) or the remote one (as given). */
+static int
+get_description(const p2psig_peer *peer, bool local, p2psig_sdp_type *type,
+                char **sdp)
 {
   int ret = 0;
 
@@ -1396,31 +1397,12 @@ p2psig_peer_get_local_description(const p2psig_peer *peer,
   if (!peer_valid(peer))
     return P2PSIG_EINVAL;
   p2psig__lock();
-  if (!peer->local_set) {
+  if (local ? !peer->local_set : !peer->remote_sdp) {
     ret = P2PSIG_ESTATE;
-  } else {
+  } else if (local) {
     *sdp = render_local_sdp(peer);
     if (type)
       *type = peer->local_offer ? P2PSIG_SDP_OFFER : P2PSIG_SDP_ANSWER;
-  }
-  p2psig__unlock();
-  return ret;
-}
-
-int
-p2psig_peer_get_remote_description(const p2psig_peer *peer,
-                                   p2psig_sdp_type *type, char **sdp)
-{
-  int ret = 0;
-
-  if (!sdp)
-    return P2PSIG_EINVAL;
-  *sdp = NULL;
-  if (!peer_valid(peer))
-    return P2PSIG_EINVAL;
-  p2psig__lock();
-  if (!peer->remote_sdp) {
-    ret = P2PSIG_ESTATE;
   } else {
     *sdp = g_strdup(peer->remote_sdp);
     if (type)
@@ -1428,6 +1410,20 @@ p2psig_peer_get_remote_description(const p2psig_peer *peer,
   }
   p2psig__unlock();
   return ret;
+}
+
+int
+p2psig_peer_get_local_description(const p2psig_peer *peer,
+                                  p2psig_sdp_type *type, char **sdp)
+{
+  return get_description(peer, true, type, sdp);
+}
+
+int
+p2psig_peer_get_remote_description(const p2psig_peer *peer,
+                                   p2psig_sdp_type *type, char **sdp)
+{
+  return get_description(peer, false, type, sdp);
 }
 
 int
