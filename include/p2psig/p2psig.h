@@ -31,7 +31,8 @@
  * p2psig_error on failure.  Constructors return NULL on failure and store
  * the code in *error when error is not NULL.  A call that fails schedules no
  * callback.  Failures that happen later arrive through on_state with
- * P2PSIG_STATE_FAILED and an error code.
+ * P2PSIG_STATE_FAILED and an error code; a close by the remote with
+ * P2PSIG_STATE_CLOSED and P2PSIG_ECLOSED_BY_REMOTE.
  *
  * Logging
  * -------
