@@ -62,10 +62,12 @@ test_export_and_load(void)
   /* The certificate alone; the same each time. */
   g_assert_cmpint(p2psig_peer_get_certificate(first, &again, NULL), ==, 0);
   g_assert_cmpstr(again, ==, certificate);
+  p2psig_free(again);
   g_assert_cmpint(p2psig_peer_get_certificate(first, NULL, NULL), ==,
                   P2PSIG_EINVAL);
   g_assert_cmpint(p2psig_peer_get_certificate(NULL, &again, NULL), ==,
                   P2PSIG_EINVAL);
+  g_assert_null(again);
 
   /* Loaded from two texts, and from one holding both. */
   second = peer_with(certificate, key, &error);
@@ -82,7 +84,6 @@ test_export_and_load(void)
   g_assert_cmpstr(fp1, ==, fp2);
   g_assert_cmpstr(fp1, ==, fp3);
   /* And exported again as loaded. */
-  p2psig_free(again);
   g_assert_cmpint(p2psig_peer_get_certificate(third, &again, NULL), ==, 0);
   g_assert_cmpstr(again, ==, certificate);
 

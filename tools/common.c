@@ -298,6 +298,7 @@ tool_init(struct tool *t)
   atomic_init(&t->signaling_failed, false);
   atomic_init(&t->ended, false);
   atomic_init(&t->closed_by_remote, false);
+  atomic_init(&t->was_connected, false);
   atomic_init(&t->received, 0);
 }
 
@@ -328,11 +329,16 @@ read_pem(const char *path)
   return text;
 }
 
+/* -dtls-cert's and -dtls-key's texts, read once for every peer the
+ * process makes; kept until it exits. */
+static char *dtls_cert_pem, *dtls_key_pem;
+static bool dtls_loaded;
+
 static int
-load_dtls_certificate(struct tool *t)
+load_dtls_certificate(const struct tool *t)
 {
   const char *paths[] = { t->opt.dtls_cert, t->opt.dtls_key };
-  char **texts[] = { &t->dtls_cert_pem, &t->dtls_key_pem };
+  char **texts[] = { &dtls_cert_pem, &dtls_key_pem };
 
   for (size_t i = 0; i < 2; i++) {
     if (!paths[i])
@@ -364,8 +370,8 @@ tool_peer_config(struct tool *t)
     .ice_tls_ca = t->opt.ice_ca,
     .disable_ice_tcp = t->opt.no_ice_tcp,
     .mdns_host_candidates = t->opt.mdns,
-    .certificate_pem = t->dtls_cert_pem,
-    .private_key_pem = t->dtls_key_pem,
+    .certificate_pem = dtls_cert_pem,
+    .private_key_pem = dtls_key_pem,
   };
 
   if (t->opt.ice_server_count == 0) {
@@ -388,12 +394,12 @@ tool_peer_new(struct tool *t, int *error)
 {
   p2psig_peer_config config;
 
-  if (!t->dtls_loaded) {
+  if (!dtls_loaded) {
     if (load_dtls_certificate(t) < 0) {
       *error = P2PSIG_EINVAL;
       return NULL;
     }
-    t->dtls_loaded = true;
+    dtls_loaded = true;
   }
   config = tool_peer_config(t);
   t->peer = p2psig_peer_new(&config, error);
@@ -441,8 +447,10 @@ tool_on_state(p2psig_peer *peer, p2psig_state state, int error,
   if (peer != atomic_load(&t->live))
     return;
   printf("Peer Connection State has changed: %s\n", p2psig_state_name(state));
-  if (state == P2PSIG_STATE_CONNECTED)
+  if (state == P2PSIG_STATE_CONNECTED) {
+    atomic_store(&t->was_connected, true);
     print_selected_pair(t, peer);
+  }
   atomic_store(&t->state, (int)state);
   if (state == P2PSIG_STATE_FAILED && t->renew_peer) {
     if (error)
@@ -585,8 +593,9 @@ tool_on_signaling_status(p2psig_signaling *signaling,
     fprintf(stderr, "%s: waiting for the %s at %s: %s; retrying in %g s\n",
             t->name, remote, status->url, status->reason,
             status->retry_in_ms / 1000.0);
-  } else if (atomic_load(&t->state) == P2PSIG_STATE_CONNECTED) {
-    /* A late candidate refused, say: what is up stays up. */
+  } else if (atomic_load(&t->was_connected)) {
+    /* A late candidate refused, say: what is up stays up, and what was up
+     * (closed by the remote meanwhile) ends as such. */
     fprintf(stderr, "%s: signaling: %s\n", t->name, status->reason);
   } else {
     fprintf(stderr, "%s: signaling failed: %s\n", t->name, status->reason);
@@ -697,8 +706,6 @@ shutdown_peer(struct tool *t)
   p2psig_signaling_free(t->signaling);
   p2psig_peer_free(t->peer);
   free(t->page);
-  free(t->dtls_cert_pem);
-  free(t->dtls_key_pem);
 }
 
 /* With renew_peer: a peer that closed or failed makes way for a new one,
@@ -723,6 +730,7 @@ renew_peer(struct tool *t)
     return;
   }
   atomic_store(&t->state, P2PSIG_STATE_NEW);
+  atomic_store(&t->was_connected, false);
   atomic_store(&t->ended, false);
   error = p2psig_signaling_set_peer(t->signaling, t->peer);
   if (error < 0)

@@ -61,15 +61,14 @@ struct tool {
   bool renew_peer;            /* the answer with -page: a closed or failed
                                  peer is replaced and a new offer served */
   char *page;                 /* the page served, with the flags' settings */
-  char *dtls_cert_pem;        /* -dtls-cert's text, or NULL */
-  char *dtls_key_pem;         /* -dtls-key's text, or NULL */
-  bool dtls_loaded;           /* both read (or not asked for) */
   p2psig_signaling *signaling;
   bool restart_ice_on_disconnect; /* the offer: restart ICE on
                                      disconnected */
   pthread_mutex_t lock;       /* guards channel */
   p2psig_channel *channel;    /* the open channel, referenced, or NULL */
   atomic_int state;           /* last p2psig_state seen */
+  atomic_bool was_connected;  /* the live peer was connected once: a
+                                 signaling failure after is not fatal */
   atomic_bool failed;
   atomic_bool signaling_failed; /* the signaling failed for good before
                                   the connection was up: exit 1 */
