@@ -12,8 +12,10 @@
 
 #include <openssl/bio.h>
 #include <openssl/ec.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -154,9 +156,13 @@ init_openssl(gpointer unused)
     return NULL;
   SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION);
   SSL_CTX_set_max_proto_version(ctx, DTLS1_2_VERSION);
+  /* The RSA suites serve a loaded RSA certificate (pion and browsers
+   * offer them too); a generated one is ECDSA. */
   SSL_CTX_set_cipher_list(ctx, "ECDHE-ECDSA-AES128-GCM-SHA256:"
                                "ECDHE-ECDSA-AES256-GCM-SHA384:"
-                               "ECDHE-ECDSA-CHACHA20-POLY1305");
+                               "ECDHE-ECDSA-CHACHA20-POLY1305:"
+                               "ECDHE-RSA-AES128-GCM-SHA256:"
+                               "ECDHE-RSA-AES256-GCM-SHA384");
   SSL_CTX_set1_groups_list(ctx, "X25519:P-256:P-384");
   SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
                      verify_certificate);
@@ -180,12 +186,20 @@ get_ctx(void)
   return g_once(&once, init_openssl, NULL);
 }
 
+static bool
+compute_fingerprint(struct p2psig_dtls_cert *cert)
+{
+  unsigned int fp_len = 0;
+
+  return X509_digest(cert->x509, EVP_sha256(), cert->fingerprint, &fp_len) &&
+         fp_len == P2PSIG_FINGERPRINT_LEN;
+}
+
 int
 p2psig__dtls_cert_new(struct p2psig_dtls_cert **out)
 {
   struct p2psig_dtls_cert *cert = g_new0(struct p2psig_dtls_cert, 1);
   X509_NAME *name;
-  unsigned int fp_len = 0;
   uint64_t serial;
 
   ERR_clear_error();
@@ -208,8 +222,7 @@ p2psig__dtls_cert_new(struct p2psig_dtls_cert **out)
   X509_set_issuer_name(cert->x509, name);
   if (!X509_sign(cert->x509, cert->key, EVP_sha256()))
     goto fail;
-  if (!X509_digest(cert->x509, EVP_sha256(), cert->fingerprint, &fp_len) ||
-      fp_len != P2PSIG_FINGERPRINT_LEN)
+  if (!compute_fingerprint(cert))
     goto fail;
   *out = cert;
   return 0;
@@ -218,6 +231,140 @@ fail:
   log_openssl_errors("certificate");
   p2psig__dtls_cert_free(cert);
   return P2PSIG_EDTLS;
+}
+
+/* Never ask for a passphrase (OpenSSL would prompt on the terminal): an
+ * encrypted key does not load. */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *data)
+{
+  return -1;
+}
+
+/* What DTLS with pion and browsers takes: ECDSA on P-256 or P-384, RSA of
+ * 2048 bits or more.  A reason in *detail otherwise. */
+static bool
+key_usable(EVP_PKEY *key, char **detail)
+{
+  char curve[64] = "";
+  size_t len = 0;
+
+  if (EVP_PKEY_is_a(key, "RSA")) {
+    if (EVP_PKEY_get_bits(key) >= 2048)
+      return true;
+    *detail = g_strdup_printf("the RSA key has %d bits: 2048 at least",
+                              EVP_PKEY_get_bits(key));
+    return false;
+  }
+  if (EVP_PKEY_is_a(key, "EC")) {
+    if (EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME,
+                                       curve, sizeof curve, &len) &&
+        (strcmp(curve, "prime256v1") == 0 || strcmp(curve, "secp384r1") == 0))
+      return true;
+    *detail = g_strdup_printf("the ECDSA key is on curve %s: P-256 or "
+                              "P-384 only", curve[0] ? curve : "(unknown)");
+    return false;
+  }
+  *detail = g_strdup_printf("the key is %s: ECDSA or RSA only",
+                            EVP_PKEY_get0_type_name(key)
+                              ? EVP_PKEY_get0_type_name(key) : "unknown");
+  return false;
+}
+
+int
+p2psig__dtls_cert_from_pem(const char *cert_pem, const char *key_pem,
+                           struct p2psig_dtls_cert **out, char **detail)
+{
+  struct p2psig_dtls_cert *cert = g_new0(struct p2psig_dtls_cert, 1);
+  BIO *bio;
+
+  ERR_clear_error();
+  bio = BIO_new_mem_buf(cert_pem, -1);
+  cert->x509 = bio ? PEM_read_bio_X509(bio, NULL, no_passphrase, NULL) : NULL;
+  BIO_free(bio);
+  if (!cert->x509) {
+    *detail = g_strdup("certificate_pem holds no PEM certificate");
+    goto fail;
+  }
+  /* Without key_pem, the key follows the certificate in the same text. */
+  bio = BIO_new_mem_buf(key_pem ? key_pem : cert_pem, -1);
+  cert->key = bio ? PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, NULL)
+                  : NULL;
+  BIO_free(bio);
+  if (!cert->key) {
+    *detail = g_strdup_printf("%s holds no PEM private key (or an "
+                              "encrypted one)",
+                              key_pem ? "private_key_pem" : "certificate_pem");
+    goto fail;
+  }
+  if (!key_usable(cert->key, detail))
+    goto fail;
+  if (X509_check_private_key(cert->x509, cert->key) != 1) {
+    *detail = g_strdup("the private key does not match the certificate");
+    goto fail;
+  }
+  if (!compute_fingerprint(cert)) {
+    *detail = g_strdup("cannot compute the certificate's fingerprint");
+    goto fail;
+  }
+  ERR_clear_error();
+  *out = cert;
+  return 0;
+
+fail:
+  ERR_clear_error();
+  p2psig__dtls_cert_free(cert);
+  return P2PSIG_EINVAL;
+}
+
+/* A PEM text of what write() puts in a memory BIO; g_free. */
+static char *
+to_pem(int (*write)(BIO *bio, const void *object), const void *object)
+{
+  BIO *bio = BIO_new(BIO_s_mem());
+  char *data = NULL;
+  char *text = NULL;
+  long len;
+
+  if (bio && write(bio, object) == 1) {
+    len = BIO_get_mem_data(bio, &data);
+    if (len > 0)
+      text = g_strndup(data, (gsize)len);
+  }
+  BIO_free(bio);
+  return text;
+}
+
+static int
+write_x509(BIO *bio, const void *x509)
+{
+  return PEM_write_bio_X509(bio, (X509 *)x509);
+}
+
+static int
+write_key(BIO *bio, const void *key)
+{
+  /* PKCS #8, not encrypted. */
+  return PEM_write_bio_PrivateKey(bio, (EVP_PKEY *)key, NULL, NULL, 0, NULL,
+                                  NULL);
+}
+
+int
+p2psig__dtls_cert_to_pem(const struct p2psig_dtls_cert *cert, char **cert_pem,
+                         char **key_pem)
+{
+  ERR_clear_error();
+  *cert_pem = to_pem(write_x509, cert->x509);
+  if (key_pem)
+    *key_pem = to_pem(write_key, cert->key);
+  ERR_clear_error();
+  if (!*cert_pem || (key_pem && !*key_pem)) {
+    g_clear_pointer(cert_pem, g_free);
+    if (key_pem)
+      g_clear_pointer(key_pem, g_free);
+    return P2PSIG_ENOMEM;
+  }
+  return 0;
 }
 
 void

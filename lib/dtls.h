@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * DTLS 1.2 with OpenSSL over the ICE transport: a self-signed ECDSA P-256
- * certificate per peer, the remote certificate checked against the SDP's
- * sha-256 fingerprint.
+ * certificate per peer (or one loaded from PEM), the remote certificate
+ * checked against the SDP's sha-256 fingerprint.
  */
 #ifndef P2PSIG_DTLS_H
 #define P2PSIG_DTLS_H
@@ -13,6 +13,16 @@
 struct p2psig_dtls_cert;
 
 int p2psig__dtls_cert_new(struct p2psig_dtls_cert **out);
+/* Loads a certificate and its key from PEM text (key_pem NULL: the key is
+ * in cert_pem too): P2PSIG_EINVAL and a reason in *detail (g_free) for a
+ * PEM that does not parse, a key that does not match, or one DTLS with
+ * pion and browsers cannot use (ECDSA P-256 or P-384, RSA >= 2048). */
+int p2psig__dtls_cert_from_pem(const char *cert_pem, const char *key_pem,
+                               struct p2psig_dtls_cert **out, char **detail);
+/* PEM texts of the certificate and (key_pem not NULL) of its key, PKCS #8
+ * unencrypted; g_free. */
+int p2psig__dtls_cert_to_pem(const struct p2psig_dtls_cert *cert,
+                             char **cert_pem, char **key_pem);
 void p2psig__dtls_cert_free(struct p2psig_dtls_cert *cert);
 const uint8_t *p2psig__dtls_cert_fingerprint(const struct p2psig_dtls_cert *c);
 

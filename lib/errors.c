@@ -39,6 +39,7 @@ static const struct error_entry errors[] = {
   { "P2PSIG_EBUSY", "the channel id is in use" },
   { "P2PSIG_EUNAUTHORIZED", "missing or wrong signaling token" },
   { "P2PSIG_ELIMIT", "limit reached" },
+  { "P2PSIG_ECLOSED_BY_REMOTE", "closed by the remote peer" },
 };
 
 static const struct error_entry *
@@ -70,6 +71,29 @@ p2psig_state_name(p2psig_state state)
 {
   static const char *const names[] = {
     "new", "connecting", "connected", "disconnected", "failed", "closed",
+  };
+
+  if ((unsigned)state >= G_N_ELEMENTS(names))
+    return "unknown";
+  return names[state];
+}
+
+const char *
+p2psig_ice_gathering_state_name(p2psig_ice_gathering_state state)
+{
+  static const char *const names[] = { "new", "gathering", "complete" };
+
+  if ((unsigned)state >= G_N_ELEMENTS(names))
+    return "unknown";
+  return names[state];
+}
+
+const char *
+p2psig_ice_connection_state_name(p2psig_ice_connection_state state)
+{
+  static const char *const names[] = {
+    "new", "checking", "connected", "completed", "disconnected", "failed",
+    "closed",
   };
 
   if ((unsigned)state >= G_N_ELEMENTS(names))

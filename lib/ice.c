@@ -65,6 +65,7 @@ struct p2psig_ice {
   /* mDNS (mdns.h): remote "<uuid>.local" candidates, and our own names. */
   struct p2psig_mdns *mdns;         /* made on first use */
   bool mdns_hide;                   /* options->mdns_host_candidates */
+  int family;                       /* options->family */
   GArray *awaiting;                 /* struct p2psig_candidate whose name
                                        is being resolved */
 };
@@ -74,6 +75,19 @@ struct p2psig_ice {
 #define MAX_RESOLVING (2 * P2PSIG_MAX_REMOTE_CANDIDATES)
 
 #define COMPONENT_ID 1
+
+/* Whether an address is of the family the peer was limited to. */
+static bool
+family_allowed(const struct p2psig_ice *ice, const NiceAddress *addr)
+{
+  return ice->family == 0 || (int)addr->s.addr.sa_family == ice->family;
+}
+
+static const char *
+family_name(int family)
+{
+  return family == AF_INET6 ? "IPv6" : "IPv4";
+}
 
 static enum p2psig_candidate_type
 type_from_nice(NiceCandidateType type)
@@ -183,6 +197,13 @@ on_new_candidate(NiceAgent *agent, NiceCandidate *nc, gpointer user_data)
 
   if (nc->stream_id != ice->stream_id)
     return; /* a generation an ICE restart replaced */
+  /* Host candidates are of the family already (only its addresses were
+   * given); a server may answer with the other one. */
+  if (!family_allowed(ice, &nc->addr)) {
+    g_debug("local candidate of the other address family dropped: %s only",
+            family_name(ice->family));
+    return;
+  }
   g_strlcpy(c.foundation, nc->foundation, sizeof c.foundation);
   c.component = nc->component_id;
   transport_from_nice(nc->transport, &c);
@@ -296,8 +317,11 @@ on_component_state(NiceAgent *agent, guint stream_id, guint component_id,
     state = P2PSIG_ICE_CHECKING;
     break;
   case NICE_COMPONENT_STATE_CONNECTED:
-  case NICE_COMPONENT_STATE_READY:
     state = P2PSIG_ICE_CONNECTED;
+    retire_data_stream(ice);
+    break;
+  case NICE_COMPONENT_STATE_READY:
+    state = P2PSIG_ICE_COMPLETED;
     retire_data_stream(ice);
     break;
   case NICE_COMPONENT_STATE_FAILED:
@@ -322,38 +346,47 @@ on_receive(NiceAgent *agent, guint stream_id, guint component_id, guint len,
   p2psig__unlock();
 }
 
-static void
-add_local_address(NiceAgent *agent, const char *ip)
+/* Returns whether the address was given to libnice. */
+static bool
+add_local_address(struct p2psig_ice *ice, const char *ip)
 {
   NiceAddress addr;
 
   if (!nice_address_set_from_string(&addr, ip)) {
     g_debug("ignoring local address %s: not an IP address", ip);
-    return;
+    return false;
   }
-  nice_agent_add_local_address(agent, &addr);
+  if (!family_allowed(ice, &addr))
+    return false;
+  return nice_agent_add_local_address(ice->agent, &addr);
 }
 
-/* Loopback only when there is nothing else, as libnice and browsers do:
- * two peers on one host meet on its other addresses too, and each address
- * costs sockets and, for every TURN server, an allocation. */
-static void
-add_all_local_addresses(NiceAgent *agent)
+/* Adds the usable addresses of ips (IPv6 link-local ones need a scope id
+ * the SDP cannot carry); returns how many. */
+static unsigned
+add_addresses(struct p2psig_ice *ice, GList *ips)
 {
-  GList *ips = nice_interfaces_get_local_ips(FALSE);
-
-  if (!ips)
-    ips = nice_interfaces_get_local_ips(TRUE);
+  unsigned added = 0;
 
   for (GList *l = ips; l; l = l->next) {
     const char *ip = l->data;
 
-    /* IPv6 link-local addresses need a scope id the SDP cannot carry. */
-    if (g_str_has_prefix(ip, "fe80:"))
-      continue;
-    add_local_address(agent, ip);
+    if (!g_str_has_prefix(ip, "fe80:") && add_local_address(ice, ip))
+      added++;
   }
   g_list_free_full(ips, g_free);
+  return added;
+}
+
+/* Loopback only when there is nothing else (of the family asked for), as
+ * libnice and browsers do: two peers on one host meet on its other
+ * addresses too, and each address costs sockets and, for every TURN
+ * server, an allocation. */
+static void
+add_all_local_addresses(struct p2psig_ice *ice)
+{
+  if (add_addresses(ice, nice_interfaces_get_local_ips(FALSE)) == 0)
+    add_addresses(ice, nice_interfaces_get_local_ips(TRUE));
 }
 
 /* ---- STUN and TURN servers ---- */
@@ -636,11 +669,12 @@ p2psig__ice_new(const struct p2psig_ice_options *options,
                "stun-pacing-timer", 1, "force-relay", options->relay_only,
                NULL);
   copy_servers(ice, options->servers);
+  ice->family = options->family;
   if (options->local_addresses) {
     for (const char *const *a = options->local_addresses; *a; a++)
-      add_local_address(ice->agent, *a);
+      add_local_address(ice, *a);
   } else {
-    add_all_local_addresses(ice->agent);
+    add_all_local_addresses(ice);
   }
   ice->port_min = options->port_min;
   ice->port_max = options->port_max;
@@ -887,6 +921,13 @@ add_to_nice(struct p2psig_ice *ice, const struct p2psig_candidate *c,
     return 0;
   }
   nc = nice_candidate_new(type_to_nice(c->type));
+  nice_address_set_from_string(&nc->addr, c->address);
+  if (!family_allowed(ice, &nc->addr)) {
+    g_debug("remote candidate %s:%u ignored: %s only", c->address, c->port,
+            family_name(ice->family));
+    nice_candidate_free(nc);
+    return 0;
+  }
   nc->stream_id = ice->stream_id;
   nc->component_id = COMPONENT_ID;
   nc->transport = transport_to_nice(c);

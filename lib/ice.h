@@ -15,7 +15,8 @@
 enum p2psig_ice_state {
   P2PSIG_ICE_NEW = 0,
   P2PSIG_ICE_CHECKING,
-  P2PSIG_ICE_CONNECTED,
+  P2PSIG_ICE_CONNECTED,   /* libnice's connected: a pair works */
+  P2PSIG_ICE_COMPLETED,   /* libnice's ready: nominated, checks over */
   P2PSIG_ICE_FAILED,
 };
 
@@ -38,6 +39,9 @@ struct p2psig_ice_options {
                                          system's */
   bool mdns_host_candidates;          /* host addresses hidden behind
                                          mDNS names we answer for */
+  int family;                         /* AF_INET or AF_INET6: candidates
+                                         of that family only, local and
+                                         remote; 0: both */
 };
 
 /* Gathering ends (on_candidate(NULL)) when libnice has heard from every

@@ -85,6 +85,8 @@ enum event_type {
   EVENT_CLOSE,
   EVENT_MESSAGE,
   EVENT_BUFFERED_AMOUNT_LOW,
+  EVENT_ICE_GATHERING_STATE,
+  EVENT_ICE_CONNECTION_STATE,
 };
 
 struct event {
@@ -92,6 +94,7 @@ struct event {
   p2psig_channel *channel; /* a reference, once queued */
   char *candidate;        /* EVENT_CANDIDATE; NULL: gathering done */
   p2psig_state state;
+  int ice_state;          /* EVENT_ICE_*_STATE: the new state */
   int error;
   GBytes *message;        /* a reference, once queued */
   p2psig_kind kind;
@@ -110,6 +113,19 @@ struct p2psig_peer {
   bool remote_set;
   bool dtls_client;
   enum p2psig_ice_state ice_state;
+  bool ice_failed;             /* libnice failed, or consent expired */
+  p2psig_ice_gathering_state ice_gathering_state;     /* as reported */
+  p2psig_ice_connection_state ice_connection_state;   /* as reported */
+
+  /* The local description last made, rebuilt by its getter with the
+   * candidates gathered since; the remote one as given. */
+  bool local_offer;
+  enum p2psig_setup local_setup;
+  uint64_t session_id;
+  unsigned session_version;
+  char *local_ufrag, *local_pwd;
+  char *remote_sdp;
+  p2psig_sdp_type remote_type;
 
   struct p2psig_dtls_cert *cert;
   struct p2psig_ice *ice;

@@ -77,6 +77,18 @@ run_event(p2psig_peer *peer, struct event *event)
     if (cfg->on_buffered_amount_low)
       cfg->on_buffered_amount_low(event->channel, ud);
     break;
+  case EVENT_ICE_GATHERING_STATE:
+    g_debug("peer %p: ICE gathering %s", (void *)peer,
+            p2psig_ice_gathering_state_name(event->ice_state));
+    if (cfg->on_ice_gathering_state)
+      cfg->on_ice_gathering_state(peer, event->ice_state, ud);
+    break;
+  case EVENT_ICE_CONNECTION_STATE:
+    g_debug("peer %p: ICE connection %s", (void *)peer,
+            p2psig_ice_connection_state_name(event->ice_state));
+    if (cfg->on_ice_connection_state)
+      cfg->on_ice_connection_state(peer, event->ice_state, ud);
+    break;
   case EVENT_MESSAGE:
     if (cfg->on_message) {
       gsize len;
@@ -141,6 +153,58 @@ p2psig__peer_emit(p2psig_peer *peer, struct event *event)
     peer->dispatch_source = p2psig__loop_idle(dispatch_idle, peer, NULL);
 }
 
+/* The W3C ICE connection state, from libnice's (ice_state) and from the
+ * peer's consent check (its disconnected state, ice_failed). */
+static p2psig_ice_connection_state
+ice_connection_state(const p2psig_peer *peer)
+{
+  if (peer->state == P2PSIG_STATE_CLOSED)
+    return P2PSIG_ICE_CONNECTION_CLOSED;
+  if (peer->ice_failed || peer->ice_state == P2PSIG_ICE_FAILED)
+    return P2PSIG_ICE_CONNECTION_FAILED;
+  if (peer->state == P2PSIG_STATE_DISCONNECTED)
+    return P2PSIG_ICE_CONNECTION_DISCONNECTED;
+  switch (peer->ice_state) {
+  case P2PSIG_ICE_CHECKING:
+    /* An ICE restart checks anew while the old pair carries the data. */
+    return peer->dtls_started ? P2PSIG_ICE_CONNECTION_CONNECTED
+                              : P2PSIG_ICE_CONNECTION_CHECKING;
+  case P2PSIG_ICE_CONNECTED:
+    return P2PSIG_ICE_CONNECTION_CONNECTED;
+  case P2PSIG_ICE_COMPLETED:
+    return P2PSIG_ICE_CONNECTION_COMPLETED;
+  default:
+    return P2PSIG_ICE_CONNECTION_NEW;
+  }
+}
+
+/* Queues on_ice_connection_state when the state changed; called wherever
+ * what it derives from changes, before the on_state that follows. */
+static void
+update_ice_connection_state(p2psig_peer *peer)
+{
+  p2psig_ice_connection_state state = ice_connection_state(peer);
+  struct event event = { .type = EVENT_ICE_CONNECTION_STATE,
+                         .ice_state = (int)state };
+
+  if (state == peer->ice_connection_state)
+    return;
+  peer->ice_connection_state = state;
+  p2psig__peer_emit(peer, &event);
+}
+
+static void
+set_gathering_state(p2psig_peer *peer, p2psig_ice_gathering_state state)
+{
+  struct event event = { .type = EVENT_ICE_GATHERING_STATE,
+                         .ice_state = (int)state };
+
+  if (state == peer->ice_gathering_state)
+    return;
+  peer->ice_gathering_state = state;
+  p2psig__peer_emit(peer, &event);
+}
+
 static void
 set_state(p2psig_peer *peer, p2psig_state state, int error)
 {
@@ -153,10 +217,12 @@ set_state(p2psig_peer *peer, p2psig_state state, int error)
   if (peer->state == P2PSIG_STATE_FAILED && state != P2PSIG_STATE_CLOSED)
     return;
   peer->state = state;
+  update_ice_connection_state(peer);
   p2psig__peer_emit(peer, &event);
 }
 
 static void stop_liveness(p2psig_peer *peer);
+static void close_locked(p2psig_peer *peer, bool abort_sctp, int error);
 
 void
 p2psig__peer_fail(p2psig_peer *peer, int error)
@@ -196,6 +262,10 @@ sctp_closed(void *data, int error)
   g_debug("SCTP association closed");
   peer->sctp_connected = false;
   p2psig__channels_close_all(peer);
+  /* The remote aborted or shut it down: it closed.  Its SCTP object stays
+   * until the transports are released (we are in its upcall). */
+  if (error == P2PSIG_ECLOSED_BY_REMOTE)
+    close_locked(peer, false, P2PSIG_ECLOSED_BY_REMOTE);
 }
 
 static void
@@ -269,6 +339,8 @@ check_liveness(gpointer data)
   peer->silent_seconds++;
   if (peer->silent_seconds >= peer->failed_after_s) {
     g_clear_pointer(&peer->liveness_source, g_source_unref);
+    /* Consent expired (RFC 7675): ICE failed. */
+    peer->ice_failed = true;
     p2psig__peer_fail(peer, P2PSIG_ETIMEDOUT);
     return G_SOURCE_REMOVE;
   }
@@ -325,8 +397,8 @@ dtls_closed(void *data)
 {
   p2psig_peer *peer = data;
 
-  /* The remote closed cleanly: its channels are gone. */
-  p2psig__channels_close_all(peer);
+  /* The remote closed cleanly: its channels are gone, and so is it. */
+  close_locked(peer, false, P2PSIG_ECLOSED_BY_REMOTE);
 }
 
 static const struct p2psig_dtls_callbacks dtls_callbacks = {
@@ -342,7 +414,8 @@ static void
 maybe_start_dtls(p2psig_peer *peer)
 {
   if (peer->dtls_started || !peer->dtls || peer->closed ||
-      peer->ice_state != P2PSIG_ICE_CONNECTED)
+      (peer->ice_state != P2PSIG_ICE_CONNECTED &&
+       peer->ice_state != P2PSIG_ICE_COMPLETED))
     return;
   peer->dtls_started = true;
   g_debug("starting DTLS as %s", peer->dtls_client ? "client" : "server");
@@ -365,6 +438,10 @@ emit_candidate(p2psig_peer *peer, const char *candidate)
   struct event event = { .type = EVENT_CANDIDATE,
                          .candidate = (char *)candidate };
 
+  /* W3C: the gathering state is complete before the last candidate
+   * event. */
+  if (!candidate)
+    set_gathering_state(peer, P2PSIG_ICE_GATHERING_COMPLETE);
   p2psig__peer_emit(peer, &event);
 }
 
@@ -390,6 +467,7 @@ ice_candidate(void *data, const char *candidate)
 static void
 emit_gathered_candidates(p2psig_peer *peer)
 {
+  set_gathering_state(peer, P2PSIG_ICE_GATHERING_GATHERING);
   for (guint i = 0; i < peer->local_candidates->len; i++)
     emit_candidate(peer, peer->local_candidates->pdata[i]);
   if (peer->local_gathering_done)
@@ -402,6 +480,7 @@ ice_state(void *data, enum p2psig_ice_state state)
   p2psig_peer *peer = data;
 
   peer->ice_state = state;
+  update_ice_connection_state(peer);
   switch (state) {
   case P2PSIG_ICE_CHECKING:
     /* An ICE restart checks again while the old pair carries the
@@ -410,6 +489,7 @@ ice_state(void *data, enum p2psig_ice_state state)
       set_state(peer, P2PSIG_STATE_CONNECTING, 0);
     break;
   case P2PSIG_ICE_CONNECTED:
+  case P2PSIG_ICE_COMPLETED:
     if (!peer->dtls_started)
       set_state(peer, P2PSIG_STATE_CONNECTING, 0);
     maybe_start_dtls(peer);
@@ -482,6 +562,60 @@ check_config(const p2psig_peer_config *cfg, char **detail)
                               (int)cfg->ice_transport_policy);
     return P2PSIG_EINVAL;
   }
+  if (cfg->address_family != P2PSIG_ADDRESS_FAMILY_ANY &&
+      cfg->address_family != P2PSIG_ADDRESS_FAMILY_IPV4 &&
+      cfg->address_family != P2PSIG_ADDRESS_FAMILY_IPV6) {
+    *detail = g_strdup_printf("unknown address_family %d",
+                              (int)cfg->address_family);
+    return P2PSIG_EINVAL;
+  }
+  if (cfg->private_key_pem && !cfg->certificate_pem) {
+    *detail = g_strdup("private_key_pem without certificate_pem");
+    return P2PSIG_EINVAL;
+  }
+  return 0;
+}
+
+static int
+socket_family(p2psig_address_family family)
+{
+  switch (family) {
+  case P2PSIG_ADDRESS_FAMILY_IPV4:
+    return G_SOCKET_FAMILY_IPV4;
+  case P2PSIG_ADDRESS_FAMILY_IPV6:
+    return G_SOCKET_FAMILY_IPV6;
+  default:
+    return 0;
+  }
+}
+
+/* The local addresses of the family asked for (checked by check_config);
+ * P2PSIG_EINVAL when none is left. */
+static int
+filter_local_addresses(p2psig_peer *peer, const p2psig_peer_config *cfg,
+                       char **detail)
+{
+  int family = socket_family(cfg->address_family);
+  GPtrArray *kept = g_ptr_array_new();
+
+  for (const char *const *a = cfg->local_addresses; *a; a++) {
+    g_autoptr(GInetAddress) ip = g_inet_address_new_from_string(*a);
+
+    if (family && (int)g_inet_address_get_family(ip) != family) {
+      g_debug("local address %s skipped: address_family is %s only", *a,
+              family == G_SOCKET_FAMILY_IPV4 ? "IPv4" : "IPv6");
+      continue;
+    }
+    g_ptr_array_add(kept, g_strdup(*a));
+  }
+  g_ptr_array_add(kept, NULL);
+  peer->local_addresses = (char **)g_ptr_array_free(kept, FALSE);
+  if (!peer->local_addresses[0]) {
+    *detail = g_strdup_printf("no local address is %s, as address_family "
+                              "asks", family == G_SOCKET_FAMILY_IPV4
+                                        ? "IPv4" : "IPv6");
+    return P2PSIG_EINVAL;
+  }
   return 0;
 }
 
@@ -519,6 +653,9 @@ free_peer(p2psig_peer *peer)
 {
   p2psig__dtls_cert_free(peer->cert);
   p2psig__sdp_remote_clear(&peer->remote);
+  g_free(peer->remote_sdp);
+  g_free(peer->local_ufrag);
+  g_free(peer->local_pwd);
   g_ptr_array_unref(peer->local_candidates);
   g_array_unref(peer->pending_candidates);
   g_hash_table_unref(peer->remote_candidate_keys);
@@ -564,6 +701,8 @@ p2psig_peer_new(const p2psig_peer_config *config, int *error)
   peer->config.ice_server_list = NULL;
   peer->config.ice_server_count = 0;
   peer->config.ice_tls_ca = NULL;
+  peer->config.certificate_pem = NULL;
+  peer->config.private_key_pem = NULL;
   peer->state = P2PSIG_STATE_NEW;
   peer->remote_max_message_size = P2PSIG_DEFAULT_REMOTE_MAX_MESSAGE_SIZE;
   peer->disconnected_after_s = DISCONNECTED_AFTER_S;
@@ -586,9 +725,13 @@ p2psig_peer_new(const p2psig_peer_config *config, int *error)
   g_queue_init(&peer->events);
   peer->remote.candidates = g_ptr_array_new_with_free_func(g_free);
 
-  if (cfg.local_addresses)
-    peer->local_addresses = g_strdupv((char **)cfg.local_addresses);
   err = check_config(&cfg, &detail);
+  if (err == 0 && cfg.local_addresses)
+    err = filter_local_addresses(peer, &cfg, &detail);
+  if (err == 0 && cfg.certificate_pem)
+    err = p2psig__dtls_cert_from_pem(cfg.certificate_pem,
+                                     cfg.private_key_pem, &peer->cert,
+                                     &detail);
   if (err == 0)
     err = p2psig__ice_servers_parse(cfg.ice_servers, cfg.ice_server_list,
                                     cfg.ice_server_count, &servers, &detail);
@@ -602,9 +745,11 @@ p2psig_peer_new(const p2psig_peer_config *config, int *error)
     g_debug("ICE servers: libnice takes one STUN server, %s:%u; a further "
             "one is not queried", servers.stun.host, servers.stun.port);
 
-  err = p2psig__dtls_cert_new(&peer->cert);
-  if (err < 0)
-    goto fail;
+  if (!peer->cert) {
+    err = p2psig__dtls_cert_new(&peer->cert);
+    if (err < 0)
+      goto fail;
+  }
 
   ice_options.local_addresses = (const char *const *)peer->local_addresses;
   ice_options.port_min = cfg.port_min;
@@ -615,6 +760,7 @@ p2psig_peer_new(const p2psig_peer_config *config, int *error)
   ice_options.servers = &servers;
   ice_options.tls_ca = tls_ca;
   ice_options.mdns_host_candidates = cfg.mdns_host_candidates;
+  ice_options.family = socket_family(cfg.address_family);
   peer->ice = p2psig__ice_new(&ice_options, &ice_callbacks, peer, &err);
   if (!peer->ice)
     goto fail;
@@ -740,24 +886,40 @@ release_transports_idle(gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* Closes the channels and the peer, tells the remote (an SCTP ABORT when
+ * abort_sctp, then a DTLS close_notify, or ours in return for its own),
+ * and releases the transports from the loop, outside the layers' upcalls
+ * that a remote's close comes from.  error: 0 when we closed,
+ * P2PSIG_ECLOSED_BY_REMOTE when the remote did. */
+static void
+close_locked(p2psig_peer *peer, bool abort_sctp, int error)
+{
+  if (peer->freed || peer->closed)
+    return;
+  /* A failed peer stays failed until the application closes it. */
+  if (error && peer->state == P2PSIG_STATE_FAILED)
+    return;
+  if (error)
+    g_debug("peer %p: closed by the remote", (void *)peer);
+  peer->closed = true;
+  stop_liveness(peer);
+  p2psig__channels_close_all(peer);
+  if (abort_sctp)
+    g_clear_pointer(&peer->sctp, p2psig__sctp_free);
+  if (peer->dtls)
+    p2psig__dtls_shutdown(peer->dtls);
+  set_state(peer, P2PSIG_STATE_CLOSED, error);
+  peer->release_source = p2psig__loop_idle(release_transports_idle, peer,
+                                           NULL);
+}
+
 void
 p2psig_peer_close(p2psig_peer *peer)
 {
   if (!peer_valid(peer))
     return;
   p2psig__lock();
-  if (!peer->freed && !peer->closed) {
-    peer->closed = true;
-    stop_liveness(peer);
-    p2psig__channels_close_all(peer);
-    /* Tell the remote now: SCTP abort, then DTLS close_notify. */
-    g_clear_pointer(&peer->sctp, p2psig__sctp_free);
-    if (peer->dtls)
-      p2psig__dtls_shutdown(peer->dtls);
-    set_state(peer, P2PSIG_STATE_CLOSED, 0);
-    peer->release_source = p2psig__loop_idle(release_transports_idle, peer,
-                                             NULL);
-  }
+  close_locked(peer, true, 0);
   p2psig__unlock();
 }
 
@@ -770,16 +932,19 @@ random_session_id(void)
   return ((uint64_t)g_random_int() << 30) ^ g_random_int();
 }
 
+/* The local description as it stands: the last one made, with the
+ * candidates gathered since.  g_free. */
 static char *
-build_local_sdp(p2psig_peer *peer, bool offer, enum p2psig_setup setup)
+render_local_sdp(const p2psig_peer *peer)
 {
   struct p2psig_sdp_local local = {
-    .offer = offer,
-    .session_id = random_session_id(),
-    .ice_ufrag = p2psig__ice_local_ufrag(peer->ice),
-    .ice_pwd = p2psig__ice_local_pwd(peer->ice),
+    .offer = peer->local_offer,
+    .session_id = peer->session_id,
+    .session_version = peer->session_version,
+    .ice_ufrag = peer->local_ufrag,
+    .ice_pwd = peer->local_pwd,
     .fingerprint = p2psig__dtls_cert_fingerprint(peer->cert),
-    .setup = setup,
+    .setup = peer->local_setup,
     .mid = peer->remote.mid ? peer->remote.mid : "0",
     .sctp_port = P2PSIG_SCTP_PORT,
     .max_message_size = P2PSIG_MAX_MESSAGE_SIZE,
@@ -787,6 +952,26 @@ build_local_sdp(p2psig_peer *peer, bool offer, enum p2psig_setup setup)
   };
 
   return p2psig__sdp_build(&local);
+}
+
+/* A new local description (RFC 3264 section 5: the same session id, the
+ * next version). */
+static char *
+build_local_sdp(p2psig_peer *peer, bool offer, enum p2psig_setup setup)
+{
+  if (peer->session_version == 0) {
+    peer->session_id = random_session_id();
+    peer->session_version = 1;
+  }
+  peer->session_version++;
+  peer->local_offer = offer;
+  peer->local_setup = setup;
+  /* Copied: the getter works after the ICE agent is gone (closed). */
+  g_free(peer->local_ufrag);
+  g_free(peer->local_pwd);
+  peer->local_ufrag = g_strdup(p2psig__ice_local_ufrag(peer->ice));
+  peer->local_pwd = g_strdup(p2psig__ice_local_pwd(peer->ice));
+  return render_local_sdp(peer);
 }
 
 /* Both descriptions known: set up DTLS and SCTP objects, then start. */
@@ -965,6 +1150,7 @@ start_local_generation(p2psig_peer *peer)
 {
   g_ptr_array_set_size(peer->local_candidates, 0);
   peer->local_gathering_done = false;
+  set_gathering_state(peer, P2PSIG_ICE_GATHERING_GATHERING);
   return p2psig__ice_restart(peer->ice);
 }
 
@@ -1049,6 +1235,17 @@ p2psig_peer_restart_ice(p2psig_peer *peer, char **sdp)
   return ret;
 }
 
+/* For p2psig_peer_get_remote_description: the text as given, the
+ * latest only.  Its size is the caller's (the signaling bounds what it
+ * takes from the network, 64 KiB). */
+static void
+keep_remote_sdp(p2psig_peer *peer, p2psig_sdp_type type, const char *sdp)
+{
+  g_free(peer->remote_sdp);
+  peer->remote_sdp = g_strdup(sdp);
+  peer->remote_type = type;
+}
+
 int
 p2psig_peer_set_remote_description(p2psig_peer *peer, p2psig_sdp_type type,
                                    const char *sdp)
@@ -1072,6 +1269,8 @@ p2psig_peer_set_remote_description(p2psig_peer *peer, p2psig_sdp_type type,
   }
   if (peer->remote_set) {
     ret = apply_restart_locked(peer, type, &remote);
+    if (ret == 0)
+      keep_remote_sdp(peer, type, sdp);
     goto out;
   }
   if ((type == P2PSIG_SDP_OFFER && peer->local_set) ||
@@ -1102,6 +1301,7 @@ p2psig_peer_set_remote_description(p2psig_peer *peer, p2psig_sdp_type type,
   /* Their texts are of no further use. */
   g_ptr_array_set_size(peer->remote.candidates, 0);
   apply_pending_candidates(peer);
+  keep_remote_sdp(peer, type, sdp);
 out:
   p2psig__unlock();
   p2psig__sdp_remote_clear(&remote);
@@ -1156,6 +1356,93 @@ p2psig_peer_get_state(const p2psig_peer *peer)
   state = peer->state;
   p2psig__unlock();
   return state;
+}
+
+p2psig_ice_gathering_state
+p2psig_peer_get_ice_gathering_state(const p2psig_peer *peer)
+{
+  p2psig_ice_gathering_state state;
+
+  if (!peer_valid(peer))
+    return P2PSIG_ICE_GATHERING_NEW;
+  p2psig__lock();
+  state = peer->ice_gathering_state;
+  p2psig__unlock();
+  return state;
+}
+
+p2psig_ice_connection_state
+p2psig_peer_get_ice_connection_state(const p2psig_peer *peer)
+{
+  p2psig_ice_connection_state state;
+
+  if (!peer_valid(peer))
+    return P2PSIG_ICE_CONNECTION_CLOSED;
+  p2psig__lock();
+  state = peer->ice_connection_state;
+  p2psig__unlock();
+  return state;
+}
+
+/* The local description (rebuilt) or the remote one (as given). */
+static int
+get_description(const p2psig_peer *peer, bool local, p2psig_sdp_type *type,
+                char **sdp)
+{
+  int ret = 0;
+
+  if (!sdp)
+    return P2PSIG_EINVAL;
+  *sdp = NULL;
+  if (!peer_valid(peer))
+    return P2PSIG_EINVAL;
+  p2psig__lock();
+  if (local ? !peer->local_set : !peer->remote_sdp) {
+    ret = P2PSIG_ESTATE;
+  } else if (local) {
+    *sdp = render_local_sdp(peer);
+    if (type)
+      *type = peer->local_offer ? P2PSIG_SDP_OFFER : P2PSIG_SDP_ANSWER;
+  } else {
+    *sdp = g_strdup(peer->remote_sdp);
+    if (type)
+      *type = peer->remote_type;
+  }
+  p2psig__unlock();
+  return ret;
+}
+
+int
+p2psig_peer_get_local_description(const p2psig_peer *peer,
+                                  p2psig_sdp_type *type, char **sdp)
+{
+  return get_description(peer, true, type, sdp);
+}
+
+int
+p2psig_peer_get_remote_description(const p2psig_peer *peer,
+                                   p2psig_sdp_type *type, char **sdp)
+{
+  return get_description(peer, false, type, sdp);
+}
+
+int
+p2psig_peer_get_certificate(const p2psig_peer *peer, char **certificate_pem,
+                            char **private_key_pem)
+{
+  int ret;
+
+  if (!certificate_pem)
+    return P2PSIG_EINVAL;
+  *certificate_pem = NULL;
+  if (private_key_pem)
+    *private_key_pem = NULL;
+  if (!peer_valid(peer))
+    return P2PSIG_EINVAL;
+  /* The certificate never changes once the peer exists. */
+  ret = p2psig__dtls_cert_to_pem(peer->cert, certificate_pem,
+                                 private_key_pem);
+  return ret;
 }
 
 void *

@@ -419,9 +419,34 @@ settle_rtt(void)
   }
 }
 
+/* SCTP chunk type of ABORT (RFC 9260 section 3.2). */
+#define SCTP_ABORT_CHUNK 6
+
+/* Whether an association that ended was aborted by the remote: usrsctp
+ * appends the ABORT chunk it received to the notification (RFC 6458
+ * section 6.1.1, sac_info); a local abort (retransmissions exhausted)
+ * carries none.  len: the notification's length, checked. */
+static bool
+aborted_by_remote(const struct sctp_assoc_change *change, size_t len)
+{
+  return change->sac_state == SCTP_COMM_LOST &&
+         len >= sizeof *change + 4 && change->sac_info[0] == SCTP_ABORT_CHUNK;
+}
+
+/* The association is over: error P2PSIG_ECLOSED_BY_REMOTE when the remote
+ * ended it (an ABORT or a SHUTDOWN of its own), else P2PSIG_ESCTP. */
+static void
+ended(struct p2psig_sctp *sctp, int error)
+{
+  if (sctp->closed)
+    return;
+  sctp->closed = true;
+  sctp->cbs.on_closed(sctp->data, error);
+}
+
 static void
 handle_assoc_change(struct p2psig_sctp *sctp,
-                    const struct sctp_assoc_change *change)
+                    const struct sctp_assoc_change *change, size_t len)
 {
   switch (change->sac_state) {
   case SCTP_COMM_UP:
@@ -444,14 +469,17 @@ handle_assoc_change(struct p2psig_sctp *sctp,
     break;
   case SCTP_COMM_LOST:
   case SCTP_SHUTDOWN_COMP:
-  case SCTP_CANT_STR_ASSOC:
-    g_debug("association ended (state %u)", change->sac_state);
-    if (!sctp->closed) {
-      sctp->closed = true;
-      sctp->cbs.on_closed(sctp->data, change->sac_state == SCTP_SHUTDOWN_COMP
-                                      ? 0 : P2PSIG_ESCTP);
-    }
+  case SCTP_CANT_STR_ASSOC: {
+    /* We never shut down ourselves (SO_LINGER 0 aborts): a completed
+     * shutdown is the remote's. */
+    bool remote = aborted_by_remote(change, len) ||
+                  change->sac_state == SCTP_SHUTDOWN_COMP;
+
+    g_debug("association ended (state %u, error %u)%s", change->sac_state,
+            change->sac_error, remote ? ": by the remote" : "");
+    ended(sctp, remote ? P2PSIG_ECLOSED_BY_REMOTE : P2PSIG_ESCTP);
     break;
+  }
   default:
     break;
   }
@@ -490,13 +518,17 @@ handle_notification(struct p2psig_sctp *sctp, const uint8_t *buf, size_t len)
   switch (n->sn_header.sn_type) {
   case SCTP_ASSOC_CHANGE:
     if (len >= sizeof n->sn_assoc_change)
-      handle_assoc_change(sctp, &n->sn_assoc_change);
+      handle_assoc_change(sctp, &n->sn_assoc_change,
+                          n->sn_header.sn_length);
     break;
   case SCTP_STREAM_RESET_EVENT:
     handle_stream_reset(sctp, &n->sn_strreset_event);
     break;
   case SCTP_SHUTDOWN_EVENT:
+    /* The remote closes cleanly (RFC 6458 section 6.1.5): no new data
+     * will come, which for data channels is the end. */
     g_debug("remote shut the association down");
+    ended(sctp, P2PSIG_ECLOSED_BY_REMOTE);
     break;
   case SCTP_PARTIAL_DELIVERY_EVENT:
     /* A partly delivered message was abandoned (partial reliability):

@@ -13,6 +13,8 @@
 struct p2psig_sctp_callbacks {
   void (*send)(void *data, const uint8_t *buf, size_t len); /* to DTLS */
   void (*on_connected)(void *data);
+  /* The association ended: P2PSIG_ECLOSED_BY_REMOTE when the remote
+   * ended it (ABORT, SHUTDOWN), else P2PSIG_ESCTP. */
   void (*on_closed)(void *data, int error);
   /* A whole message, lent: take a reference to keep it. */
   void (*on_message)(void *data, uint16_t sid, uint32_t ppid,

@@ -786,7 +786,8 @@ p2psig__sdp_build(const struct p2psig_sdp_local *sdp)
    * integer, and parsers that read it as one refuse larger values. */
   g_string_append_printf(s,
                          "v=0\r\n"
-                         "o=- %" G_GUINT64_FORMAT " 2 IN IP4 127.0.0.1\r\n"
+                         "o=- %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT
+                         " IN IP4 127.0.0.1\r\n"
                          "s=-\r\n"
                          "t=0 0\r\n"
                          "a=group:BUNDLE %s\r\n"
@@ -799,7 +800,9 @@ p2psig__sdp_build(const struct p2psig_sdp_local *sdp)
                          "a=setup:%s\r\n"
                          "a=mid:%s\r\n"
                          "a=sctp-port:%u\r\n",
-                         sdp->session_id & (uint64_t)G_MAXINT64, mid,
+                         sdp->session_id & (uint64_t)G_MAXINT64,
+                         sdp->session_version ? sdp->session_version : 2,
+                         mid,
                          sdp->ice_ufrag, sdp->ice_pwd, fp, setup_name(setup),
                          mid,
                          (unsigned)(sdp->sctp_port != 0 ? sdp->sctp_port

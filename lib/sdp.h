@@ -53,6 +53,7 @@ void p2psig__sdp_remote_clear(struct p2psig_sdp_remote *sdp);
 struct p2psig_sdp_local {
   bool offer;
   uint64_t session_id;
+  uint64_t session_version;                /* o= version; 0: 2 */
   const char *ice_ufrag;
   const char *ice_pwd;
   const uint8_t *fingerprint;              /* P2PSIG_FINGERPRINT_LEN bytes */

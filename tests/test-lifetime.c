@@ -9,7 +9,9 @@
  *   may follow a free, and every channel gets exactly one on_close.
  * - /lifetime/close-all/<path>/<n>: with n channels open, each way a
  *   connection can end gives every channel exactly one on_close (none
- *   after a free).
+ *   after a free); a remote's close, its SCTP ABORT alone or its DTLS
+ *   close_notify alone is closed by the remote at once, a silent remote
+ *   ICE disconnected then failed, each before the peer state.
  * - /lifetime/liveness/junk: datagrams that DTLS cannot authenticate,
  *   sent from the remote's address, do not keep a frozen remote alive.
  *
@@ -592,6 +594,50 @@ shorten_liveness_cb(void *data)
   p2psig__unlock();
 }
 
+/* Lock held: whether before comes ahead of after in side's log. */
+static bool
+logged_before(const struct testutil_side *side, const char *before,
+              const char *after)
+{
+  const char *a = strstr(side->log->str, before);
+  const char *b = strstr(side->log->str, after);
+
+  return a && b && a < b;
+}
+
+/* How the local side (the offer) reports the end: a remote that closed,
+ * however it said so, as closed by the remote, at once; a silent one as
+ * ICE disconnected then failed (consent), each before the peer state. */
+static void
+ending_reported(enum ending ending, struct testutil_side *local)
+{
+  switch (ending) {
+  case END_REMOTE_CLOSE:
+  case END_SCTP_ABORT:
+  case END_CLOSE_NOTIFY:
+    TESTUTIL_WAIT(local->closed_state_count == 1, 1000,
+                  "closed by the remote");
+    testutil_lock();
+    g_assert_cmpint(local->state_error, ==, P2PSIG_ECLOSED_BY_REMOTE);
+    g_assert_cmpint(local->failed_count, ==, 0);
+    g_assert_true(logged_before(local, "ice:closed ", "state:closed "));
+    testutil_unlock();
+    break;
+  case END_LIVENESS:
+    testutil_lock();
+    g_assert_true(logged_before(local, "ice:disconnected ",
+                                "state:disconnected "));
+    g_assert_true(logged_before(local, "state:disconnected ",
+                                "ice:failed "));
+    g_assert_true(logged_before(local, "ice:failed ", "state:failed "));
+    g_assert_cmpint(local->state_error, ==, P2PSIG_ETIMEDOUT);
+    testutil_unlock();
+    break;
+  default:
+    break;
+  }
+}
+
 static void
 test_ending(gconstpointer data)
 {
@@ -652,6 +698,7 @@ test_ending(gconstpointer data)
     TESTUTIL_WAIT(all_closed_once(&offer), WAIT_MS * 2,
                   "every local channel closed once");
   }
+  ending_reported(c->ending, &offer.base);
   if (frozen)
     thaw(answer.base.peer, frozen);
   side_close(&answer);

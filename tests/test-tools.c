@@ -408,6 +408,131 @@ test_run_wrong_token(void)
   proc_stop(&answer);
 }
 
+/* The offer stopped (SIGTERM: it closes its peer, which tells the
+ * remote): the answer sees the connection closed by the remote at once,
+ * says so as pion's newer examples do, and exits 0, instead of going
+ * disconnected and failed 30 s later. */
+static void
+test_run_closed_by_remote(void)
+{
+  g_autofree char *offer_at = free_address(NULL);
+  g_autofree char *answer_at = free_address(NULL);
+  struct proc answer, offer;
+  gint64 start;
+
+  proc_start(&answer, "P2PSIG_ANSWER", NULL, NO_STUN, "-answer-address",
+             answer_at, "-offer-address", offer_at, NULL);
+  if (!answer.sub)
+    return;
+  proc_start(&offer, "P2PSIG_OFFER", NULL, NO_STUN, "-offer-address",
+             offer_at, "-answer-address", answer_at, NULL);
+  proc_wait(&answer, out_has, "Data channel 'data'-", 20000, "channel open");
+  start = g_get_monotonic_time();
+  g_subprocess_send_signal(offer.sub, SIGTERM);
+  g_assert_cmpint(proc_exit_status(&answer, 5000), ==, 0);
+  g_test_message("the answer exited %" G_GINT64_FORMAT " ms after the "
+                 "offer's SIGTERM", (g_get_monotonic_time() - start) / 1000);
+  g_assert_cmpint((g_get_monotonic_time() - start) / 1000, <, 3000);
+  g_assert_nonnull(strstr(answer.out->str,
+                          "Peer Connection State has changed: closed\n"
+                          "Peer Connection has gone to closed exiting\n"));
+  g_assert_null(strstr(answer.out->str, "disconnected"));
+  g_assert_cmpint(proc_exit_status(&offer, 5000), ==, 0);
+  proc_stop(&offer);
+  proc_stop(&answer);
+}
+
+/* Writes a generated certificate and its key into dir as cert.pem,
+ * key.pem and both.pem (the two in one). */
+static void
+write_certificate(const char *dir)
+{
+  p2psig_peer_config cfg = { P2PSIG_PEER_CONFIG_INIT };
+  p2psig_peer *peer = p2psig_peer_new(&cfg, NULL);
+  char *cert = NULL, *key = NULL;
+  g_autofree char *both = NULL;
+  g_autofree char *cert_path = g_build_filename(dir, "cert.pem", NULL);
+  g_autofree char *key_path = g_build_filename(dir, "key.pem", NULL);
+  g_autofree char *both_path = g_build_filename(dir, "both.pem", NULL);
+
+  g_assert_nonnull(peer);
+  g_assert_cmpint(p2psig_peer_get_certificate(peer, &cert, &key), ==, 0);
+  both = g_strconcat(cert, key, NULL);
+  g_assert_true(g_file_set_contents(cert_path, cert, -1, NULL));
+  g_assert_true(g_file_set_contents(key_path, key, -1, NULL));
+  g_assert_true(g_file_set_contents(both_path, both, -1, NULL));
+  p2psig_free(cert);
+  p2psig_free(key);
+  p2psig_peer_free(peer);
+}
+
+/* -dtls-cert and -dtls-key: the tools connect with certificates loaded
+ * from files (one with its key apart, one with both in one file); a key
+ * of another certificate, or a file that cannot be read, ends a tool with
+ * status 1. */
+static void
+test_run_dtls_certificate(void)
+{
+  g_autofree char *offer_at = free_address(NULL);
+  g_autofree char *answer_at = free_address(NULL);
+  g_autofree char *dir = g_dir_make_tmp("p2psig-tools-XXXXXX", NULL);
+  g_autofree char *other = NULL;
+  g_autofree char *cert = NULL, *key = NULL, *both = NULL, *other_key = NULL;
+  struct proc answer, offer;
+
+  g_assert_nonnull(dir);
+  other = g_build_filename(dir, "other", NULL);
+  g_assert_cmpint(g_mkdir(other, 0700), ==, 0);
+  write_certificate(dir);
+  write_certificate(other);
+  cert = g_build_filename(dir, "cert.pem", NULL);
+  key = g_build_filename(dir, "key.pem", NULL);
+  both = g_build_filename(dir, "both.pem", NULL);
+  other_key = g_build_filename(other, "key.pem", NULL);
+
+  proc_start(&answer, "P2PSIG_ANSWER", NULL, NO_STUN, "-answer-address",
+             answer_at, "-offer-address", offer_at, "-dtls-cert", both,
+             NULL);
+  if (!answer.sub)
+    goto out;
+  proc_start(&offer, "P2PSIG_OFFER", NULL, NO_STUN, "-offer-address",
+             offer_at, "-answer-address", answer_at, "-dtls-cert", cert,
+             "-dtls-key", key, "-count", "1", "-interval", "0.1", NULL);
+  g_assert_cmpint(proc_exit_status(&offer, 20000), ==, 0);
+  g_assert_nonnull(strstr(offer.out->str, "Message from DataChannel"));
+  proc_stop(&offer);
+  proc_stop(&answer);
+
+  proc_start(&offer, "P2PSIG_OFFER", NULL, NO_STUN, "-offer-address",
+             offer_at, "-answer-address", answer_at, "-dtls-cert", cert,
+             "-dtls-key", other_key, NULL);
+  g_assert_cmpint(proc_exit_status(&offer, 10000), ==, 1);
+  g_assert_nonnull(strstr(offer.err->str, "offer: cannot create the peer: "
+                                          "invalid argument\n"));
+  proc_stop(&offer);
+  proc_start(&offer, "P2PSIG_OFFER", NULL, NO_STUN, "-dtls-cert", "/nonexistent",
+             NULL);
+  g_assert_cmpint(proc_exit_status(&offer, 10000), ==, 1);
+  g_assert_nonnull(strstr(offer.err->str, "offer: cannot read -dtls-cert "
+                                          "/nonexistent: No such file or "
+                                          "directory\n"));
+  proc_stop(&offer);
+out:
+  {
+    const char *names[] = { "cert.pem", "key.pem", "both.pem" };
+
+    for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
+      g_autofree char *a = g_build_filename(dir, names[i], NULL);
+      g_autofree char *b = g_build_filename(other, names[i], NULL);
+
+      g_unlink(a);
+      g_unlink(b);
+    }
+    g_rmdir(other);
+    g_rmdir(dir);
+  }
+}
+
 /* A second offer to an answer that has one gets pion's 400: that offer
  * exits 1 with the answer's reason; the first pair stays up. */
 static void
@@ -568,6 +693,8 @@ main(int argc, char **argv)
   g_test_add_func("/tools/run/no-answer", test_run_no_answer);
   g_test_add_func("/tools/run/wrong-token", test_run_wrong_token);
   g_test_add_func("/tools/run/second-offer", test_run_second_offer);
+  g_test_add_func("/tools/run/closed-by-remote", test_run_closed_by_remote);
+  g_test_add_func("/tools/run/dtls-certificate", test_run_dtls_certificate);
   g_test_add_func("/tools/run/address-in-use", test_run_address_in_use);
   g_test_add_func("/tools/run/empty-token", test_run_empty_token);
   g_test_add_func("/tools/run/tls-untrusted", test_run_tls_untrusted);

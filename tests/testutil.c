@@ -88,6 +88,7 @@ testutil_on_candidate(p2psig_peer *peer, const char *candidate,
 
   testutil_lock();
   testutil_side_check_alive(side);
+  g_string_append(side->log, candidate ? "candidate " : "end-of-candidates ");
   if (!candidate) {
     side->gathering_done++;
   } else {
@@ -96,9 +97,14 @@ testutil_on_candidate(p2psig_peer *peer, const char *candidate,
     /* Under the lock, so that the test thread cannot free the other peer
      * meanwhile (testutil_side_clear).  It holds the candidates that come
      * before its remote description; this tests that too. */
-    if (other && !other->freed && other->peer)
-      g_assert_cmpint(p2psig_peer_add_candidate(other->peer, candidate), ==,
-                      0);
+    if (other && !other->freed && other->peer) {
+      int ret = p2psig_peer_add_candidate(other->peer, candidate);
+
+      /* Closed (by us: p2psig_peer_close() closes the remote too) while
+       * our candidates were still on their way. */
+      if (ret != P2PSIG_ECLOSED)
+        g_assert_cmpint(ret, ==, 0);
+    }
   }
   testutil_unlock();
 }
@@ -117,6 +123,8 @@ testutil_on_state(p2psig_peer *peer, p2psig_state state, int error,
   /* States come in order, without repeats. */
   g_assert_cmpint(state, !=, side->state);
   side->state = state;
+  side->state_error = error;
+  g_string_append_printf(side->log, "state:%s ", p2psig_state_name(state));
   side->connected_count += state == P2PSIG_STATE_CONNECTED;
   side->failed_count += state == P2PSIG_STATE_FAILED;
   side->closed_state_count += state == P2PSIG_STATE_CLOSED;
@@ -163,6 +171,40 @@ testutil_on_close(p2psig_channel *channel, void *user_data)
   testutil_side_check_alive(side);
   g_assert_true(side->channel == channel);
   side->closed++;
+  g_string_append(side->log, "close ");
+  testutil_unlock();
+}
+
+void
+testutil_on_ice_gathering_state(p2psig_peer *peer,
+                                p2psig_ice_gathering_state state,
+                                void *user_data)
+{
+  struct testutil_side *side = user_data;
+
+  testutil_lock();
+  testutil_side_check_alive(side);
+  /* In order, without repeats. */
+  g_assert_cmpint(state, !=, side->ice_gathering_state);
+  side->ice_gathering_state = state;
+  g_string_append_printf(side->log, "gathering:%s ",
+                         p2psig_ice_gathering_state_name(state));
+  testutil_unlock();
+}
+
+void
+testutil_on_ice_connection_state(p2psig_peer *peer,
+                                 p2psig_ice_connection_state state,
+                                 void *user_data)
+{
+  struct testutil_side *side = user_data;
+
+  testutil_lock();
+  testutil_side_check_alive(side);
+  g_assert_cmpint(state, !=, side->ice_connection_state);
+  side->ice_connection_state = state;
+  g_string_append_printf(side->log, "ice:%s ",
+                         p2psig_ice_connection_state_name(state));
   testutil_unlock();
 }
 
@@ -201,6 +243,8 @@ testutil_side_init(struct testutil_side *side, const char *name,
   DEFAULT(on_open, testutil_on_open);
   DEFAULT(on_close, testutil_on_close);
   DEFAULT(on_message, testutil_on_message);
+  DEFAULT(on_ice_gathering_state, testutil_on_ice_gathering_state);
+  DEFAULT(on_ice_connection_state, testutil_on_ice_connection_state);
 #undef DEFAULT
 
   memset(side, 0, sizeof *side);
@@ -209,6 +253,7 @@ testutil_side_init(struct testutil_side *side, const char *name,
   side->user = config.user_data;
   side->candidates = g_ptr_array_new_with_free_func(g_free);
   side->messages = g_ptr_array_new_with_free_func(testutil_message_free);
+  side->log = g_string_new(NULL);
   config.user_data = side;
   side->peer = p2psig_peer_new(&config, &error);
   g_assert_nonnull(side->peer);
@@ -274,4 +319,5 @@ testutil_side_clear(struct testutil_side *side)
   testutil_unlock();
   g_ptr_array_unref(side->candidates);
   g_ptr_array_unref(side->messages);
+  g_string_free(side->log, TRUE);
 }

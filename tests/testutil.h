@@ -61,7 +61,14 @@ struct testutil_side {
 
   /* Under the lock: */
   p2psig_state state;
+  int state_error;             /* the error of the last on_state */
   int connected_count, failed_count, closed_state_count;
+  GString *log;                /* the events in order, each a word and a
+                                  space: "state:connected", "ice:checking",
+                                  "gathering:complete", "candidate",
+                                  "end-of-candidates", "close" */
+  p2psig_ice_gathering_state ice_gathering_state; /* last reported */
+  p2psig_ice_connection_state ice_connection_state;
   GPtrArray *candidates;       /* char *, as on_candidate had them */
   int gathering_done;          /* on_candidate(NULL) */
   p2psig_channel *channel;     /* the side's one channel: made with
@@ -107,5 +114,11 @@ void testutil_on_open(p2psig_channel *channel, void *user_data);
 void testutil_on_close(p2psig_channel *channel, void *user_data);
 void testutil_on_message(p2psig_channel *channel, const void *data,
                          size_t len, p2psig_kind kind, void *user_data);
+void testutil_on_ice_gathering_state(p2psig_peer *peer,
+                                     p2psig_ice_gathering_state state,
+                                     void *user_data);
+void testutil_on_ice_connection_state(p2psig_peer *peer,
+                                      p2psig_ice_connection_state state,
+                                      void *user_data);
 
 #endif

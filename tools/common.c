@@ -29,6 +29,11 @@ usage(const struct tool *t, FILE *out)
           "  -count int\n"
           "    \tExit once this many messages were sent and received "
           "(0: never)\n"
+          "  -dtls-cert string\n"
+          "    \tPEM file of the DTLS certificate (and its key, without "
+          "-dtls-key) (default: a new one)\n"
+          "  -dtls-key string\n"
+          "    \tPEM file of the private key of -dtls-cert\n"
           "  -ice-ca string\n"
           "    \tPEM file of the CAs trusted for turns: servers "
           "(default: the system's)\n"
@@ -88,12 +93,14 @@ enum flag { FLAG_OFFER_ADDRESS, FLAG_ANSWER_ADDRESS, FLAG_COUNT,
             FLAG_TLS_CA, FLAG_TLS_REMOTE, FLAG_ICE_SERVER,
             FLAG_ICE_USERNAME, FLAG_ICE_CREDENTIAL, FLAG_RELAY_ONLY,
             FLAG_ICE_CA, FLAG_ICE_TCP, FLAG_MDNS, FLAG_ONE_ROUND_TRIP,
-            FLAG_PAGE, FLAG_CORS_ORIGIN, FLAG_NONE };
+            FLAG_PAGE, FLAG_CORS_ORIGIN, FLAG_DTLS_CERT, FLAG_DTLS_KEY,
+            FLAG_NONE };
 static const char *const flag_names[] = {
   "offer-address", "answer-address", "count", "interval", "token",
   "tls-cert", "tls-key", "tls-ca", "tls-remote", "ice-server",
   "ice-username", "ice-credential", "relay-only", "ice-ca", "ice-tcp",
-  "mdns", "one-round-trip", "page", "cors-origin"};
+  "mdns", "one-round-trip", "page", "cors-origin", "dtls-cert",
+  "dtls-key"};
 
 /* Go's flag package takes a bool without a next argument. */
 static bool
@@ -234,6 +241,12 @@ tool_parse_args(struct tool *t, int argc, char **argv)
     case FLAG_ICE_CA:
       t->opt.ice_ca = value;
       break;
+    case FLAG_DTLS_CERT:
+      t->opt.dtls_cert = value;
+      break;
+    case FLAG_DTLS_KEY:
+      t->opt.dtls_key = value;
+      break;
     default:
       t->opt.interval = strtod(value, &end);
       if (errno || end == value || *end || !isfinite(t->opt.interval) ||
@@ -258,6 +271,8 @@ tool_parse_args(struct tool *t, int argc, char **argv)
              t->opt.tls_cert ? t->opt.tls_cert : t->opt.tls_key);
   if (t->opt.tls_ca && !t->opt.tls_remote)
     bad_flag(t, "flag -tls-ca needs -tls-remote", t->opt.tls_ca);
+  if (t->opt.dtls_key && !t->opt.dtls_cert)
+    bad_flag(t, "flag -dtls-key needs -dtls-cert", t->opt.dtls_key);
   if (t->opt.one_round_trip && strcmp(t->name, "offer") != 0)
     bad_flag(t, "flag -one-round-trip is the offer's", "-one-round-trip");
   if (t->opt.page && strcmp(t->name, "answer") != 0)
@@ -282,7 +297,61 @@ tool_init(struct tool *t)
   atomic_init(&t->failed, false);
   atomic_init(&t->signaling_failed, false);
   atomic_init(&t->ended, false);
+  atomic_init(&t->closed_by_remote, false);
+  atomic_init(&t->was_connected, false);
   atomic_init(&t->received, 0);
+}
+
+/* A PEM file's text (at most 1 MiB, far more than a certificate chain
+ * takes), or NULL with errno set; free(). */
+static char *
+read_pem(const char *path)
+{
+  enum { MAX = 1024 * 1024 };
+  FILE *file = fopen(path, "r");
+  char *text;
+  size_t len;
+
+  if (!file)
+    return NULL;
+  text = malloc(MAX + 1);
+  len = text ? fread(text, 1, MAX + 1, file) : 0;
+  if (!text || ferror(file) || len > MAX) {
+    int err = text && !ferror(file) ? EFBIG : errno;
+
+    free(text);
+    fclose(file);
+    errno = err;
+    return NULL;
+  }
+  fclose(file);
+  text[len] = '\0';
+  return text;
+}
+
+/* -dtls-cert's and -dtls-key's texts, read once for every peer the
+ * process makes; kept until it exits. */
+static char *dtls_cert_pem, *dtls_key_pem;
+static bool dtls_loaded;
+
+static int
+load_dtls_certificate(const struct tool *t)
+{
+  const char *paths[] = { t->opt.dtls_cert, t->opt.dtls_key };
+  char **texts[] = { &dtls_cert_pem, &dtls_key_pem };
+
+  for (size_t i = 0; i < 2; i++) {
+    if (!paths[i])
+      continue;
+    *texts[i] = read_pem(paths[i]);
+    if (!*texts[i]) {
+      fprintf(stderr, "%s: cannot read %s %s: %s\n", t->name,
+              i == 0 ? "-dtls-cert" : "-dtls-key", paths[i],
+              strerror(errno));
+      return -1;
+    }
+  }
+  return 0;
 }
 
 p2psig_peer_config
@@ -301,6 +370,8 @@ tool_peer_config(struct tool *t)
     .ice_tls_ca = t->opt.ice_ca,
     .disable_ice_tcp = t->opt.no_ice_tcp,
     .mdns_host_candidates = t->opt.mdns,
+    .certificate_pem = dtls_cert_pem,
+    .private_key_pem = dtls_key_pem,
   };
 
   if (t->opt.ice_server_count == 0) {
@@ -321,8 +392,16 @@ tool_peer_config(struct tool *t)
 p2psig_peer *
 tool_peer_new(struct tool *t, int *error)
 {
-  p2psig_peer_config config = tool_peer_config(t);
+  p2psig_peer_config config;
 
+  if (!dtls_loaded) {
+    if (load_dtls_certificate(t) < 0) {
+      *error = P2PSIG_EINVAL;
+      return NULL;
+    }
+    dtls_loaded = true;
+  }
+  config = tool_peer_config(t);
   t->peer = p2psig_peer_new(&config, error);
   atomic_store(&t->live, t->peer);
   return t->peer;
@@ -368,8 +447,10 @@ tool_on_state(p2psig_peer *peer, p2psig_state state, int error,
   if (peer != atomic_load(&t->live))
     return;
   printf("Peer Connection State has changed: %s\n", p2psig_state_name(state));
-  if (state == P2PSIG_STATE_CONNECTED)
+  if (state == P2PSIG_STATE_CONNECTED) {
+    atomic_store(&t->was_connected, true);
     print_selected_pair(t, peer);
+  }
   atomic_store(&t->state, (int)state);
   if (state == P2PSIG_STATE_FAILED && t->renew_peer) {
     if (error)
@@ -379,6 +460,12 @@ tool_on_state(p2psig_peer *peer, p2psig_state state, int error,
       fprintf(stderr, "%s: %s\n", t->name, p2psig_strerror(error));
     printf("Peer Connection has gone to failed exiting\n");
     atomic_store(&t->failed, true);
+  } else if (state == P2PSIG_STATE_CLOSED &&
+             error == P2PSIG_ECLOSED_BY_REMOTE && !t->renew_peer) {
+    /* The remote closed: nothing more will come.  pion's later examples
+     * print this line on closed; Debian's pion-to-pion has none. */
+    printf("Peer Connection has gone to closed exiting\n");
+    atomic_store(&t->closed_by_remote, true);
   }
   wake();
 }
@@ -506,8 +593,9 @@ tool_on_signaling_status(p2psig_signaling *signaling,
     fprintf(stderr, "%s: waiting for the %s at %s: %s; retrying in %g s\n",
             t->name, remote, status->url, status->reason,
             status->retry_in_ms / 1000.0);
-  } else if (atomic_load(&t->state) == P2PSIG_STATE_CONNECTED) {
-    /* A late candidate refused, say: what is up stays up. */
+  } else if (atomic_load(&t->was_connected)) {
+    /* A late candidate refused, say: what is up stays up, and what was up
+     * (closed by the remote meanwhile) ends as such. */
     fprintf(stderr, "%s: signaling: %s\n", t->name, status->reason);
   } else {
     fprintf(stderr, "%s: signaling failed: %s\n", t->name, status->reason);
@@ -642,6 +730,7 @@ renew_peer(struct tool *t)
     return;
   }
   atomic_store(&t->state, P2PSIG_STATE_NEW);
+  atomic_store(&t->was_connected, false);
   atomic_store(&t->ended, false);
   error = p2psig_signaling_set_peer(t->signaling, t->peer);
   if (error < 0)
@@ -684,7 +773,8 @@ tool_run(struct tool *t)
     double wait_s = 3600;
     int sig;
 
-    if (atomic_load(&t->failed) || atomic_load(&t->signaling_failed))
+    if (atomic_load(&t->failed) || atomic_load(&t->signaling_failed) ||
+        atomic_load(&t->closed_by_remote))
       break;
     if (t->renew_peer && (atomic_load(&t->ended) ||
                           atomic_load(&t->state) == P2PSIG_STATE_CLOSED ||

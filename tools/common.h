@@ -36,6 +36,9 @@ struct tool_options {
   const char *ice_username;   /* -ice-username */
   const char *ice_credential; /* -ice-credential */
   const char *ice_ca;         /* -ice-ca */
+  const char *dtls_cert;      /* -dtls-cert: PEM file of the certificate
+                                 (and key, without -dtls-key) */
+  const char *dtls_key;       /* -dtls-key */
   bool relay_only;            /* -relay-only */
   bool no_ice_tcp;            /* -ice-tcp=false */
   bool mdns;                  /* -mdns */
@@ -64,11 +67,15 @@ struct tool {
   pthread_mutex_t lock;       /* guards channel */
   p2psig_channel *channel;    /* the open channel, referenced, or NULL */
   atomic_int state;           /* last p2psig_state seen */
+  atomic_bool was_connected;  /* the live peer was connected once: a
+                                 signaling failure after is not fatal */
   atomic_bool failed;
   atomic_bool signaling_failed; /* the signaling failed for good before
                                   the connection was up: exit 1 */
   atomic_bool ended;          /* renew_peer: the live peer's channel was
                                  closed (a page went away) */
+  atomic_bool closed_by_remote; /* without renew_peer: the remote closed
+                                   the connection, the run ends (exit 0) */
   atomic_long received;
 };
 
@@ -86,7 +93,9 @@ void tool_init(struct tool *t);
  * call to p2psig_peer_new. */
 p2psig_peer_config tool_peer_config(struct tool *t);
 
-/* Makes t->peer from tool_peer_config(); NULL and *error on failure. */
+/* Makes t->peer from tool_peer_config(); NULL and *error on failure.  The
+ * first call reads the -dtls-cert and -dtls-key files, for every peer
+ * made; one that cannot be read is said on stderr (P2PSIG_EINVAL). */
 p2psig_peer *tool_peer_new(struct tool *t, int *error);
 
 /* What the tools print of a remote label or message: at most
@@ -115,9 +124,9 @@ void tool_on_signaling_status(p2psig_signaling *signaling,
  * token and TLS files; prints why and returns NULL on failure. */
 p2psig_signaling *tool_signaling_new(struct tool *t, p2psig_role role);
 
-/* Runs until SIGINT or SIGTERM, the count reached, the peer failed or the
- * signaling failed for good, then closes and frees the peer and the
- * signaling.  Returns the exit status: 1 for the signaling, else 0. */
+/* Runs until SIGINT or SIGTERM, the count reached, the peer failed or was
+ * closed by the remote, or the signaling failed for good, then closes and
+ * frees the peer and the signaling.  Returns the exit status: 1 for the signaling, else 0. */
 int tool_run(struct tool *t);
 
 /* The answer's -page: tools/page.html with the options' ICE servers,

@@ -31,7 +31,8 @@
  * p2psig_error on failure.  Constructors return NULL on failure and store
  * the code in *error when error is not NULL.  A call that fails schedules no
  * callback.  Failures that happen later arrive through on_state with
- * P2PSIG_STATE_FAILED and an error code.
+ * P2PSIG_STATE_FAILED and an error code; a close by the remote with
+ * P2PSIG_STATE_CLOSED and P2PSIG_ECLOSED_BY_REMOTE.
  *
  * Logging
  * -------
@@ -99,8 +100,10 @@ typedef enum p2psig_error {
   P2PSIG_EHTTP = -18,       /* the signaling peer answered with an error */
   P2PSIG_EBUSY = -19,       /* the channel id is in use */
   P2PSIG_EUNAUTHORIZED = -20, /* signaling request without the right token */
-  P2PSIG_ELIMIT = -21       /* a limit on what a remote peer may make us
+  P2PSIG_ELIMIT = -21,      /* a limit on what a remote peer may make us
                                hold was reached (Since: 0.2) */
+  P2PSIG_ECLOSED_BY_REMOTE = -22 /* the remote peer closed the connection
+                               (Since: 0.2) */
 } p2psig_error;
 
 /**
@@ -245,6 +248,92 @@ typedef enum p2psig_state {
 P2PSIG_API const char *p2psig_state_name(p2psig_state state);
 
 /**
+ * p2psig_ice_gathering_state:
+ *
+ * Where the gathering of local candidates is, as the W3C
+ * RTCIceGatheringState names it: new until the first description
+ * (p2psig_peer_create_offer() or p2psig_peer_create_answer()); gathering
+ * until every server answered or 10 s passed; complete then, just before
+ * on_candidate(NULL).  An ICE restart gathers again: gathering, then
+ * complete.
+ *
+ * Since: 0.2
+ */
+typedef enum p2psig_ice_gathering_state {
+  P2PSIG_ICE_GATHERING_NEW = 0,
+  P2PSIG_ICE_GATHERING_GATHERING,
+  P2PSIG_ICE_GATHERING_COMPLETE
+} p2psig_ice_gathering_state;
+
+/**
+ * p2psig_ice_gathering_state_name:
+ *
+ * Returns: "new", "gathering" or "complete", static; "unknown" for other
+ * values.
+ * Since: 0.2
+ */
+P2PSIG_API const char *
+p2psig_ice_gathering_state_name(p2psig_ice_gathering_state state);
+
+/**
+ * p2psig_ice_connection_state:
+ *
+ * The ICE transport's state, as the W3C RTCIceConnectionState names it,
+ * mapped from what libnice reports and from the peer's own consent check
+ * (libnice's is not used):
+ * - new: no checks yet (libnice's "disconnected" and "gathering");
+ * - checking: connectivity checks running, no working pair yet (libnice's
+ *   "connecting"); an ICE restart stays connected while it checks, the
+ *   old pair carrying the data;
+ * - connected: a pair works (libnice's "connected");
+ * - completed: libnice's "ready": a pair is nominated and libnice's checks
+ *   are over (usually right after connected; a candidate trickled later
+ *   can bring connected back);
+ * - disconnected: nothing authenticated came from the remote for 5 s
+ *   (the peer's state is disconnected too); back to connected or
+ *   completed when packets come again;
+ * - failed: libnice found no working pair, or nothing came for 30 s;
+ * - closed: the peer closed (p2psig_peer_close(), or closed by the
+ *   remote).
+ * Reported in order, without repeats, before the on_state it causes.
+ *
+ * Since: 0.2
+ */
+typedef enum p2psig_ice_connection_state {
+  P2PSIG_ICE_CONNECTION_NEW = 0,
+  P2PSIG_ICE_CONNECTION_CHECKING,
+  P2PSIG_ICE_CONNECTION_CONNECTED,
+  P2PSIG_ICE_CONNECTION_COMPLETED,
+  P2PSIG_ICE_CONNECTION_DISCONNECTED,
+  P2PSIG_ICE_CONNECTION_FAILED,
+  P2PSIG_ICE_CONNECTION_CLOSED
+} p2psig_ice_connection_state;
+
+/**
+ * p2psig_ice_connection_state_name:
+ *
+ * Returns: the W3C name ("new", "checking", "connected", "completed",
+ * "disconnected", "failed", "closed"), static; "unknown" for other values.
+ * Since: 0.2
+ */
+P2PSIG_API const char *
+p2psig_ice_connection_state_name(p2psig_ice_connection_state state);
+
+/**
+ * p2psig_address_family:
+ *
+ * Which IP versions a peer gathers candidates on and takes remote ones
+ * of (p2psig_peer_config.address_family).
+ *
+ * Since: 0.2
+ */
+typedef enum p2psig_address_family {
+  P2PSIG_ADDRESS_FAMILY_ANY = 0,  /* IPv4 and IPv6 */
+  P2PSIG_ADDRESS_FAMILY_IPV4 = 1, /* IPv4 only */
+  P2PSIG_ADDRESS_FAMILY_IPV6 = 2  /* IPv6 only */
+} p2psig_address_family;
+
+/**
  * p2psig_kind:
  *
  * Whether a message is text (UTF-8, WebRTC string) or binary.
@@ -289,15 +378,47 @@ typedef void (*p2psig_candidate_cb)(p2psig_peer *peer, const char *candidate,
  * @peer: the peer
  * @state: its new state
  * @error: 0, or a p2psig_error telling why the peer went to
- *   P2PSIG_STATE_FAILED
+ *   P2PSIG_STATE_FAILED; with P2PSIG_STATE_CLOSED, 0 when this side closed
+ *   (p2psig_peer_close()) and P2PSIG_ECLOSED_BY_REMOTE (since 0.2) when
+ *   the remote did
  * @user_data: the peer's user_data
  *
- * The connection state changed.
+ * The connection state changed.  A remote that closes cleanly (a DTLS
+ * close_notify, an SCTP ABORT or SHUTDOWN, which p2psig_peer_close() and
+ * browsers send) closes this peer at once, as p2psig_peer_close() would:
+ * every channel gets on_close, then on_state(P2PSIG_STATE_CLOSED,
+ * P2PSIG_ECLOSED_BY_REMOTE), within a round trip; a remote that vanishes
+ * without a word goes disconnected after 5 s and failed
+ * (P2PSIG_ETIMEDOUT) after 30 s.
  *
  * Since: 0.1
  */
 typedef void (*p2psig_state_cb)(p2psig_peer *peer, p2psig_state state,
                                 int error, void *user_data);
+/**
+ * p2psig_ice_gathering_state_cb:
+ * @peer: the peer
+ * @state: its new ICE gathering state
+ * @user_data: the peer's user_data
+ *
+ * The ICE gathering state changed (see p2psig_ice_gathering_state).
+ *
+ * Since: 0.2
+ */
+typedef void (*p2psig_ice_gathering_state_cb)(
+    p2psig_peer *peer, p2psig_ice_gathering_state state, void *user_data);
+/**
+ * p2psig_ice_connection_state_cb:
+ * @peer: the peer
+ * @state: its new ICE connection state
+ * @user_data: the peer's user_data
+ *
+ * The ICE connection state changed (see p2psig_ice_connection_state).
+ *
+ * Since: 0.2
+ */
+typedef void (*p2psig_ice_connection_state_cb)(
+    p2psig_peer *peer, p2psig_ice_connection_state state, void *user_data);
 /**
  * p2psig_channel_cb:
  * @peer: the peer
@@ -396,7 +517,9 @@ typedef enum p2psig_ice_transport_policy {
  * cannot honour: an ICE server URL it cannot use (see p2psig_ice_server),
  * port_min above port_max, a local_addresses list that is empty or names
  * anything but an IP address of this host, an unknown
- * ice_transport_policy, an ice_tls_ca that does not load.
+ * ice_transport_policy, an ice_tls_ca that does not load, an unknown
+ * address_family or one that leaves no local address, a certificate_pem
+ * or private_key_pem it cannot use.
  *
  * Since: 0.1
  */
@@ -447,6 +570,34 @@ typedef struct p2psig_peer_config {
                                      5353, as browsers do; false: addresses
                                      as they are.  Remote .local candidates
                                      are resolved either way */
+  /* Since: 0.2 */
+  p2psig_ice_gathering_state_cb on_ice_gathering_state;
+  p2psig_ice_connection_state_cb on_ice_connection_state;
+  p2psig_address_family address_family; /* 0: IPv4 and IPv6.  One
+                                     family: host candidates only on its
+                                     addresses (local_addresses of the other
+                                     are skipped, with a debug line; none
+                                     left is P2PSIG_EINVAL), server-reflexive
+                                     and relay candidates of the other
+                                     dropped (a TURN server may allocate a
+                                     relay of the other family: it is not
+                                     used), and remote candidates of the
+                                     other ignored with a debug line.
+                                     mDNS and the STUN and TURN servers'
+                                     own addresses are not filtered */
+  const char *certificate_pem;    /* the DTLS certificate, PEM text (the
+                                     first certificate is used; see
+                                     p2psig_peer_get_certificate()); NULL:
+                                     a new one is generated */
+  const char *private_key_pem;    /* its private key, PEM text, not
+                                     encrypted; NULL: read from
+                                     certificate_pem, which then holds
+                                     both.  A key without a certificate, a
+                                     PEM that does not parse, a key that
+                                     does not match, or a key other than
+                                     ECDSA on P-256 or P-384 or RSA of
+                                     2048 bits or more fails
+                                     p2psig_peer_new() with P2PSIG_EINVAL */
 } p2psig_peer_config;
 
 #define P2PSIG_PEER_CONFIG_INIT .size = sizeof(p2psig_peer_config)
@@ -456,7 +607,10 @@ typedef struct p2psig_peer_config {
  * @config: the configuration, copied
  * @error: (optional): where to store the error code on failure
  *
- * Creates a peer in state P2PSIG_STATE_NEW, with a fresh DTLS certificate.
+ * Creates a peer in state P2PSIG_STATE_NEW, with the DTLS certificate of
+ * the configuration or a fresh one (ECDSA P-256, valid from a day ago for
+ * 30 days; WebRTC checks certificates by their fingerprint in the SDP,
+ * so neither side looks at the validity period).
  *
  * Returns: the peer, to free with p2psig_peer_free(), or NULL.
  * Since: 0.1
@@ -573,6 +727,88 @@ P2PSIG_API int p2psig_peer_add_candidate(p2psig_peer *peer,
 P2PSIG_API p2psig_state p2psig_peer_get_state(const p2psig_peer *peer);
 
 /**
+ * p2psig_peer_get_ice_gathering_state:
+ *
+ * Returns: the ICE gathering state last reported through
+ * on_ice_gathering_state (or about to be); P2PSIG_ICE_GATHERING_NEW for a
+ * NULL peer.
+ * Since: 0.2
+ */
+P2PSIG_API p2psig_ice_gathering_state
+p2psig_peer_get_ice_gathering_state(const p2psig_peer *peer);
+
+/**
+ * p2psig_peer_get_ice_connection_state:
+ *
+ * Returns: the ICE connection state last reported through
+ * on_ice_connection_state (or about to be); P2PSIG_ICE_CONNECTION_CLOSED
+ * for a NULL peer.
+ * Since: 0.2
+ */
+P2PSIG_API p2psig_ice_connection_state
+p2psig_peer_get_ice_connection_state(const p2psig_peer *peer);
+
+/**
+ * p2psig_peer_get_local_description:
+ * @type: (out) (optional): whether it is an offer or an answer
+ * @sdp: (out): the local description, to free with p2psig_free()
+ *
+ * The current local description, as the W3C localDescription: the last
+ * offer or answer this peer made (after an ICE restart, the restart's,
+ * with its new credentials), with the same session id and version, and
+ * every local candidate of its ICE generation gathered so far, the
+ * trickled ones included; no a=end-of-candidates line.  Between a restart
+ * offer applied on the answering side and its answer, its candidates are
+ * already the new generation's.  It stays available after the peer
+ * closed.
+ *
+ * Returns: 0, P2PSIG_EINVAL, or P2PSIG_ESTATE when no local description
+ * has been made yet (*sdp is then NULL).
+ * Since: 0.2
+ */
+P2PSIG_API int p2psig_peer_get_local_description(const p2psig_peer *peer,
+                                                 p2psig_sdp_type *type,
+                                                 char **sdp);
+
+/**
+ * p2psig_peer_get_remote_description:
+ * @type: (out) (optional): whether it is an offer or an answer
+ * @sdp: (out): a copy of the text last applied with
+ *   p2psig_peer_set_remote_description() (the latest after an ICE
+ *   restart), as it was given; candidates trickled since are not in it.
+ *   Free with p2psig_free()
+ *
+ * Returns: 0, P2PSIG_EINVAL, or P2PSIG_ESTATE when no remote description
+ * has been applied yet (*sdp is then NULL).
+ * Since: 0.2
+ */
+P2PSIG_API int p2psig_peer_get_remote_description(const p2psig_peer *peer,
+                                                  p2psig_sdp_type *type,
+                                                  char **sdp);
+
+/**
+ * p2psig_peer_get_certificate:
+ * @certificate_pem: (out): the peer's DTLS certificate, PEM text, to free
+ *   with p2psig_free()
+ * @private_key_pem: (out) (optional): its private key, PEM text (PKCS #8,
+ *   not encrypted: keep it private), to free with p2psig_free()
+ *
+ * Exports the peer's certificate, the generated one or the one loaded, so
+ * that a program can keep it and give it to its next peers
+ * (certificate_pem and private_key_pem of p2psig_peer_config): the remote
+ * then sees the same fingerprint each time, as with pion's
+ * Certificate.PEM() and libdatachannel's certificatePemFile.  The two
+ * texts, one after the other, also make one text that certificate_pem
+ * alone takes.
+ *
+ * Returns: 0 or a negative p2psig_error.
+ * Since: 0.2
+ */
+P2PSIG_API int p2psig_peer_get_certificate(const p2psig_peer *peer,
+                                           char **certificate_pem,
+                                           char **private_key_pem);
+
+/**
  * p2psig_peer_get_user_data:
  *
  * Returns: the user_data given in the configuration.
@@ -584,8 +820,10 @@ P2PSIG_API void *p2psig_peer_get_user_data(const p2psig_peer *peer);
  * p2psig_peer_close:
  *
  * Closes the connection gracefully and asynchronously: each channel gets
- * on_close, then the peer gets on_state(P2PSIG_STATE_CLOSED).  The peer must
- * still be freed.  Closing twice is harmless.
+ * on_close, then the peer gets on_state(P2PSIG_STATE_CLOSED).  The remote
+ * is told (an SCTP ABORT, then a DTLS close_notify): a libp2psig remote
+ * goes closed with P2PSIG_ECLOSED_BY_REMOTE at once.  The peer must still
+ * be freed.  Closing twice is harmless.
  *
  * Since: 0.1
  */

@@ -10,7 +10,8 @@
  * path is broken they wait in SCTP.  Each time its peer goes disconnected
  * it restarts ICE once through the signaling (p2psig_signaling_restart_ice).
  * The answer checks that every number arrives once and in order and says
- * "done" at COUNT; both then print their selected pair and exit 0.
+ * "done" at COUNT; both print their selected pair (the answer before
+ * "done", while the connection is up) and exit 0.
  * Progress lines on stdout ("answer: 500 messages at ...", "offer: state
  * disconnected", "offer: restarting ICE") are what the lab waits on.
  */
@@ -143,7 +144,7 @@ run_offer(p2psig_signaling *sig)
 }
 
 static int
-run_answer(void)
+run_answer(p2psig_peer *peer)
 {
   if (!pp_wait_until(all_received, 600) || out_of_order) {
     fprintf(stderr, "answer: %ld of %ld in order\n", next_expected, count);
@@ -151,6 +152,10 @@ run_answer(void)
   }
   printf("answer: all %ld messages once and in order at %.3f\n", count,
          pp_now_s());
+  /* Now, while connected: the offer closes once it has "done", which
+   * closes this peer too (closed by the remote), and a closed peer has no
+   * pair. */
+  print_pair(peer);
   if (p2psig_channel_send_text(data, "done") < 0)
     return 1;
   /* The offer exits once it has "done"; its channel close tells us. */
@@ -206,8 +211,9 @@ main(int argc, char **argv)
     goto out;
   }
   print_pair(peer);
-  status = offer ? run_offer(sig) : run_answer();
-  print_pair(peer);
+  status = offer ? run_offer(sig) : run_answer(peer);
+  if (offer)
+    print_pair(peer);
 out:
   p2psig_signaling_free(sig);
   p2psig_peer_free(peer);
