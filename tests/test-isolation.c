@@ -181,29 +181,43 @@ round_run(struct pair *x, struct pair *y, uint32_t round, struct round *r)
                  r->within ? "" : " (not all within the block)");
 }
 
+/* Whether r is nearer passing than best (or best is unset). */
+static bool
+round_better(const struct round *r, const struct round *best)
+{
+  return !best->within ||
+         (r->within && MAX(r->send_us, r->delivery_us) <
+                         MAX(best->send_us, best->delivery_us));
+}
+
 static void
 test_blocked_callback(void)
 {
   struct pair x, y;
-  struct round r, best = { .send_us = G_MAXINT64 };
-  bool quiet = false;
+  struct round r, best_quiet = { 0 }, best = { 0 };
+  bool passed = false;
 
   pair_open(&x, "X", x_on_message);
   pair_open(&y, "Y", y_on_message);
-  for (uint32_t round = 1; round <= ROUNDS; round++) {
+  for (uint32_t round = 1; round <= ROUNDS && !passed; round++) {
     round_run(&x, &y, round, &r);
-    if (round_passed(&r, LIMIT_US))
-      break;
-    quiet |= r.stall_us < LIMIT_US;
-    if (MAX(r.send_us, r.delivery_us) < MAX(best.send_us, best.delivery_us))
+    passed = round_passed(&r, LIMIT_US);
+    if (r.stall_us < LIMIT_US && round_better(&r, &best_quiet))
+      best_quiet = r;
+    if (round_better(&r, &best))
       best = r;
   }
-  if (!round_passed(&r, LIMIT_US)) {
-    g_assert_false(quiet); /* a round on a quiet machine was over 5 ms */
+  if (!passed && best_quiet.within) {
+    /* A round on a quiet machine: the figures stand. */
+    g_assert_cmpint(best_quiet.send_us, <, LIMIT_US);
+    g_assert_cmpint(best_quiet.delivery_us, <, LIMIT_US);
+  } else if (!passed) {
     g_test_message("this thread stalled past %d us in every round: the "
                    "machine is too busy to check %d us; checking %d us",
                    LIMIT_US, LIMIT_US, BUSY_LIMIT_US);
-    g_assert_true(round_passed(&best, BUSY_LIMIT_US));
+    g_assert_true(best.within);
+    g_assert_cmpint(best.send_us, <, BUSY_LIMIT_US);
+    g_assert_cmpint(best.delivery_us, <, BUSY_LIMIT_US);
   }
   pair_close(&x);
   pair_close(&y);
