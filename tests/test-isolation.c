@@ -264,29 +264,51 @@ flood_on_message(p2psig_channel *channel, const void *data, size_t len,
   testutil_unlock();
 }
 
-/* Sends message seq; retries while the send buffer is full.  Returns
- * false if it stayed full for STUCK_MS and give_up. */
-static bool
-flood_send(p2psig_channel *channel, uint8_t *buf, uint32_t seq, bool give_up)
+/* Sends message seq; retries while the send buffer is full. */
+static void
+flood_send(p2psig_channel *channel, uint8_t *buf, uint32_t seq)
 {
-  gint64 since = g_get_monotonic_time();
+  gint64 deadline = g_get_monotonic_time() + (gint64)WAIT_MS * 1000;
+  int ret;
 
   memcpy(buf, &seq, sizeof seq);
-  for (;;) {
-    int ret = p2psig_channel_send(channel, buf, FLOOD_SIZE,
-                                  P2PSIG_KIND_BINARY);
-
-    if (ret == 0)
-      return true;
-    g_assert_cmpint(ret, ==, P2PSIG_EAGAIN);
-    if (g_get_monotonic_time() - since > STUCK_MS * 1000) {
-      if (give_up)
-        return false;
-      g_assert_cmpint(g_get_monotonic_time() - since, <,
-                      (gint64)WAIT_MS * 1000);
-    }
+  while ((ret = p2psig_channel_send(channel, buf, FLOOD_SIZE,
+                                    P2PSIG_KIND_BINARY)) == P2PSIG_EAGAIN) {
+    g_assert_cmpint(g_get_monotonic_time(), <, deadline);
     g_usleep(1000); /* the pace of a sender that retries */
   }
+  g_assert_cmpint(ret, ==, 0);
+}
+
+/* Sends until the receiver has stopped reading and the sender has been
+ * held up for STUCK_MS since; returns how many went.  Without a bound on
+ * the receiver, every message goes. */
+static uint32_t
+flood_until_held_up(p2psig_channel *channel, uint8_t *buf,
+                    p2psig_peer *receiver)
+{
+  gint64 deadline = g_get_monotonic_time() + (gint64)WAIT_MS * 1000;
+  gint64 last_sent = g_get_monotonic_time();
+  uint32_t sent = 0;
+
+  while (sent < FLOOD_COUNT) {
+    int ret;
+
+    memcpy(buf, &sent, sizeof sent);
+    ret = p2psig_channel_send(channel, buf, FLOOD_SIZE, P2PSIG_KIND_BINARY);
+    if (ret == 0) {
+      sent++;
+      last_sent = g_get_monotonic_time();
+      continue;
+    }
+    g_assert_cmpint(ret, ==, P2PSIG_EAGAIN);
+    if (g_atomic_int_get(&receiver->receive_paused) &&
+        g_get_monotonic_time() - last_sent > STUCK_MS * 1000)
+      break;
+    g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+    g_usleep(1000); /* the pace of a sender that retries */
+  }
+  return sent;
 }
 
 static void
@@ -308,26 +330,22 @@ test_back_pressure(void)
   testutil_negotiate(&offer, &answer, NULL, NULL);
   TESTUTIL_WAIT(offer.opened == 1 && answer.opened == 1, WAIT_MS, "open");
 
-  /* Until the sender is held up for good: the receiver stopped taking. */
-  while (sent < FLOOD_COUNT && flood_send(offer.channel, buf, sent, true))
-    sent++;
+  sent = flood_until_held_up(offer.channel, buf, answer.peer);
   held = g_atomic_int_get(&((p2psig_peer *)answer.peer)->undelivered);
   testutil_lock();
-  g_test_message("the sender waited after %u messages; the receiver held "
-                 "%d bytes, at most %d, with 1 callback blocked", sent, held,
-                 MAX(held, flood.max_held));
+  g_test_message("the sender was held up after %u messages; the receiver "
+                 "held %d bytes, at most %d, with 1 callback blocked", sent,
+                 held, MAX(held, flood.max_held));
   g_assert_cmpint(flood.received, ==, 1);
   testutil_unlock();
   g_assert_cmpuint(sent, <, FLOOD_COUNT);
   g_assert_cmpint(held, <=, HELD_MAX);
-  g_assert_cmpint(g_atomic_int_get(
-                    &((p2psig_peer *)answer.peer)->receive_paused), ==, 1);
 
   testutil_lock();
   flood.release = true;
   testutil_unlock();
   for (; sent < FLOOD_COUNT; sent++)
-    flood_send(offer.channel, buf, sent, false);
+    flood_send(offer.channel, buf, sent);
   TESTUTIL_WAIT(flood.received == FLOOD_COUNT, WAIT_MS,
                 "every message delivered");
   testutil_lock();
