@@ -186,6 +186,10 @@ struct p2psig_peer {
 
 /* peer.c */
 void p2psig__peer_emit(p2psig_peer *peer, struct event *event);
+/* Peers whose memory is not freed yet: a peer freed from inside its own
+ * callback is released in the background, and a test that ends the
+ * process waits for this to reach zero first. */
+unsigned p2psig__peers_alive(void);
 void p2psig__peer_fail(p2psig_peer *peer, int error);
 
 /* channel.c */

@@ -40,6 +40,14 @@ peer_valid(const p2psig_peer *peer)
 #define UNDELIVERED_RESUME (UNDELIVERED_MAX / 2)
 #define EVENT_COST 64
 
+static gint peers_alive;
+
+unsigned
+p2psig__peers_alive(void)
+{
+  return (unsigned)g_atomic_int_get(&peers_alive);
+}
+
 static void
 peer_ref(void *data)
 {
@@ -58,6 +66,7 @@ peer_unref(void *data)
   p2psig__dispatch_clear(&peer->dispatch);
   peer->magic = 0;
   g_free(peer);
+  g_atomic_int_add(&peers_alive, -1);
 }
 
 static void
@@ -690,6 +699,7 @@ p2psig_peer_new(const p2psig_peer_config *config, int *error)
   peer = g_new0(p2psig_peer, 1);
   peer->magic = PEER_MAGIC;
   peer->refcount = 1;
+  g_atomic_int_inc(&peers_alive);
   p2psig__dispatch_init(&peer->dispatch, &dispatch_ops, peer);
   peer->config = cfg;
   /* Copied below into what needs them; never kept as given. */

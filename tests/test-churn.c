@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "peer-private.h"
 #include "testutil.h"
 
 /* Bounds, documented in the README: RSS may grow by allocator slack,
@@ -186,10 +187,19 @@ test_churn(void)
   run_cycles(cycle, cycles_asked());
 }
 
+static bool
+peers_released(void *data)
+{
+  return p2psig__peers_alive() == 0;
+}
+
 static void
 test_free_inside(void)
 {
   run_cycles(cycle_free_inside, MAX(10, cycles_asked() / 5));
+  /* The last answer is released in the background: not while the process
+   * exits (OpenSSL's exit handlers would race it). */
+  testutil_wait_for(peers_released, NULL, 5000, "every peer released");
 }
 
 int

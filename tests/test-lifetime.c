@@ -412,7 +412,10 @@ test_callback(gconstpointer data)
   }
   TESTUTIL_WAIT(offer.opens >= 2 || answer.acted, WAIT_MS,
                 "the offer's channels open, or the answer acted");
-  if (offer.opens >= 2)
+  testutil_lock();
+  offer_open = offer.opens >= 2;
+  testutil_unlock();
+  if (offer_open)
     streamer = g_thread_new("stream", stream_big, &offer);
   switch (c->trigger) {
   case ON_CLOSE:
@@ -878,6 +881,12 @@ test_free_ring(gconstpointer data)
   }
 }
 
+static bool
+peers_released(void *data)
+{
+  return p2psig__peers_alive() == 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -886,6 +895,7 @@ main(int argc, char **argv)
   static struct ending_case ending_cases[G_N_ELEMENTS(ending_names) * 4];
   static const int channel_counts[] = { 1, 5, 50, 1000 };
   size_t n = 0;
+  int ret;
 
   g_test_init(&argc, &argv, NULL);
   for (enum trigger t = ON_CANDIDATE; t <= ON_BUFFERED_AMOUNT_LOW; t++) {
@@ -913,5 +923,10 @@ main(int argc, char **argv)
                        test_free_ring);
   g_test_add_data_func("/lifetime/free/ring/3", GINT_TO_POINTER(3),
                        test_free_ring);
-  return g_test_run();
+  ret = g_test_run();
+  /* Peers freed from inside their callbacks are released in the
+   * background: not while the process exits (OpenSSL's exit handlers would
+   * race it). */
+  testutil_wait_for(peers_released, NULL, 5000, "every peer released");
+  return ret;
 }
