@@ -18,8 +18,8 @@
 #include "internal.h"
 
 /* Items a worker runs from one queue before it puts the queue back at the
- * end of the pool's, so that a busy peer does not keep a worker from
- * others. */
+ * end of the pool's, if other queues wait there, so that a busy peer does
+ * not keep a worker from others. */
 #define DISPATCH_BATCH 64
 
 static GThreadPool *pool;
@@ -145,8 +145,12 @@ run_queue(gpointer data, gpointer unused)
     P2PSIG_ASSERT_UNLOCKED();
     d->ops->free_item(item);
     g_mutex_lock(&d->mutex);
-    if (++batch == DISPATCH_BATCH && !g_queue_is_empty(&d->items) &&
-        !d->stopped) {
+    if (++batch < DISPATCH_BATCH || g_queue_is_empty(&d->items) ||
+        d->stopped)
+      continue;
+    batch = 0;
+    /* Only when other queues wait for a worker. */
+    if (g_thread_pool_unprocessed(pool) > 0) {
       again = true;
       break;
     }

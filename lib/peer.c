@@ -81,6 +81,21 @@ event_free(void *item)
   g_free(event);
 }
 
+/* Runs fn(peer) from an idle source on the library context, from any
+ * thread; never at once, inside the caller (as g_main_context_invoke could
+ * on the library thread). */
+static void
+post_to_loop(GSourceFunc fn, p2psig_peer *peer, GDestroyNotify destroy,
+             int priority)
+{
+  GSource *source = g_idle_source_new();
+
+  g_source_set_priority(source, priority);
+  g_source_set_callback(source, fn, peer, destroy);
+  g_source_attach(source, p2psig__loop_context());
+  g_source_unref(source);
+}
+
 /* On the library thread: reads SCTP again, unless the peer has gone. */
 static gboolean
 resume_idle(gpointer data)
@@ -103,16 +118,10 @@ resume_idle(gpointer data)
 static void
 schedule_resume(p2psig_peer *peer)
 {
-  GSource *source;
-
   if (!g_atomic_int_compare_and_exchange(&peer->resume_scheduled, 0, 1))
     return;
   peer_ref(peer);
-  source = g_idle_source_new();
-  g_source_set_priority(source, G_PRIORITY_DEFAULT);
-  g_source_set_callback(source, resume_idle, peer, peer_unref);
-  g_source_attach(source, p2psig__loop_context());
-  g_source_unref(source);
+  post_to_loop(resume_idle, peer, peer_unref, G_PRIORITY_DEFAULT);
 }
 
 /* A message event about to be queued, on the library thread (SCTP's
@@ -839,16 +848,11 @@ teardown_idle(gpointer data)
 }
 
 /* The teardown runs on the library context, so that no libnice or timer
- * callback of this peer can be running or pending meanwhile; never from
- * inside the caller (g_main_context_invoke could run it there). */
+ * callback of this peer can be running or pending meanwhile. */
 static void
 schedule_teardown(p2psig_peer *peer)
 {
-  GSource *source = g_idle_source_new();
-
-  g_source_set_callback(source, teardown_idle, peer, NULL);
-  g_source_attach(source, p2psig__loop_context());
-  g_source_unref(source);
+  post_to_loop(teardown_idle, peer, NULL, G_PRIORITY_DEFAULT_IDLE);
 }
 
 void
