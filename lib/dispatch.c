@@ -223,9 +223,3 @@ p2psig__dispatch_stop(struct p2psig_dispatch *d, bool may_wait)
   g_queue_clear_full(&dropped, d->ops->free_item);
   return idle;
 }
-
-bool
-p2psig__dispatch_in_callback(void)
-{
-  return running_here != NULL;
-}

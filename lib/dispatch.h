@@ -67,7 +67,5 @@ void p2psig__dispatch_push(struct p2psig_dispatch *d, GQueue *items);
  * once it has returned.  Must be called without the library lock when
  * may_wait. */
 bool p2psig__dispatch_stop(struct p2psig_dispatch *d, bool may_wait);
-/* Whether the calling thread is inside an item of some queue. */
-bool p2psig__dispatch_in_callback(void);
 
 #endif
