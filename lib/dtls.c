@@ -464,14 +464,20 @@ process(struct p2psig_dtls *dtls)
       return;
     }
   }
+  /* Once per datagram, not per record: SSL_get_error() below must see only
+   * what SSL_read() left, and the queue lookup is what records cost most
+   * after the cipher. */
+  ERR_clear_error();
   for (;;) {
-    int n;
+    int n = SSL_read(dtls->ssl, buf, sizeof buf);
 
-    ERR_clear_error();
-    n = SSL_read(dtls->ssl, buf, sizeof buf);
     if (n > 0) {
       dtls->cbs.on_data(dtls->data, buf, (size_t)n);
       if (dtls->failed || !dtls->ssl)
+        return;
+      /* The datagram is used up (read-ahead took it whole): another
+       * SSL_read() would only fail with WANT_READ. */
+      if (!dtls->in_buf && !SSL_has_pending(dtls->ssl))
         return;
       continue;
     }
@@ -615,7 +621,8 @@ p2psig__dtls_send(struct p2psig_dtls *dtls, const uint8_t *buf, size_t len)
 
   if (!dtls->connected || dtls->failed)
     return P2PSIG_ESTATE;
-  ERR_clear_error();
+  /* No ERR_clear_error(): a failure is fatal whatever SSL_get_error()
+   * would say, and its queue is drained into the log. */
   n = SSL_write(dtls->ssl, buf, (int)len);
   if (n <= 0) {
     log_openssl_errors("write");
