@@ -269,6 +269,15 @@ on_gathering_done(NiceAgent *agent, guint stream_id, gpointer user_data)
   p2psig__unlock();
 }
 
+/* libnice's check timer goes on ticking every pacing interval (1 ms here)
+ * for its idle-timeout after the checks end, 5 s by default: 5,000
+ * wake-ups a connected peer for nothing.  The grace is for a controlled
+ * agent still waiting for its remote to nominate, so a new generation
+ * (the first, or an ICE restart's) gets it, and a nominated pair cuts it
+ * to libnice's least. */
+#define NICE_IDLE_TIMEOUT_MS 5000
+#define NICE_IDLE_TIMEOUT_READY_MS 50
+
 static void retire_data_stream(struct p2psig_ice *ice);
 
 static void
@@ -295,8 +304,10 @@ on_component_state(NiceAgent *agent, guint stream_id, guint component_id,
   case NICE_COMPONENT_STATE_CONNECTING:
     state = P2PSIG_ICE_CHECKING;
     break;
-  case NICE_COMPONENT_STATE_CONNECTED:
   case NICE_COMPONENT_STATE_READY:
+    g_object_set(agent, "idle-timeout", NICE_IDLE_TIMEOUT_READY_MS, NULL);
+    /* fall through */
+  case NICE_COMPONENT_STATE_CONNECTED:
     state = P2PSIG_ICE_CONNECTED;
     retire_data_stream(ice);
     break;
@@ -566,6 +577,7 @@ add_stream(struct p2psig_ice *ice)
 
   if (id == 0)
     return 0;
+  g_object_set(ice->agent, "idle-timeout", NICE_IDLE_TIMEOUT_MS, NULL);
   nice_agent_set_stream_name(ice->agent, id, "application");
   if (ice->port_min || ice->port_max)
     nice_agent_set_port_range(ice->agent, id, COMPONENT_ID, ice->port_min,
