@@ -7,11 +7,14 @@
  * allows.  Each pair opens one channel.
  *
  *   scale [-n PEERS] [-c CONNECTING] [-s SETTLE_S] [-w WINDOW_S]
- *         [-i IDLE_S] [-R MAX_RSS_KIB] [-C MAX_CPU_PCT] [-O MAX_OPEN_S]
+ *         [-i IDLE_S] [-S SCTP_STREAMS] [-R MAX_RSS_KIB] [-C MAX_CPU_PCT]
+ *         [-W MAX_WAKEUPS_PS] [-O MAX_OPEN_S]
  *
  * It reports, one line per figure ("scale <name> <value>"):
  *   peers, open_s          peers, and seconds until every channel was open
  *                          on both sides (-c pairs connecting at once, 50)
+ *                          (-S: every peer's sctp_streams; 0, the
+ *                          library's default)
  *   rss_kib_per_peer       VmRSS growth from before the first peer to when
  *                          all were open, per peer
  *   fds_per_peer           descriptors opened meanwhile, per peer
@@ -19,16 +22,18 @@
  *                          one core, over a window of -w s (30) that starts
  *                          -s s (10) after all opened
  *   idle_lib_cpu_pct       the same for the library's thread ("p2psig")
- *   idle_lib_wakeups_ps    its context switches per second over that window
- *                          (voluntary + involuntary): how often it woke
+ *   idle_lib_wakeups_ps    its voluntary context switches per second over
+ *                          that window: how often it slept and woke
+ *   idle_lib_preempted_ps  its involuntary ones: other work took the CPU
+ *                          (a loaded machine; CPU figures are then unsure)
  *   idle_s, connected      after -i s (60) idle in all (settle and window
  *                          included), how many peers are connected, have
  *                          never left connected since opening, and passed
  *                          a ping over their channel (offer to answer)
  *
  * Exit status 0 when every peer opened (within -O s, 30, if given) and
- * stayed connected and the figures are within the bounds given by -R and
- * -C; 1 otherwise; 77 when the descriptor limit cannot hold N peers.
+ * stayed connected and the figures are within the bounds given by -R, -C
+ * and -W; 1 otherwise; 77 when the descriptor limit cannot hold N peers.
  */
 #define _GNU_SOURCE
 #include <p2psig/p2psig.h>
@@ -64,9 +69,10 @@ struct pair {
 static struct {
   long peers;
   long connecting;
+  long streams;  /* sctp_streams; 0: the library's default */
   double settle_s, window_s, idle_s;
-  double max_rss_kib, max_cpu_pct, max_open_s;
-} opt = { 1000, 50, 10, 30, 60, 0, 0, 0 };
+  double max_rss_kib, max_cpu_pct, max_wakeups, max_open_s;
+} opt = { 1000, 50, 0, 10, 30, 60, 0, 0, 0, 0 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond;
@@ -191,13 +197,14 @@ library_tid(void)
 
 struct thread_sample {
   double cpu_s;
-  long switches;
+  long voluntary;    /* it slept and was woken */
+  long preempted;    /* the scheduler took the CPU from it */
 };
 
 static struct thread_sample
 sample_thread(long tid)
 {
-  struct thread_sample s = { 0, 0 };
+  struct thread_sample s = { 0, 0, 0 };
   char path[64], buf[1024];
   unsigned long utime = 0, stime = 0;
   FILE *f;
@@ -219,10 +226,12 @@ sample_thread(long tid)
   if ((f = fopen(path, "r"))) {
     long v;
 
-    while (fgets(buf, sizeof buf, f))
-      if (sscanf(buf, "voluntary_ctxt_switches: %ld", &v) == 1 ||
-          sscanf(buf, "nonvoluntary_ctxt_switches: %ld", &v) == 1)
-        s.switches += v;
+    while (fgets(buf, sizeof buf, f)) {
+      if (sscanf(buf, "voluntary_ctxt_switches: %ld", &v) == 1)
+        s.voluntary = v;
+      else if (sscanf(buf, "nonvoluntary_ctxt_switches: %ld", &v) == 1)
+        s.preempted = v;
+    }
     fclose(f);
   }
   return s;
@@ -316,6 +325,7 @@ pair_init(struct pair *pair)
       P2PSIG_PEER_CONFIG_INIT,
       .local_addresses = addresses,
       .disable_ice_tcp = true,
+      .sctp_streams = (uint16_t)opt.streams,
       .on_candidate = on_candidate,
       .on_state = on_state,
       .on_channel = on_channel,
@@ -361,8 +371,8 @@ static void
 usage(void)
 {
   fprintf(stderr, "usage: scale [-n PEERS] [-c CONNECTING] [-s SETTLE_S] "
-          "[-w WINDOW_S] [-i IDLE_S] [-R MAX_RSS_KIB] [-C MAX_CPU_PCT] "
-          "[-O MAX_OPEN_S]\n");
+          "[-w WINDOW_S] [-i IDLE_S] [-S SCTP_STREAMS] [-R MAX_RSS_KIB] "
+          "[-C MAX_CPU_PCT] [-W MAX_WAKEUPS_PS] [-O MAX_OPEN_S]\n");
   exit(2);
 }
 
@@ -382,24 +392,28 @@ main(int argc, char **argv)
   struct pair *pairs;
   long npairs, rss0, fds0, rss1, fds1, tid, connected = 0, stayed = 0;
   double t0, open_s, cpu0, cpu1, w0, w1, idle_cpu, lib_cpu = 0, wakeups = 0;
-  struct thread_sample s0 = { 0, 0 }, s1 = { 0, 0 };
+  double preempted = 0;
+  struct thread_sample s0 = { 0, 0, 0 }, s1 = { 0, 0, 0 };
   bool ok = true;
   int c;
 
-  while ((c = getopt(argc, argv, "n:c:s:w:i:R:C:O:")) != -1) {
+  while ((c = getopt(argc, argv, "n:c:s:w:i:S:R:C:W:O:")) != -1) {
     switch (c) {
     case 'n': opt.peers = strtol(optarg, NULL, 10); break;
     case 'c': opt.connecting = strtol(optarg, NULL, 10); break;
     case 's': opt.settle_s = strtod(optarg, NULL); break;
     case 'w': opt.window_s = strtod(optarg, NULL); break;
     case 'i': opt.idle_s = strtod(optarg, NULL); break;
+    case 'S': opt.streams = strtol(optarg, NULL, 10); break;
     case 'R': opt.max_rss_kib = strtod(optarg, NULL); break;
     case 'C': opt.max_cpu_pct = strtod(optarg, NULL); break;
+    case 'W': opt.max_wakeups = strtod(optarg, NULL); break;
     case 'O': opt.max_open_s = strtod(optarg, NULL); break;
     default: usage();
     }
   }
   if (opt.peers < 2 || opt.peers % 2 || opt.connecting < 1 ||
+      opt.streams < 0 || opt.streams > 65535 ||
       opt.idle_s < opt.settle_s + opt.window_s)
     usage();
   npairs = opt.peers / 2;
@@ -482,11 +496,13 @@ main(int argc, char **argv)
   idle_cpu = 100 * (cpu1 - cpu0) / (w1 - w0);
   if (tid) {
     lib_cpu = 100 * (s1.cpu_s - s0.cpu_s) / (w1 - w0);
-    wakeups = (double)(s1.switches - s0.switches) / (w1 - w0);
+    wakeups = (double)(s1.voluntary - s0.voluntary) / (w1 - w0);
+    preempted = (double)(s1.preempted - s0.preempted) / (w1 - w0);
   }
   printf("scale idle_cpu_pct %.2f\n", idle_cpu);
   printf("scale idle_lib_cpu_pct %.2f\n", lib_cpu);
   printf("scale idle_lib_wakeups_ps %.1f\n", wakeups);
+  printf("scale idle_lib_preempted_ps %.1f\n", preempted);
   fflush(stdout);
   sleep_s(opt.idle_s - opt.settle_s - opt.window_s);
 
@@ -535,6 +551,11 @@ main(int argc, char **argv)
   if (opt.max_cpu_pct > 0 && idle_cpu > opt.max_cpu_pct) {
     fprintf(stderr, "scale: idle CPU %.1f %% over %.1f %%\n", idle_cpu,
             opt.max_cpu_pct);
+    ok = false;
+  }
+  if (opt.max_wakeups > 0 && wakeups > opt.max_wakeups) {
+    fprintf(stderr, "scale: the library thread woke %.1f times a second, "
+            "over %.1f\n", wakeups, opt.max_wakeups);
     ok = false;
   }
   for (long i = 0; i < npairs; i++) {
