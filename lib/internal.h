@@ -61,6 +61,10 @@ void p2psig__loop_run_sync(void (*fn)(void *data), void *data);
  * returns the source (one reference, owned by the caller). */
 GSource *p2psig__loop_timeout(unsigned interval_ms, GSourceFunc fn,
                               void *data, GDestroyNotify destroy);
+/* The same in whole seconds: GLib fires every seconds-timer of the process
+ * in the same wake-up. */
+GSource *p2psig__loop_timeout_seconds(unsigned interval_s, GSourceFunc fn,
+                                      void *data, GDestroyNotify destroy);
 GSource *p2psig__loop_idle(GSourceFunc fn, void *data, GDestroyNotify destroy);
 
 #endif

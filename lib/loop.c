@@ -153,6 +153,14 @@ p2psig__loop_timeout(unsigned interval_ms, GSourceFunc fn, void *data,
 }
 
 GSource *
+p2psig__loop_timeout_seconds(unsigned interval_s, GSourceFunc fn, void *data,
+                             GDestroyNotify destroy)
+{
+  return attach_locked(g_timeout_source_new_seconds(interval_s), fn, data,
+                       destroy);
+}
+
+GSource *
 p2psig__loop_idle(GSourceFunc fn, void *data, GDestroyNotify destroy)
 {
   GSource *source = g_idle_source_new();
