@@ -285,6 +285,9 @@ set_state(struct p2psig_ice *ice, enum p2psig_ice_state state)
 {
   if (state == ice->state)
     return;
+  /* Checks pace at 1 ms: no timer slack meanwhile (loop.c). */
+  if ((state == P2PSIG_ICE_CHECKING) != (ice->state == P2PSIG_ICE_CHECKING))
+    p2psig__loop_precise_timers(state == P2PSIG_ICE_CHECKING);
   ice->state = state;
   ice->cbs.on_state(ice->data, state);
 }
@@ -744,6 +747,8 @@ p2psig__ice_free(struct p2psig_ice *ice)
 
   if (!ice)
     return NULL;
+  if (ice->state == P2PSIG_ICE_CHECKING)
+    p2psig__loop_precise_timers(false);
   g_cancellable_cancel(ice->cancellable);
   g_clear_object(&ice->cancellable);
   stop_gathering_deadline(ice);

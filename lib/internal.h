@@ -66,5 +66,10 @@ GSource *p2psig__loop_timeout(unsigned interval_ms, GSourceFunc fn,
 GSource *p2psig__loop_timeout_seconds(unsigned interval_s, GSourceFunc fn,
                                       void *data, GDestroyNotify destroy);
 GSource *p2psig__loop_idle(GSourceFunc fn, void *data, GDestroyNotify destroy);
+/* Let the library thread's timers fire late (by up to 50 ms), to coalesce
+ * idle wake-ups, or not; precise_timers holds that off while set (ICE
+ * checks pace at 1 ms).  Lock held. */
+void p2psig__loop_coalesce_timers(bool coalesce);
+void p2psig__loop_precise_timers(bool hold);
 
 #endif

@@ -246,9 +246,10 @@ dtls_send(void *data, const uint8_t *buf, size_t len)
 /* Consent freshness (RFC 7675) on what the remote sends: disconnected
  * after 5 s without a packet (as pion), failed after 30 s (RFC 7675's
  * consent timeout).  Only records DTLS authenticated count.  After each
- * second without one the peer sends an SCTP heartbeat, whose answer is
- * one: an idle pair exchanges a heartbeat and its answer every 2 s or so,
- * and a living remote gets four tries before the first limit.  libnice
+ * second without one (two for the DTLS server) the peer sends an SCTP
+ * heartbeat, whose answer is one: an idle pair exchanges a heartbeat and
+ * its answer every 2 s or so, and a living remote gets three or four tries
+ * before the first limit.  libnice
  * 0.1.21's own consent check gives up after about 10 s, which a link
  * losing 30 % of its packets each way reaches within seconds, so ICE
  * leaves that to us.
@@ -275,7 +276,11 @@ check_liveness(p2psig_peer *peer)
     return;
   }
   peer->silent_seconds++;
-  if (peer->sctp && peer->sctp_connected)
+  /* The DTLS server waits a second more: while the client is there, its
+   * heartbeats keep the server from asking too, and a pair exchanges one
+   * heartbeat and its answer, not two. */
+  if (peer->sctp && peer->sctp_connected &&
+      peer->silent_seconds >= (peer->dtls_client ? 1u : 2u))
     p2psig__sctp_heartbeat(peer->sctp);
   if (peer->silent_seconds >= peer->failed_after_s) {
     p2psig__peer_fail(peer, P2PSIG_ETIMEDOUT);

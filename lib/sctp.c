@@ -261,9 +261,13 @@ on_timer(gpointer unused)
   /* What ran may have sped the tick up: this source is gone then. */
   if (g_main_current_source() != timer_source)
     return G_SOURCE_REMOVE;
+  /* Here, on the library thread, the other timers follow the tick's
+   * speed: coalesced while it is slow. */
+  p2psig__loop_coalesce_timers(!timer_fast);
   if (timer_fast && settling_list->len == 0 &&
       now - last_busy > SCTP_FAST_FOR_US) {
     set_timer_speed(false);
+    p2psig__loop_coalesce_timers(true);
     return G_SOURCE_REMOVE;
   }
   return G_SOURCE_CONTINUE;
@@ -303,8 +307,10 @@ timer_ref(void)
 static void
 timer_unref(void)
 {
-  if (--association_count == 0)
+  if (--association_count == 0) {
     stop_timer();
+    p2psig__loop_coalesce_timers(false);
+  }
 }
 
 static void
