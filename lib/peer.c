@@ -249,10 +249,9 @@ dtls_send(void *data, const uint8_t *buf, size_t len)
  * second without one (two for the DTLS server) the peer sends an SCTP
  * heartbeat, whose answer is one: an idle pair exchanges a heartbeat and
  * its answer every 2 s or so, and a living remote gets three or four tries
- * before the first limit.  libnice
- * 0.1.21's own consent check gives up after about 10 s, which a link
- * losing 30 % of its packets each way reaches within seconds, so ICE
- * leaves that to us.
+ * before the first limit.  libnice 0.1.21's own consent check gives up
+ * after about 10 s, which a link losing 30 % of its packets each way
+ * reaches within seconds, so ICE leaves that to us.
  *
  * One timer checks every connected peer once a second, rather than a timer
  * a peer: an idle process wakes once a second for all of them.  The peers
