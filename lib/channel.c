@@ -267,7 +267,9 @@ announce(p2psig_channel *channel)
   int ret;
 
   if (sid < 0 || len == 0) {
-    g_debug("channel '%s': no stream id left", channel->label);
+    g_info("channel '%s': no stream id left (%u negotiated; see "
+           "sctp_streams)", channel->label,
+           p2psig__sctp_max_streams(peer->sctp));
     mark_closed(channel);
     return;
   }

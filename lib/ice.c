@@ -290,6 +290,15 @@ on_gathering_done(NiceAgent *agent, guint stream_id, gpointer user_data)
   p2psig__unlock();
 }
 
+/* libnice's check timer goes on ticking every pacing interval (1 ms here)
+ * for its idle-timeout after the checks end, 5 s by default: 5,000
+ * wake-ups a connected peer for nothing.  The grace is for a controlled
+ * agent still waiting for its remote to nominate, so a new generation
+ * (the first, or an ICE restart's) gets it, and a nominated pair cuts it
+ * to libnice's least. */
+#define NICE_IDLE_TIMEOUT_MS 5000
+#define NICE_IDLE_TIMEOUT_READY_MS 50
+
 static void retire_data_stream(struct p2psig_ice *ice);
 
 static void
@@ -297,6 +306,9 @@ set_state(struct p2psig_ice *ice, enum p2psig_ice_state state)
 {
   if (state == ice->state)
     return;
+  /* Checks pace at 1 ms: no timer slack meanwhile (loop.c). */
+  if ((state == P2PSIG_ICE_CHECKING) != (ice->state == P2PSIG_ICE_CHECKING))
+    p2psig__loop_precise_timers(state == P2PSIG_ICE_CHECKING);
   ice->state = state;
   ice->cbs.on_state(ice->data, state);
 }
@@ -321,6 +333,7 @@ on_component_state(NiceAgent *agent, guint stream_id, guint component_id,
     retire_data_stream(ice);
     break;
   case NICE_COMPONENT_STATE_READY:
+    g_object_set(agent, "idle-timeout", NICE_IDLE_TIMEOUT_READY_MS, NULL);
     state = P2PSIG_ICE_COMPLETED;
     retire_data_stream(ice);
     break;
@@ -599,6 +612,7 @@ add_stream(struct p2psig_ice *ice)
 
   if (id == 0)
     return 0;
+  g_object_set(ice->agent, "idle-timeout", NICE_IDLE_TIMEOUT_MS, NULL);
   nice_agent_set_stream_name(ice->agent, id, "application");
   if (ice->port_min || ice->port_max)
     nice_agent_set_port_range(ice->agent, id, COMPONENT_ID, ice->port_min,
@@ -766,6 +780,8 @@ p2psig__ice_free(struct p2psig_ice *ice)
 
   if (!ice)
     return NULL;
+  if (ice->state == P2PSIG_ICE_CHECKING)
+    p2psig__loop_precise_timers(false);
   g_cancellable_cancel(ice->cancellable);
   g_clear_object(&ice->cancellable);
   stop_gathering_deadline(ice);

@@ -79,6 +79,15 @@ void p2psig__loop_run_sync(void (*fn)(void *data), void *data);
  * returns the source (one reference, owned by the caller). */
 GSource *p2psig__loop_timeout(unsigned interval_ms, GSourceFunc fn,
                               void *data, GDestroyNotify destroy);
+/* The same in whole seconds: GLib fires every seconds-timer of the process
+ * in the same wake-up. */
+GSource *p2psig__loop_timeout_seconds(unsigned interval_s, GSourceFunc fn,
+                                      void *data, GDestroyNotify destroy);
 GSource *p2psig__loop_idle(GSourceFunc fn, void *data, GDestroyNotify destroy);
+/* Let the library thread's timers fire late (by up to 50 ms), to coalesce
+ * idle wake-ups, or not; precise_timers holds that off while set (ICE
+ * checks pace at 1 ms).  Lock held. */
+void p2psig__loop_coalesce_timers(bool coalesce);
+void p2psig__loop_precise_timers(bool hold);
 
 #endif

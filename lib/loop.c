@@ -8,6 +8,10 @@
 
 #include "internal.h"
 
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
 static GRecMutex library_lock;
 static GMainContext *library_context;
 static GThread *library_thread;
@@ -166,10 +170,60 @@ p2psig__loop_timeout(unsigned interval_ms, GSourceFunc fn, void *data,
 }
 
 GSource *
+p2psig__loop_timeout_seconds(unsigned interval_s, GSourceFunc fn, void *data,
+                             GDestroyNotify destroy)
+{
+  return attach_locked(g_timeout_source_new_seconds(interval_s), fn, data,
+                       destroy);
+}
+
+GSource *
 p2psig__loop_idle(GSourceFunc fn, void *data, GDestroyNotify destroy)
 {
   GSource *source = g_idle_source_new();
 
   g_source_set_priority(source, G_PRIORITY_DEFAULT);
   return attach_locked(source, fn, data, destroy);
+}
+
+/* Timer slack (Linux): while nothing needs precise timers, the kernel may
+ * end the library thread's poll up to 50 ms late, so that the timers of
+ * many idle peers (libnice's keepalives, each on a timer of its own) fire
+ * in one wake-up instead of one each.  Descriptors still wake it at once.
+ * Lock held; takes effect on the library thread. */
+#define IDLE_TIMER_SLACK_NS (50 * 1000 * 1000)
+
+static bool coalesce_wanted;   /* SCTP's tick is slow */
+static unsigned precise_holds; /* ICE agents running checks */
+static bool slack_set;
+
+static void
+apply_timer_slack(void)
+{
+  bool want = coalesce_wanted && precise_holds == 0;
+
+  if (want == slack_set || !p2psig__loop_is_current())
+    return;
+  slack_set = want;
+#ifdef __linux__
+  /* 0 puts back the thread's default (50 us). */
+  prctl(PR_SET_TIMERSLACK, want ? IDLE_TIMER_SLACK_NS : 0, 0, 0, 0);
+#endif
+}
+
+void
+p2psig__loop_coalesce_timers(bool coalesce)
+{
+  coalesce_wanted = coalesce;
+  apply_timer_slack();
+}
+
+void
+p2psig__loop_precise_timers(bool hold)
+{
+  if (hold)
+    precise_holds++;
+  else if (precise_holds > 0)
+    precise_holds--;
+  apply_timer_slack();
 }

@@ -21,7 +21,8 @@
 
 /* Label and protocol bytes that the remote's DATA_CHANNEL_OPENs may make
  * an association hold, over its live channels.  RFC 8832 allows 65,535
- * bytes each, and streams allow 2,048 channels: 256 MiB from one peer.
+ * bytes each, on as many streams as sctp_streams allows (2,048 would be
+ * 256 MiB from one peer).
  * Labels in use are a few words; 256 KiB is two channels with the longest
  * label and protocol, or thousands of usual ones.  An OPEN beyond it is
  * refused by resetting its stream. */
@@ -188,13 +189,15 @@ struct p2psig_peer {
   gint resume_scheduled;         /* atomic: a resume source is pending */
 
   /* Liveness: records DTLS authenticated, checked once a second once
-   * connected; the limits are fields so that tests can shorten them. */
+   * connected (one timer for all peers, peer.c); the limits are fields so
+   * that tests can shorten them. */
   uint64_t rx_packets;
   uint64_t rx_packets_seen;
   unsigned silent_seconds;
   unsigned disconnected_after_s;
   unsigned failed_after_s;
-  GSource *liveness_source;
+  bool live;                     /* in the array the timer checks */
+  unsigned live_index;           /* where */
 
   const struct p2psig_peer_observer *observer;
   void *observer_data;

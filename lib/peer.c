@@ -464,18 +464,26 @@ dtls_send(void *data, const uint8_t *buf, size_t len)
 
 /* Consent freshness (RFC 7675) on what the remote sends: disconnected
  * after 5 s without a packet (as pion), failed after 30 s (RFC 7675's
- * consent timeout).  Only records DTLS authenticated count.  SCTP heartbeats (every second or two) keep an idle but living
- * connection well above the first limit.  libnice 0.1.21's own consent
- * check gives up after about 10 s, which a link losing 30 % of its packets
- * each way reaches within seconds, so ICE leaves that to us. */
+ * consent timeout).  Only records DTLS authenticated count.  After each
+ * second without one (two for the DTLS server) the peer sends an SCTP
+ * heartbeat, whose answer is one: an idle pair exchanges a heartbeat and
+ * its answer every 2 s or so, and a living remote gets three or four tries
+ * before the first limit.  libnice 0.1.21's own consent check gives up
+ * after about 10 s, which a link losing 30 % of its packets each way
+ * reaches within seconds, so ICE leaves that to us.
+ *
+ * One timer checks every connected peer once a second, rather than a timer
+ * a peer: an idle process wakes once a second for all of them.  The peers
+ * are in an array, each knowing its index, so that leaving is O(1). */
 #define DISCONNECTED_AFTER_S 5
 #define FAILED_AFTER_S 30
 
-static gboolean
-check_liveness(gpointer data)
-{
-  p2psig_peer *peer = data;
+static GPtrArray *live_peers; /* under the lock */
+static GSource *liveness_tick;
 
+static void
+check_liveness(p2psig_peer *peer)
+{
   if (peer->sctp_connected)
     p2psig__channels_retry_resets(peer);
   if (peer->rx_packets != peer->rx_packets_seen) {
@@ -483,27 +491,71 @@ check_liveness(gpointer data)
     peer->silent_seconds = 0;
     if (peer->state == P2PSIG_STATE_DISCONNECTED)
       set_state(peer, P2PSIG_STATE_CONNECTED, 0);
-    return G_SOURCE_CONTINUE;
+    return;
   }
   peer->silent_seconds++;
+  /* The DTLS server waits a second more: while the client is there, its
+   * heartbeats keep the server from asking too, and a pair exchanges one
+   * heartbeat and its answer, not two. */
+  if (peer->sctp && peer->sctp_connected &&
+      peer->silent_seconds >= (peer->dtls_client ? 1u : 2u))
+    p2psig__sctp_heartbeat(peer->sctp);
   if (peer->silent_seconds >= peer->failed_after_s) {
-    g_clear_pointer(&peer->liveness_source, g_source_unref);
     /* Consent expired (RFC 7675): ICE failed. */
     peer->ice_failed = true;
     p2psig__peer_fail(peer, P2PSIG_ETIMEDOUT);
-    return G_SOURCE_REMOVE;
+    return;
   }
   if (peer->silent_seconds >= peer->disconnected_after_s)
     set_state(peer, P2PSIG_STATE_DISCONNECTED, 0);
-  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_liveness_tick(gpointer unused)
+{
+  /* From the end: a peer that fails leaves the array (stop_liveness), and
+   * only the last one, already checked, moves into its place. */
+  for (guint i = live_peers->len; i > 0; i--)
+    check_liveness(g_ptr_array_index(live_peers, i - 1));
+  if (live_peers->len > 0)
+    return G_SOURCE_CONTINUE;
+  g_clear_pointer(&liveness_tick, g_source_unref);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+start_liveness(p2psig_peer *peer)
+{
+  if (peer->live)
+    return;
+  if (!live_peers)
+    live_peers = g_ptr_array_new();
+  peer->live = true;
+  peer->live_index = live_peers->len;
+  peer->silent_seconds = 0;
+  peer->rx_packets_seen = peer->rx_packets;
+  g_ptr_array_add(live_peers, peer);
+  if (!liveness_tick)
+    liveness_tick = p2psig__loop_timeout_seconds(1, on_liveness_tick, NULL,
+                                                 NULL);
 }
 
 static void
 stop_liveness(p2psig_peer *peer)
 {
-  if (peer->liveness_source) {
-    g_source_destroy(peer->liveness_source);
-    g_clear_pointer(&peer->liveness_source, g_source_unref);
+  p2psig_peer *last;
+
+  if (!peer->live)
+    return;
+  peer->live = false;
+  last = g_ptr_array_steal_index(live_peers, live_peers->len - 1);
+  if (last != peer) {
+    live_peers->pdata[peer->live_index] = last;
+    last->live_index = peer->live_index;
+  }
+  if (live_peers->len == 0 && liveness_tick) {
+    g_source_destroy(liveness_tick);
+    g_clear_pointer(&liveness_tick, g_source_unref);
   }
 }
 
@@ -514,10 +566,9 @@ dtls_connected(void *data)
   int error = 0;
 
   set_state(peer, P2PSIG_STATE_CONNECTED, 0);
-  if (!peer->liveness_source)
-    peer->liveness_source = p2psig__loop_timeout(1000, check_liveness, peer,
-                                                 NULL);
+  start_liveness(peer);
   peer->sctp = p2psig__sctp_new(P2PSIG_SCTP_PORT, peer->remote.sctp_port,
+                                peer->config.sctp_streams,
                                 &sctp_callbacks, peer, &error);
   if (!peer->sctp || p2psig__sctp_connect(peer->sctp) < 0)
     p2psig__peer_fail(peer, error ? error : P2PSIG_ESCTP);

@@ -21,18 +21,34 @@
 
 #include "dcep.h"
 
-/* Streams we ask for in each direction: enough for 1024 channels opened
- * from one side (ids follow the DTLS role, so one side uses every other
- * id).  usrsctp allocates per stream, so not 65535. */
-#define SCTP_STREAMS 2048
+/* Streams offered in each direction unless the application says
+ * otherwise: 128 channels opened from each side (ids follow the DTLS role,
+ * so one side uses every other id).  usrsctp 0.9.5 allocates and writes
+ * every stream at setup (64 bytes out, 40 in), and cannot take more
+ * incoming ones later than it offered at setup, so the count is a cap. */
+#define SCTP_DEFAULT_STREAMS 256
 /* SCTP packets must fit a DTLS record in a 1200-byte datagram. */
 #define SCTP_PATH_MTU 1150
 /* The send buffer bounds the largest message; the receive buffer is the
  * window the remote may fill. */
 #define SCTP_SEND_BUFFER_SIZE P2PSIG_SCTP_MAX_SEND
 #define SCTP_RECV_BUFFER_SIZE (2 * 1024 * 1024)
+/* usrsctp's timers are driven by a tick: every 10 ms while some
+ * association moves data or is being set up or torn down, since its
+ * retransmission (RTO 200 ms and up), delayed-SACK (200 ms) and
+ * stream-reset timers want it; every 250 ms once nothing but heartbeats
+ * went either way for longer than the largest RTO, when only heartbeat
+ * timers are pending and a quarter second late costs nothing.  Any other
+ * packet sent or received brings the fast tick back at once. */
 #define SCTP_TIMER_MS 10
-#define SCTP_HEARTBEAT_MS 1000
+#define SCTP_SLOW_TIMER_MS 250
+#define SCTP_FAST_FOR_US ((gint64)(SCTP_RTO_MAX_MS + 1000) * 1000)
+/* usrsctp's own heartbeats come this long after the last packet sent,
+ * plus the RTO with a jitter of half of it: with an RTO of seconds (a
+ * loaded or lossy path) that is no bound a 5 s silence limit can rely on.
+ * So the peer asks for one itself after a second without hearing from the
+ * remote (p2psig__sctp_heartbeat), and these are only a backstop. */
+#define SCTP_HEARTBEAT_MS 10000
 #define SCTP_RTO_MIN_MS 200
 #define SCTP_RTO_MAX_MS 5000
 /* At most this many heartbeats, one a timer tick, to correct the RTT the
@@ -44,7 +60,10 @@ struct p2psig_sctp {
   struct p2psig_sctp_callbacks cbs;
   void *data;
   uint16_t local_port, remote_port;
+  uint16_t offered;         /* streams we offer each way */
   uint16_t streams;
+  uint16_t streams_in;      /* incoming streams, as negotiated */
+  bool warned_sid;          /* logged a remote stream beyond them */
   bool connected;
   bool closed;
   bool readable;
@@ -56,7 +75,9 @@ struct p2psig_sctp {
 };
 
 static GSource *timer_source;
+static bool timer_fast;
 static gint64 timer_last;
+static gint64 last_busy;          /* last packet other than heartbeats */
 static unsigned association_count;
 static GPtrArray *readable_list; /* sockets marked by the upcall */
 static GPtrArray *writable_list; /* blocked sockets with room again */
@@ -114,6 +135,58 @@ p2psig__crc32c(const uint8_t *buf, size_t len)
   return usrsctp_crc32c((void *)buf, len);
 }
 
+/* SCTP chunk types (RFC 9260) the tick and the stream check look at. */
+#define CHUNK_DATA 0
+#define CHUNK_HEARTBEAT 4
+#define CHUNK_HEARTBEAT_ACK 5
+#define CHUNK_IDATA 64
+
+static void set_timer_speed(bool fast);
+
+/* A packet other than heartbeats went or came: the fast tick. */
+static void
+note_busy(void)
+{
+  last_busy = g_get_monotonic_time();
+  if (!timer_fast && association_count > 0)
+    set_timer_speed(true);
+}
+
+/* Walks the chunks of a packet: whether any is not a heartbeat (or its
+ * answer), and, when sctp is given, whether DATA uses a stream beyond the
+ * incoming ones, which usrsctp drops with an ERROR to the remote and no
+ * word to us: the remote's channel on it can never open. */
+static bool
+scan_chunks(struct p2psig_sctp *sctp, const uint8_t *packet, size_t len)
+{
+  bool busy = false;
+
+  for (size_t off = 12; off + 4 <= len;) {
+    uint8_t type = packet[off];
+    size_t chunk_len = (size_t)packet[off + 2] << 8 | packet[off + 3];
+
+    if (chunk_len < 4)
+      return true;
+    if (type != CHUNK_HEARTBEAT && type != CHUNK_HEARTBEAT_ACK)
+      busy = true;
+    /* DATA and I-DATA both carry the stream id at byte 8. */
+    if (sctp && sctp->connected && !sctp->warned_sid &&
+        (type == CHUNK_DATA || type == CHUNK_IDATA) && chunk_len >= 10 &&
+        off + 10 <= len) {
+      uint16_t sid = (uint16_t)(packet[off + 8] << 8 | packet[off + 9]);
+
+      if (sid >= sctp->streams_in) {
+        sctp->warned_sid = true;
+        g_info("the remote sent on stream %u, but %u streams were "
+               "negotiated (we offer %u: sctp_streams): that channel "
+               "cannot open here", sid, sctp->streams_in, sctp->offered);
+      }
+    }
+    off += (chunk_len + 3) & ~(size_t)3;
+  }
+  return busy;
+}
+
 static int
 conn_output(void *addr, void *buffer, size_t length, uint8_t tos,
             uint8_t set_df)
@@ -129,6 +202,8 @@ conn_output(void *addr, void *buffer, size_t length, uint8_t tos,
   memset(packet + 8, 0, 4);
   crc = p2psig__crc32c(packet, length);
   memcpy(packet + 8, &crc, 4);
+  if (scan_chunks(NULL, packet, length))
+    note_busy();
   sctp->cbs.send(sctp->data, packet, length);
   return 0;
 }
@@ -184,7 +259,40 @@ on_timer(gpointer unused)
     drain_readable();
   }
   settle_rtt();
+  /* What ran may have sped the tick up: this source is gone then. */
+  if (g_main_current_source() != timer_source)
+    return G_SOURCE_REMOVE;
+  /* Here, on the library thread, the other timers follow the tick's
+   * speed: coalesced while it is slow. */
+  p2psig__loop_coalesce_timers(!timer_fast);
+  if (timer_fast && settling_list->len == 0 &&
+      now - last_busy > SCTP_FAST_FOR_US) {
+    set_timer_speed(false);
+    p2psig__loop_coalesce_timers(true);
+    return G_SOURCE_REMOVE;
+  }
   return G_SOURCE_CONTINUE;
+}
+
+static void
+stop_timer(void)
+{
+  if (timer_source) {
+    g_source_destroy(timer_source);
+    g_clear_pointer(&timer_source, g_source_unref);
+  }
+}
+
+/* Replaces the tick by one of the other speed; the time since usrsctp last
+ * ran its timers still counts (timer_last). */
+static void
+set_timer_speed(bool fast)
+{
+  stop_timer();
+  timer_fast = fast;
+  timer_source = p2psig__loop_timeout(fast ? SCTP_TIMER_MS
+                                           : SCTP_SLOW_TIMER_MS,
+                                      on_timer, NULL, NULL);
 }
 
 static void
@@ -192,7 +300,8 @@ timer_ref(void)
 {
   if (association_count++ == 0) {
     timer_last = g_get_monotonic_time();
-    timer_source = p2psig__loop_timeout(SCTP_TIMER_MS, on_timer, NULL, NULL);
+    last_busy = timer_last;
+    set_timer_speed(true);
   }
 }
 
@@ -200,8 +309,8 @@ static void
 timer_unref(void)
 {
   if (--association_count == 0) {
-    g_source_destroy(timer_source);
-    g_clear_pointer(&timer_source, g_source_unref);
+    stop_timer();
+    p2psig__loop_coalesce_timers(false);
   }
 }
 
@@ -245,7 +354,7 @@ configure_socket(struct p2psig_sctp *sctp)
     .assoc_id = SCTP_ALL_ASSOC, .assoc_value = SCTP_ENABLE_RESET_STREAM_REQ,
   };
   struct sctp_initmsg init = {
-    .sinit_num_ostreams = SCTP_STREAMS, .sinit_max_instreams = SCTP_STREAMS,
+    .sinit_num_ostreams = sctp->offered, .sinit_max_instreams = sctp->offered,
   };
   struct sctp_assoc_value scheduler = {
     .assoc_id = SCTP_FUTURE_ASSOC, .assoc_value = SCTP_SS_PRIORITY,
@@ -298,7 +407,7 @@ conn_address(struct p2psig_sctp *sctp, uint16_t port)
 }
 
 struct p2psig_sctp *
-p2psig__sctp_new(uint16_t local_port, uint16_t remote_port,
+p2psig__sctp_new(uint16_t local_port, uint16_t remote_port, uint16_t streams,
                  const struct p2psig_sctp_callbacks *cbs, void *data,
                  int *error)
 {
@@ -312,6 +421,7 @@ p2psig__sctp_new(uint16_t local_port, uint16_t remote_port,
   sctp->data = data;
   sctp->local_port = local_port;
   sctp->remote_port = remote_port;
+  sctp->offered = streams ? streams : SCTP_DEFAULT_STREAMS;
   sctp->partial = g_byte_array_new();
   usrsctp_register_address(sctp);
   timer_ref();
@@ -455,13 +565,14 @@ handle_assoc_change(struct p2psig_sctp *sctp,
             change->sac_inbound_streams);
     sctp->streams = MIN(change->sac_outbound_streams,
                         change->sac_inbound_streams);
+    sctp->streams_in = change->sac_inbound_streams;
     if (!sctp->connected) {
       sctp->connected = true;
-      /* Frequent heartbeats keep packets flowing on an idle association,
-       * which is how the peer notices a silent remote within seconds.  Not
-       * before now: a remote still finishing DTLS answers them late, which
-       * spoils the RTT, and unanswered ones count against the INIT
-       * retransmission limit. */
+      /* Heartbeats keep packets flowing on an idle association, which is
+       * how the peer notices a silent remote within seconds.  Not before
+       * now: a remote still finishing DTLS answers them late, which spoils
+       * the RTT, and unanswered ones count against the INIT retransmission
+       * limit. */
       set_path_params(sctp, SPP_PMTUD_DISABLE | SPP_HB_ENABLE);
       sctp->settle_heartbeats = SCTP_SETTLE_HEARTBEATS;
       g_ptr_array_add(settling_list, sctp);
@@ -653,6 +764,8 @@ p2psig__sctp_feed(struct p2psig_sctp *sctp, const uint8_t *buf, size_t len)
 {
   if (sctp->closed)
     return;
+  if (scan_chunks(sctp, buf, len))
+    note_busy();
   usrsctp_conninput(sctp, buf, len, 0);
   drain_readable();
 }
@@ -716,6 +829,13 @@ p2psig__sctp_reset_stream(struct p2psig_sctp *sctp, uint16_t sid)
   }
   g_free(srs);
   return ret;
+}
+
+void
+p2psig__sctp_heartbeat(struct p2psig_sctp *sctp)
+{
+  if (sctp->connected && !sctp->closed)
+    set_path_params(sctp, SPP_HB_DEMAND);
 }
 
 uint16_t

@@ -40,8 +40,9 @@ struct p2psig_sctp_send_options {
   uint32_t pr_value;
 };
 
+/* streams: offered each way; 0: the default (sctp.c). */
 struct p2psig_sctp *p2psig__sctp_new(uint16_t local_port,
-                                     uint16_t remote_port,
+                                     uint16_t remote_port, uint16_t streams,
                                      const struct p2psig_sctp_callbacks *cbs,
                                      void *data, int *error);
 void p2psig__sctp_free(struct p2psig_sctp *sctp);
@@ -72,6 +73,9 @@ uint32_t p2psig__crc32c(const uint8_t *buf, size_t len);
 #define P2PSIG_SCTP_MAX_SEND (4 * 1024 * 1024)
 /* Resets our outgoing stream sid (RFC 6525). */
 int p2psig__sctp_reset_stream(struct p2psig_sctp *sctp, uint16_t sid);
+/* Sends a heartbeat now (once the association is up); its answer is a
+ * sign of life from the remote. */
+void p2psig__sctp_heartbeat(struct p2psig_sctp *sctp);
 /* Streams negotiated in each direction (0 before the association is up). */
 uint16_t p2psig__sctp_max_streams(const struct p2psig_sctp *sctp);
 

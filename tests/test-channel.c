@@ -296,6 +296,7 @@ on_message(p2psig_channel *channel, const void *data, size_t len,
 /* Options for the next peers made. */
 struct peer_options {
   size_t send_buffer_limit;
+  uint16_t sctp_streams;
 };
 
 /* Makes side, whose candidates go to other. */
@@ -312,6 +313,7 @@ side_init(struct side *side, const char *name, struct side *other,
     .on_buffered_amount_low = on_buffered_amount_low,
     .user_data = side,
     .send_buffer_limit = opts ? opts->send_buffer_limit : 0,
+    .sctp_streams = opts ? opts->sctp_streams : 0,
   };
 
   side->keep_messages = true;
@@ -321,13 +323,21 @@ side_init(struct side *side, const char *name, struct side *other,
 }
 
 static void
-pair_new(struct side **offer, struct side **answer,
-         const struct peer_options *offer_opts)
+pair_new_with(struct side **offer, struct side **answer,
+              const struct peer_options *offer_opts,
+              const struct peer_options *answer_opts)
 {
   *offer = g_new0(struct side, 1);
   *answer = g_new0(struct side, 1);
   side_init(*offer, "offer", *answer, offer_opts);
-  side_init(*answer, "answer", *offer, NULL);
+  side_init(*answer, "answer", *offer, answer_opts);
+}
+
+static void
+pair_new(struct side **offer, struct side **answer,
+         const struct peer_options *offer_opts)
+{
+  pair_new_with(offer, answer, offer_opts, NULL);
 }
 
 /* Offer, answer, trickled candidates: returns once both are connected. */
@@ -1035,6 +1045,49 @@ test_flow_control(void)
   pair_free(offer, answer);
 }
 
+/* ---- /channel/stream-cap ---- */
+
+/* The answer offers 16 streams, the offer the default: ids stay below 16
+ * on both sides (odd for the offer, the DTLS server here, even for the
+ * answer), and a ninth channel from one side closes without opening. */
+#define CAP_STREAMS 16
+
+static void
+test_stream_cap(void)
+{
+  struct side *offer, *answer;
+  struct peer_options small = { .sctp_streams = CAP_STREAMS };
+  struct chan *oc[CAP_STREAMS / 2 + 1], *ac[CAP_STREAMS / 2 + 1];
+
+  pair_new_with(&offer, &answer, NULL, &small);
+  pair_connect(offer, answer);
+  for (int i = 0; i < CAP_STREAMS / 2 + 1; i++) {
+    g_autofree char *ol = g_strdup_printf("o%d", i);
+    g_autofree char *al = g_strdup_printf("a%d", i);
+
+    oc[i] = create(offer, ol, NULL);
+    ac[i] = create(answer, al, NULL);
+  }
+  for (int i = 0; i < CAP_STREAMS / 2; i++) {
+    TESTUTIL_WAIT(oc[i]->open_events == 1 && ac[i]->open_events == 1,
+                  WAIT_MS, "the channels within the cap open");
+    testutil_lock();
+    g_assert_cmpint(oc[i]->id, <, CAP_STREAMS);
+    g_assert_cmpint(oc[i]->id % 2, ==, 1);
+    g_assert_cmpint(ac[i]->id, <, CAP_STREAMS);
+    g_assert_cmpint(ac[i]->id % 2, ==, 0);
+    testutil_unlock();
+  }
+  TESTUTIL_WAIT(oc[CAP_STREAMS / 2]->close_events == 1 &&
+                ac[CAP_STREAMS / 2]->close_events == 1, WAIT_MS,
+                "the channels past the cap closed");
+  testutil_lock();
+  g_assert_cmpint(oc[CAP_STREAMS / 2]->open_events, ==, 0);
+  g_assert_cmpint(ac[CAP_STREAMS / 2]->open_events, ==, 0);
+  testutil_unlock();
+  pair_free(offer, answer);
+}
+
 /* ---- /channel/many ---- */
 
 #define MANY_OFFER 1024
@@ -1108,8 +1161,10 @@ test_many(void)
   GHashTable *answer_ids = g_hash_table_new(NULL, NULL);
   struct chan *reuse, *reuse_remote;
   GHashTable *used = g_hash_table_new(NULL, NULL);
+  /* More channels than the default streams allow. */
+  struct peer_options opts = { .sctp_streams = 2048 };
 
-  pair_new(&offer, &answer, NULL);
+  pair_new_with(&offer, &answer, &opts, &opts);
   testutil_lock();
   answer->keep_messages = false;
   offer->keep_messages = false;
@@ -1478,6 +1533,7 @@ main(int argc, char **argv)
   g_test_add_func("/channel/large", test_large);
   g_test_add_func("/channel/flow-control", test_flow_control);
   g_test_add_func("/channel/many", test_many);
+  g_test_add_func("/channel/stream-cap", test_stream_cap);
   g_test_add_func("/channel/close-in-callback/channel-close",
                   test_close_in_callback);
   g_test_add_func("/channel/close-in-callback/peer-free",

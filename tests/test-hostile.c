@@ -92,9 +92,11 @@ on_close(p2psig_channel *channel, void *user_data)
 static void
 pair_connect(struct pair *pair)
 {
+  /* Streams up to 2047, past the default 256. */
   p2psig_peer_config cfg = { P2PSIG_PEER_CONFIG_INIT,
                              .on_channel = on_channel, .on_open = on_open,
-                             .on_close = on_close, .user_data = pair };
+                             .on_close = on_close, .user_data = pair,
+                             .sctp_streams = 2048 };
 
   memset(pair, 0, sizeof *pair);
   testutil_side_init(&pair->attacker, "attacker", &pair->victim, &cfg);

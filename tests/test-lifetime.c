@@ -265,6 +265,7 @@ side_init(struct side *side, const char *name, struct side *other)
     .on_message = on_message,
     .on_buffered_amount_low = on_low,
     .user_data = side,
+    .sctp_streams = 2048, /* up to 1,000 channels from one side */
   };
 
   side->closes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);

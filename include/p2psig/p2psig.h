@@ -614,6 +614,16 @@ typedef struct p2psig_peer_config {
                                      ECDSA on P-256 or P-384 or RSA of
                                      2048 bits or more fails
                                      p2psig_peer_new() with P2PSIG_EINVAL */
+  uint16_t sctp_streams;          /* SCTP streams offered each way (1 to
+                                     65535); 0: 256.  A channel's id is its
+                                     stream: ids must be below both this and
+                                     what the remote offers (Chromium 1024),
+                                     so at most half of the smaller count
+                                     are opened from each side.  A remote
+                                     channel with a higher id cannot open
+                                     (its data is dropped, with a log line).
+                                     A stream in and out costs about 104
+                                     bytes, allocated at connection */
 } p2psig_peer_config;
 
 #define P2PSIG_PEER_CONFIG_INIT .size = sizeof(p2psig_peer_config)

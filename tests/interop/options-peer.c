@@ -394,7 +394,11 @@ main(int argc, char **argv)
   const char *offer_address = NULL, *answer_address = NULL;
   const char *local[2] = { NULL, NULL };
   int timeout_s = 50;
-  p2psig_peer_config pcfg = { P2PSIG_PEER_CONFIG_INIT };
+  /* pion opens 600 channels more in one case (ids up to 1,213), past the
+   * default 256 streams; pion 3.1.56 ignores the count we offer, and a
+   * remote that sends past it stalls the association (README, Limits). */
+  p2psig_peer_config pcfg = { P2PSIG_PEER_CONFIG_INIT,
+                              .sctp_streams = 2048 };
   p2psig_signaling_config scfg = { P2PSIG_SIGNALING_CONFIG_INIT };
   p2psig_signaling *sig;
   p2psig_peer *peer;
