@@ -247,7 +247,9 @@ send_or_hold(p2psig_channel *channel, uint32_t ppid, const void *data,
   return ret;
 }
 
-static void
+/* Gives the channel a stream id and sends its DCEP open; on failure the
+ * channel is left as it was, for the caller to close or give back. */
+static int
 announce(p2psig_channel *channel)
 {
   p2psig_peer *peer = channel->peer;
@@ -270,8 +272,7 @@ announce(p2psig_channel *channel)
     g_info("channel '%s': no stream id left (%u negotiated; see "
            "sctp_streams)", channel->label,
            p2psig__sctp_max_streams(peer->sctp));
-    mark_closed(channel);
-    return;
+    return P2PSIG_EBUSY;
   }
   channel->sid = sid;
   g_hash_table_insert(peer->channels_by_sid, GINT_TO_POINTER(sid), channel);
@@ -280,20 +281,20 @@ announce(p2psig_channel *channel)
   if (ret < 0) {
     g_debug("channel '%s': DCEP open failed: %s", channel->label,
             p2psig_strerror(ret));
-    mark_closed(channel);
-    return;
+    return ret;
   }
   /* RFC 8832 section 6: the opener may send right away (ordered until the
    * ACK arrives), which is what pion and browsers report as open. */
   channel->state = CHANNEL_OPEN;
   emit_channel_event(channel, EVENT_OPEN);
+  return 0;
 }
 
 void
 p2psig__channels_connected(p2psig_peer *peer)
 {
-  /* announce() may close channels, which keeps them in the array until
-   * their on_close has run; walk a copy all the same. */
+  /* A channel left without an id closes, which keeps it in the array until
+   * its on_close has run; walk a copy all the same. */
   g_autoptr(GPtrArray) list = g_ptr_array_copy(peer->channels, NULL, NULL);
 
   for (guint i = 0; i < list->len; i++) {
@@ -303,8 +304,8 @@ p2psig__channels_connected(p2psig_peer *peer)
       continue;
     if (channel->negotiated)
       open_negotiated(channel);
-    else
-      announce(channel);
+    else if (announce(channel) < 0)
+      mark_closed(channel);
   }
 }
 
@@ -663,10 +664,13 @@ p2psig_peer_create_channel(p2psig_peer *peer, const char *label,
                                   strlen(protocol));
     apply_config(channel, &cfg);
     if (peer->sctp_connected) {
-      if (channel->negotiated)
+      if (channel->negotiated) {
         open_negotiated(channel);
-      else
-        announce(channel);
+      } else if ((err = announce(channel)) < 0) {
+        /* Refused at once, with no callback: the caller never had it. */
+        p2psig__channel_release(channel);
+        channel = NULL;
+      }
     }
   }
   p2psig__unlock();

@@ -127,6 +127,7 @@ on_open(p2psig_channel *channel, void *user_data)
   int id = p2psig_channel_get_id(channel);
   bool open = p2psig_channel_is_open(channel);
   struct chan *c;
+  bool ending;
 
   testutil_lock();
   testutil_side_check_alive(&side->base);
@@ -134,8 +135,11 @@ on_open(p2psig_channel *channel, void *user_data)
   c->open_events++;
   c->id = id;
   side->open_events++;
+  /* Callbacks run on dispatcher threads: a pair being freed by the test
+   * thread may close the channel while this runs. */
+  ending = !side->base.peer || (side->base.other && !side->base.other->peer);
   testutil_unlock();
-  g_assert_true(open);
+  g_assert_true(open || ending);
   g_assert_cmpint(id, >=, 0);
   g_assert_cmpint(id, <, 65535);
 }
@@ -1062,11 +1066,12 @@ test_stream_cap(void)
 {
   struct side *offer, *answer;
   struct peer_options small = { .sctp_streams = CAP_STREAMS };
-  struct chan *oc[CAP_STREAMS / 2 + 1], *ac[CAP_STREAMS / 2 + 1];
+  struct chan *oc[CAP_STREAMS / 2], *ac[CAP_STREAMS / 2];
+  int error = 0;
 
   pair_new_with(&offer, &answer, NULL, &small);
   pair_connect(offer, answer);
-  for (int i = 0; i < CAP_STREAMS / 2 + 1; i++) {
+  for (int i = 0; i < CAP_STREAMS / 2; i++) {
     g_autofree char *ol = g_strdup_printf("o%d", i);
     g_autofree char *al = g_strdup_printf("a%d", i);
 
@@ -1083,12 +1088,18 @@ test_stream_cap(void)
     g_assert_cmpint(ac[i]->id % 2, ==, 0);
     testutil_unlock();
   }
-  TESTUTIL_WAIT(oc[CAP_STREAMS / 2]->close_events == 1 &&
-                ac[CAP_STREAMS / 2]->close_events == 1, WAIT_MS,
-                "the channels past the cap closed");
+  /* One past the cap is refused at once, with no callback: a closed one
+   * could be freed (its on_close run on a dispatcher thread) before the
+   * caller had it. */
+  g_assert_null(p2psig_peer_create_channel(offer->base.peer, "past", NULL,
+                                           &error));
+  g_assert_cmpint(error, ==, P2PSIG_EBUSY);
+  g_assert_null(p2psig_peer_create_channel(answer->base.peer, "past", NULL,
+                                           &error));
+  g_assert_cmpint(error, ==, P2PSIG_EBUSY);
   testutil_lock();
-  g_assert_cmpint(oc[CAP_STREAMS / 2]->open_events, ==, 0);
-  g_assert_cmpint(ac[CAP_STREAMS / 2]->open_events, ==, 0);
+  g_assert_cmpint(offer->close_events, ==, 0);
+  g_assert_cmpint(answer->close_events, ==, 0);
   testutil_unlock();
   pair_free(offer, answer);
 }

@@ -918,7 +918,11 @@ typedef struct p2psig_channel_config {
  *
  * Returns: the channel, owned by the peer, or NULL: P2PSIG_EINVAL for both
  * max_retransmits and max_packet_lifetime, an id of 65535 or beyond the
- * association's streams; P2PSIG_EBUSY for an id in use.
+ * association's streams; P2PSIG_EBUSY for an id in use, or, once the
+ * association is up, when no stream id is left for a new channel (see
+ * sctp_streams); another error when its DCEP open cannot be sent.  A
+ * channel that gets no id when the association comes up closes
+ * (on_close) instead.
  * Since: 0.1
  */
 P2PSIG_API p2psig_channel *
