@@ -9,8 +9,10 @@
 # the family of the client's connection; allow-loopback-peers, as the
 # peers are on ::1).  The tools, given -ice-server turn:[::1]:3478:
 #   1. relay-only: both local candidates relay on [::1], TURN over UDP;
-#   2. all candidates: the IPv6 host pair on [::1], preferred to the IPv4
-#      one on 127.0.0.1 (the pair line writes IPv6 in brackets).
+#   2. all candidates: a host pair, on [::1] or on 127.0.0.1 (the pair
+#      line writes IPv6 in brackets).  libnice ranks IPv6 above IPv4 (RFC
+#      8421), but nominates aggressively: whichever pair answers first
+#      wins, and the IPv4 one sometimes does (3 runs in 5 under load).
 # Not covered: IPv6 server-reflexive candidates, which need an IPv6 NAT
 # and addresses outside the lab's range.
 # Skipped (77) without root, ip netns or coturn.
@@ -97,10 +99,9 @@ for side in offer answer; do
   lab_expect "relay: $side: the remote on [::1] (${!ra})" "${!ra} == '[::1]'"
 done
 run all
-# libnice ranks IPv6 host candidates above IPv4 ones (RFC 8421).
 for side in offer answer; do
   lt=P_${side}_LTYPE la=P_${side}_LADDR ra=P_${side}_RADDR
-  lab_expect "all: $side: a host pair on [::1] (${!lt} ${!la} <-> ${!ra})" \
-    "${!lt} == host && ${!la} == '[::1]' && ${!ra} == '[::1]'"
+  lab_expect "all: $side: a host pair on one loopback (${!lt} ${!la} <-> ${!ra})" \
+    "${!lt} == host && ${!la} == '${!ra}' && ( ${!la} == '[::1]' || ${!la} == 127.0.0.1 )"
 done
 lab_done
