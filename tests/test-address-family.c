@@ -60,10 +60,7 @@ run_pair(p2psig_address_family offer_family,
   acfg.address_family = answer_family;
   testutil_side_init(&offer, "offer", &answer, &ocfg);
   testutil_side_init(&answer, "answer", &offer, &acfg);
-  testutil_side_channel(&offer, "data", NULL);
-  testutil_negotiate(&offer, &answer, NULL, NULL);
-  TESTUTIL_WAIT(offer.opened == 1 && answer.opened == 1, 10000,
-                "channels open");
+  testutil_open_pair(&offer, &answer);
   TESTUTIL_WAIT(offer.gathering_done == 1 && answer.gathering_done == 1,
                 12000, "end of candidates");
   for (size_t i = 0; i < G_N_ELEMENTS(sides); i++) {

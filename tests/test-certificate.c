@@ -252,10 +252,7 @@ test_connects(void)
   acfg.private_key_pem = exported.key;
   testutil_side_init(&offer, "offer", &answer, &ocfg);
   testutil_side_init(&answer, "answer", &offer, &acfg);
-  testutil_side_channel(&offer, "data", NULL);
-  testutil_negotiate(&offer, &answer, NULL, NULL);
-  TESTUTIL_WAIT(offer.opened == 1 && answer.opened == 1, 10000,
-                "channels open");
+  testutil_open_pair(&offer, &answer);
   g_assert_cmpint(p2psig_channel_send_text(offer.channel, "hi"), ==, 0);
   TESTUTIL_WAIT(answer.messages->len == 1, 5000, "message");
   testutil_side_clear(&offer);

@@ -53,10 +53,7 @@ test_ice_states(void)
                   P2PSIG_ICE_GATHERING_NEW);
   g_assert_cmpint(p2psig_peer_get_ice_connection_state(NULL), ==,
                   P2PSIG_ICE_CONNECTION_CLOSED);
-  testutil_side_channel(&offer, "data", NULL);
-  testutil_negotiate(&offer, &answer, NULL, NULL);
-  TESTUTIL_WAIT(offer.opened == 1 && answer.opened == 1, 10000,
-                "channels open");
+  testutil_open_pair(&offer, &answer);
   TESTUTIL_WAIT(offer.gathering_done == 1 && answer.gathering_done == 1,
                 12000, "end of candidates");
 

@@ -302,6 +302,15 @@ testutil_negotiate(struct testutil_side *offer, struct testutil_side *answer,
 }
 
 void
+testutil_open_pair(struct testutil_side *offer, struct testutil_side *answer)
+{
+  testutil_side_channel(offer, "data", NULL);
+  testutil_negotiate(offer, answer, NULL, NULL);
+  TESTUTIL_WAIT(offer->opened == 1 && answer->opened == 1, 10000,
+                "channels open");
+}
+
+void
 testutil_side_clear(struct testutil_side *side)
 {
   p2psig_peer *peer;

@@ -97,6 +97,10 @@ p2psig_channel *testutil_side_channel(struct testutil_side *side,
 void testutil_negotiate(struct testutil_side *offer,
                         struct testutil_side *answer, char **offer_sdp,
                         char **answer_sdp);
+/* The usual start: a channel "data" on the offer, negotiated, and open on
+ * both sides (waits up to 10 s). */
+void testutil_open_pair(struct testutil_side *offer,
+                        struct testutil_side *answer);
 /* Frees the peer unless freed already, checks that no callback came after
  * that, and frees the records. */
 void testutil_side_clear(struct testutil_side *side);
