@@ -15,6 +15,8 @@
 static GRecMutex library_lock;
 static GMainContext *library_context;
 static GThread *library_thread;
+/* How many times the calling thread holds library_lock. */
+static _Thread_local unsigned lock_depth;
 
 static gpointer
 library_thread_main(gpointer data)
@@ -55,12 +57,21 @@ void
 p2psig__lock(void)
 {
   g_rec_mutex_lock(&library_lock);
+  lock_depth++;
 }
 
 void
 p2psig__unlock(void)
 {
+  g_assert(lock_depth > 0);
+  lock_depth--;
   g_rec_mutex_unlock(&library_lock);
+}
+
+bool
+p2psig__lock_held(void)
+{
+  return lock_depth > 0;
 }
 
 struct sync_call {
@@ -93,6 +104,8 @@ p2psig__loop_run_sync(void (*fn)(void *data), void *data)
     fn(data);
     return;
   }
+  /* The library thread may be waiting for the lock. */
+  P2PSIG_ASSERT_UNLOCKED();
   g_mutex_init(&call.mutex);
   g_cond_init(&call.cond);
   g_main_context_invoke(p2psig__loop_context(), run_sync_on_loop, &call);
