@@ -1,14 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The dispatcher (see dispatch.h): per-peer serial queues run by a GLib
- * thread pool.
+ * The dispatcher (see dispatch.h): per-peer serial queues, run on the
+ * thread that runs the library loop, between its iterations (loop.c).
  *
- * Stopping waits for a running item unless that could deadlock.  A worker
+ * Stopping waits for a running item unless that could deadlock.  A thread
  * inside an item of queue S that stops queue D waits for D's run to end;
  * so does any thread that is in no item.  It must not wait when D's
- * worker waits, directly or through others, for S: the chain of
+ * thread waits, directly or through others, for S: the chain of
  * waiting_for from D reaching S.  That chain is read and extended under
- * one wait lock, so two workers that stop each other's queues at once
+ * one wait lock, so two threads that stop each other's queues at once
  * see each other: the second one does not wait.
  */
 #define G_LOG_DOMAIN "p2psig"
@@ -17,53 +17,35 @@
 
 #include "internal.h"
 
-/* Items a worker runs from one queue before it puts the queue back at the
- * end of the pool's, if other queues wait there, so that a busy peer does
- * not keep a worker from others. */
+/* Items run from one queue before the others ready get their turn, and
+ * the loop its next iteration. */
 #define DISPATCH_BATCH 64
 
-static GThreadPool *pool;
 static GMutex wait_lock;
 /* The queue whose item the calling thread runs, if any. */
 static _Thread_local struct p2psig_dispatch *running_here;
 
+/* Queues with items and no thread running them, each holding a reference
+ * to its owner (scheduled). */
+static GMutex ready_lock;
+static GQueue ready = G_QUEUE_INIT;
+
 unsigned
-p2psig__dispatch_max_workers(void)
+p2psig__dispatch_max_threads(void)
 {
   return MAX(8u, 4u * g_get_num_processors());
 }
 
-static void run_queue(gpointer data, gpointer unused);
-
-static gpointer
-make_pool(gpointer unused)
-{
-  /* Shared (not exclusive): threads start when work is pushed and no
-   * worker is idle, up to the cap, and end after they have been idle a
-   * while. */
-  pool = g_thread_pool_new(run_queue, NULL,
-                           (gint)p2psig__dispatch_max_workers(), FALSE,
-                           NULL);
-  return pool;
-}
-
-static GThreadPool *
-get_pool(void)
-{
-  static GOnce once = G_ONCE_INIT;
-
-  return g_once(&once, make_pool, NULL);
-}
-
+/* Puts a scheduled queue on the ready list, and wakes the loop when the
+ * caller is not the thread that runs the list after its iteration. */
 static void
-hand_to_pool(struct p2psig_dispatch *d)
+make_ready(struct p2psig_dispatch *d)
 {
-  g_autoptr(GError) error = NULL;
-
-  /* On failure to start a thread the queue is still queued, for a worker
-   * that exists. */
-  if (!g_thread_pool_push(get_pool(), d, &error))
-    g_warning("dispatcher: %s", error->message);
+  g_mutex_lock(&ready_lock);
+  g_queue_push_tail(&ready, d);
+  g_mutex_unlock(&ready_lock);
+  if (!p2psig__loop_is_current())
+    p2psig__loop_wakeup();
 }
 
 void
@@ -116,7 +98,7 @@ p2psig__dispatch_push(struct p2psig_dispatch *d, GQueue *items)
     return;
   }
   queue_move(&d->items, items);
-  /* A worker running the queue takes the new items in this same run. */
+  /* A thread running the queue takes the new items in this same run. */
   if (!d->scheduled) {
     d->scheduled = true;
     d->ops->ref(d->owner);
@@ -124,13 +106,12 @@ p2psig__dispatch_push(struct p2psig_dispatch *d, GQueue *items)
   }
   g_mutex_unlock(&d->mutex);
   if (hand)
-    hand_to_pool(d);
+    make_ready(d);
 }
 
 static void
-run_queue(gpointer data, gpointer unused)
+run_queue(struct p2psig_dispatch *d)
 {
-  struct p2psig_dispatch *d = data;
   unsigned batch = 0;
   bool again = false, notify;
   void *item;
@@ -141,24 +122,25 @@ run_queue(gpointer data, gpointer unused)
   while (!d->stopped && (item = g_queue_pop_head(&d->items))) {
     g_mutex_unlock(&d->mutex);
     P2PSIG_ASSERT_UNLOCKED();
+    p2psig__loop_callback_begin();
     d->ops->run(d->owner, item);
+    p2psig__loop_callback_end();
     P2PSIG_ASSERT_UNLOCKED();
     d->ops->free_item(item);
     g_mutex_lock(&d->mutex);
-    if (++batch < DISPATCH_BATCH || g_queue_is_empty(&d->items) ||
-        d->stopped)
+    if (g_queue_is_empty(&d->items) || d->stopped)
       continue;
-    batch = 0;
-    /* Only when other queues wait for a worker. */
-    if (g_thread_pool_unprocessed(pool) > 0) {
+    /* The rest waits for the thread that runs the loop now, if it is no
+     * longer this one (this callback blocked), or for the turns of the
+     * others ready. */
+    if (++batch >= DISPATCH_BATCH || !p2psig__loop_is_current()) {
       again = true;
       break;
     }
   }
   running_here = NULL;
   d->running = false;
-  /* Put back at the end of the pool's queue: still scheduled, with the
-   * reference it holds. */
+  /* Still scheduled, with the reference it holds. */
   if (!again)
     d->scheduled = false;
   notify = d->notify_stopped;
@@ -166,7 +148,7 @@ run_queue(gpointer data, gpointer unused)
   g_cond_broadcast(&d->done);
   g_mutex_unlock(&d->mutex);
   if (again) {
-    hand_to_pool(d);
+    make_ready(d);
     return;
   }
   if (notify)
@@ -174,7 +156,34 @@ run_queue(gpointer data, gpointer unused)
   d->ops->unref(d->owner);
 }
 
-/* Wait lock held: whether the worker running d waits, through a chain of
+bool
+p2psig__dispatch_run_ready(void)
+{
+  guint turns;
+  bool more;
+
+  g_mutex_lock(&ready_lock);
+  turns = ready.length;
+  g_mutex_unlock(&ready_lock);
+  /* Those that became ready during the run wait for the next iteration,
+   * so that the loop goes on while callbacks cause more. */
+  while (turns-- > 0 && p2psig__loop_is_current()) {
+    struct p2psig_dispatch *d;
+
+    g_mutex_lock(&ready_lock);
+    d = g_queue_pop_head(&ready);
+    g_mutex_unlock(&ready_lock);
+    if (!d)
+      break;
+    run_queue(d);
+  }
+  g_mutex_lock(&ready_lock);
+  more = !g_queue_is_empty(&ready);
+  g_mutex_unlock(&ready_lock);
+  return more;
+}
+
+/* Wait lock held: whether the thread running d waits, through a chain of
  * stops, for the run of self. */
 static bool
 waits_for(const struct p2psig_dispatch *d, const struct p2psig_dispatch *self)

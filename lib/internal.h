@@ -6,8 +6,8 @@
  * Locking: one lock guards all library state.  Public functions take it on
  * entry; the library thread takes it around every event it handles.  The
  * application's callbacks of peers and channels never run with it: the
- * dispatcher (dispatch.h) runs them on its workers, and a callback takes
- * it again through the public functions it calls.  Never wait for the
+ * dispatcher (dispatch.h) runs them between the loop's iterations, and a
+ * callback takes it again through the public functions it calls.  Never wait for the
  * library thread, nor for a callback (p2psig__dispatch_stop), while
  * holding it; a dispatcher queue's own mutex is taken after it, never the
  * other way round.
@@ -62,7 +62,15 @@ bool p2psig__is_local_address(const char *ip);
 
 /* loop.c */
 GMainContext *p2psig__loop_context(void);
+/* Whether the calling thread runs the library loop now (in an iteration,
+ * or running callbacks between two). */
 bool p2psig__loop_is_current(void);
+/* Ends the loop's wait for sources (work was queued for it). */
+void p2psig__loop_wakeup(void);
+/* Around each application callback the loop's thread runs, so that one
+ * that blocks gets the loop moved to another thread. */
+void p2psig__loop_callback_begin(void);
+void p2psig__loop_callback_end(void);
 void p2psig__lock(void);
 void p2psig__unlock(void);
 /* Whether the calling thread holds the lock. */

@@ -1,8 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The library thread: one GMainContext, run by a thread started with the
- * first peer and shared by every peer of the process, and the recursive lock
- * that guards all library state (see internal.h for the rules).
+ * The library loop: one GMainContext shared by every peer of the process,
+ * and the recursive lock that guards all library state (see internal.h for
+ * the rules).
+ *
+ * One thread at a time runs the context: the leader.  After each iteration
+ * it runs the application's callbacks that the iteration queued
+ * (p2psig__dispatch_run_ready), on its own stack with no lock held, so that
+ * a message and the send its callback makes cost no thread wake-up.  A
+ * watchdog thread samples the leader while callbacks run: one still inside
+ * the same callback a tick (OVERRUN_US) later has blocked, and the watchdog
+ * becomes the leader and runs the context itself, leaving the blocked
+ * thread to finish its callback and then end.  A new watchdog starts with
+ * each such takeover.  While no callback ran for IDLE_TICKS ticks the
+ * watchdog sleeps until the next callback, so idle peers cost it nothing.
  */
 #define G_LOG_DOMAIN "p2psig"
 
@@ -12,29 +23,159 @@
 #include <sys/prctl.h>
 #endif
 
+#include "dispatch.h"
+
+/* A callback still running after between one and two of these has
+ * blocked: the isolation test wants other peers held up < 5 ms. */
+#define OVERRUN_US 1000
+#define IDLE_TICKS 100
+
+struct loop_thread {
+  /* Bumped as each callback starts and as it ends: odd while one runs. */
+  gint marks;
+};
+
 static GRecMutex library_lock;
 static GMainContext *library_context;
-static GThread *library_thread;
+/* The thread running the context; changed only by the watchdog. */
+static struct loop_thread *leader;
+static _Thread_local struct loop_thread *this_thread;
 /* How many times the calling thread holds library_lock. */
 static _Thread_local unsigned lock_depth;
 
-static gpointer
-library_thread_main(gpointer data)
-{
-  GMainContext *context = data;
+static GMutex lead_lock;
+static GCond watchdog_cond;
+static gint watchdog_armed;     /* atomic */
+/* Under lead_lock: threads that run or ran the context and have not ended
+ * (the leader and those still inside a blocked callback). */
+static unsigned loop_threads;
 
-  g_main_context_push_thread_default(context);
-  for (;;)
-    g_main_context_iteration(context, TRUE);
+static void apply_timer_slack(void);
+
+static void
+lead(struct loop_thread *self)
+{
+  bool more = false;
+
+  while (g_atomic_pointer_get(&leader) == self) {
+    apply_timer_slack();
+    /* Thread default only for the iteration: pushing acquires the
+     * context, which the next leader must be able to acquire. */
+    g_main_context_push_thread_default(library_context);
+    g_main_context_iteration(library_context, !more);
+    g_main_context_pop_thread_default(library_context);
+    more = p2psig__dispatch_run_ready();
+  }
+}
+
+static void start_watchdog(void);
+
+static gpointer
+loop_thread_main(gpointer data)
+{
+  struct loop_thread *self = data;
+
+  this_thread = self;
+  lead(self);
+  g_mutex_lock(&lead_lock);
+  loop_threads--;
+  g_mutex_unlock(&lead_lock);
+  g_free(self);
   return NULL;
+}
+
+static gpointer
+watchdog_main(gpointer data)
+{
+  struct loop_thread *self = data;
+  gint last = 0;
+  gint64 last_changed = 0;
+  unsigned quiet = 0;
+
+  g_mutex_lock(&lead_lock);
+  for (;;) {
+    struct loop_thread *current = g_atomic_pointer_get(&leader);
+    gint marks;
+    gint64 now;
+
+    if (!g_atomic_int_get(&watchdog_armed))
+      g_cond_wait(&watchdog_cond, &lead_lock);
+    else
+      g_cond_wait_until(&watchdog_cond, &lead_lock,
+                        g_get_monotonic_time() + OVERRUN_US);
+    marks = g_atomic_int_get(&current->marks);
+    now = g_get_monotonic_time();
+    if (marks != last) {
+      last = marks;
+      last_changed = now;
+      quiet = 0;
+      continue;
+    }
+    if (marks & 1) {
+      if (now - last_changed >= OVERRUN_US &&
+          loop_threads < p2psig__dispatch_max_threads())
+        break;
+    } else if (++quiet >= IDLE_TICKS) {
+      quiet = 0;
+      g_atomic_int_set(&watchdog_armed, 0);
+      /* A callback that started as we disarmed saw us armed. */
+      if (g_atomic_int_get(&current->marks) != marks)
+        g_atomic_int_set(&watchdog_armed, 1);
+    }
+  }
+  loop_threads++;
+  g_atomic_pointer_set(&leader, self);
+  g_mutex_unlock(&lead_lock);
+  g_debug("a callback blocks the library loop: another thread runs it");
+  start_watchdog();
+  return loop_thread_main(self);
+}
+
+static void
+start_watchdog(void)
+{
+  g_autoptr(GError) error = NULL;
+  GThread *thread = g_thread_try_new("p2psig-watch", watchdog_main,
+                                     g_new0(struct loop_thread, 1), &error);
+
+  /* Without one, a blocking callback holds up the others, as it would
+   * with a single library thread. */
+  if (!thread)
+    g_warning("cannot start the loop's watchdog: %s", error->message);
+  else
+    g_thread_unref(thread);
+}
+
+void
+p2psig__loop_callback_begin(void)
+{
+  struct loop_thread *self = this_thread;
+
+  g_atomic_int_inc(&self->marks);
+  if (!g_atomic_int_get(&watchdog_armed)) {
+    g_mutex_lock(&lead_lock);
+    g_atomic_int_set(&watchdog_armed, 1);
+    g_cond_signal(&watchdog_cond);
+    g_mutex_unlock(&lead_lock);
+  }
+}
+
+void
+p2psig__loop_callback_end(void)
+{
+  g_atomic_int_inc(&this_thread->marks);
 }
 
 static gpointer
 start_library_thread(gpointer unused)
 {
+  struct loop_thread *first = g_new0(struct loop_thread, 1);
+
   library_context = g_main_context_new();
-  library_thread = g_thread_new("p2psig", library_thread_main,
-                                library_context);
+  loop_threads = 1;
+  leader = first;
+  g_thread_unref(g_thread_new("p2psig", loop_thread_main, first));
+  start_watchdog();
   return library_context;
 }
 
@@ -50,7 +191,13 @@ bool
 p2psig__loop_is_current(void)
 {
   p2psig__loop_context();
-  return g_thread_self() == library_thread;
+  return this_thread && g_atomic_pointer_get(&leader) == this_thread;
+}
+
+void
+p2psig__loop_wakeup(void)
+{
+  g_main_context_wakeup(p2psig__loop_context());
 }
 
 void
@@ -195,7 +342,8 @@ p2psig__loop_idle(GSourceFunc fn, void *data, GDestroyNotify destroy)
 
 static bool coalesce_wanted;   /* SCTP's tick is slow */
 static unsigned precise_holds; /* ICE agents running checks */
-static bool slack_set;
+/* Per thread: each leader sets its own. */
+static _Thread_local bool slack_set;
 
 static void
 apply_timer_slack(void)

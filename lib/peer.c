@@ -4,14 +4,13 @@
  * between ICE, DTLS and SCTP, and the peer's events, which the dispatcher
  * (dispatch.c) runs as the application's callbacks.
  *
- * Every event is queued, whoever causes it, and its callback runs on a
- * dispatcher worker with no lock held: never inside a layer, nor inside
- * the public call that caused it.  So a callback may close or free
- * anything, its own peer included, and a callback that blocks holds up
- * only its own peer's later callbacks.  The receive path gathers the
- * events a datagram causes and hands them over together at the end of the
- * ICE receive upcall, once DTLS and SCTP have returned: one hand-off a
- * datagram, none while a worker is running the peer's queue already.
+ * Every event is queued, whoever causes it, and its callback runs from the
+ * dispatcher with no lock held: never inside a layer, nor inside the
+ * public call that caused it.  So a callback may close or free anything,
+ * its own peer included, and a callback that blocks holds up only its own
+ * peer's later callbacks.  The receive path gathers the events a datagram
+ * causes and hands them over together at the end of the ICE receive
+ * upcall, once DTLS and SCTP have returned.
  */
 #define G_LOG_DOMAIN "p2psig"
 
@@ -148,7 +147,7 @@ count_message(p2psig_peer *peer, struct event *event)
     schedule_resume(peer);
 }
 
-/* A message event done with, on the worker. */
+/* A message event done with, after its callback. */
 static void
 message_delivered(p2psig_peer *peer, int held)
 {
@@ -158,7 +157,7 @@ message_delivered(p2psig_peer *peer, int held)
     schedule_resume(peer);
 }
 
-/* Runs one event's callback: on a dispatcher worker, with no lock held,
+/* Runs one event's callback: from the dispatcher, with no lock held,
  * after the events of the peer before it (see dispatch.h). */
 static void
 run_event(void *owner, void *item)
@@ -1066,10 +1065,11 @@ p2psig_peer_free(p2psig_peer *peer)
   }
   peer->freed = true; /* no event is queued any more */
   p2psig__unlock();
-  /* On the library thread (a signaling callback, with the lock held) we
-   * may not wait for a callback: it may be waiting for the lock. */
+  /* Holding the lock (a signaling callback) we may not wait for a
+   * callback: it may be waiting for the lock.  A callback that the loop's
+   * thread runs may wait: the loop moves to another thread meanwhile. */
   on_loop = p2psig__loop_is_current();
-  if (!p2psig__dispatch_stop(&peer->dispatch, !on_loop))
+  if (!p2psig__dispatch_stop(&peer->dispatch, !p2psig__lock_held()))
     return; /* the teardown follows the callback still running */
   if (on_loop) {
     schedule_teardown(peer);

@@ -10,14 +10,14 @@
  *
  * Threads and callbacks
  * ---------------------
- * The library runs its network work on one thread of its own, started with
- * the first peer and shared by every peer of the process.  The callbacks of
- * peers and channels run on the library's dispatcher threads, never with a
- * lock of the library held: the callbacks of one peer (its own and its
- * channels') never run concurrently and run in the order their events
- * happened; callbacks of different peers may run at the same time, on
- * different threads.  A p2psig_signaling's callbacks run on the network
- * thread.
+ * The library runs its network work on a loop of its own, started with the
+ * first peer and shared by every peer of the process.  The callbacks of
+ * peers and channels run on the loop's thread between its rounds of
+ * network work, never with a lock of the library held: the callbacks of
+ * one peer (its own and its channels') never run concurrently and run in
+ * the order their events happened; callbacks of different peers may run at
+ * the same time, on different threads (below).  A p2psig_signaling's
+ * callbacks run inside the loop's network work.
  *
  * Every function may be called from any thread, including from inside a
  * callback.  No callback runs inside the public call that caused it: it is
@@ -25,10 +25,11 @@
  * that callback has returned.
  *
  * A callback that blocks holds up only the later callbacks of its own
- * peer: sends, receives and the callbacks of other peers go on.  There are
- * up to max(8, 4 x the number of cores) dispatcher threads, started as
- * needed; while that many callbacks block at once, the callbacks of every
- * other peer wait for one of them to return.  While a peer's callbacks are
+ * peer: sends, receives and the callbacks of other peers go on.  A
+ * callback still running after 1 to 2 ms leaves the loop to another
+ * thread, which the library starts then, and its own thread ends once it
+ * returns; while max(8, 4 x the number of cores) callbacks block at once,
+ * the callbacks of every other peer wait for one of them to return.  While a peer's callbacks are
  * held up, the messages that arrive for it wait, about 1 MiB of them at
  * most; then the peer stops reading, so that the remote's sends wait (its
  * buffered amount grows) and nothing is lost.  Callbacks should still
