@@ -17,8 +17,10 @@
 
 #include "internal.h"
 
-/* Items run from one queue before the others ready get their turn, and
- * the loop its next iteration. */
+/* A queue's turn runs the items it had when the turn began (what the
+ * loop's last iteration brought in, so that delivering keeps up with
+ * reading) and at most this many more, which its callbacks caused, before
+ * the others ready get their turn and the loop its next iteration. */
 #define DISPATCH_BATCH 64
 
 static GMutex wait_lock;
@@ -112,11 +114,12 @@ p2psig__dispatch_push(struct p2psig_dispatch *d, GQueue *items)
 static void
 run_queue(struct p2psig_dispatch *d)
 {
-  unsigned batch = 0;
+  unsigned budget;
   bool again = false, notify;
   void *item;
 
   g_mutex_lock(&d->mutex);
+  budget = d->items.length + DISPATCH_BATCH;
   d->running = true;
   running_here = d;
   while (!d->stopped && (item = g_queue_pop_head(&d->items))) {
@@ -133,7 +136,7 @@ run_queue(struct p2psig_dispatch *d)
     /* The rest waits for the thread that runs the loop now, if it is no
      * longer this one (this callback blocked), or for the turns of the
      * others ready. */
-    if (++batch >= DISPATCH_BATCH || !p2psig__loop_is_current()) {
+    if (--budget == 0 || !p2psig__loop_is_current()) {
       again = true;
       break;
     }

@@ -8,12 +8,18 @@
  * it runs the application's callbacks that the iteration queued
  * (p2psig__dispatch_run_ready), on its own stack with no lock held, so that
  * a message and the send its callback makes cost no thread wake-up.  A
- * watchdog thread samples the leader while callbacks run: one still inside
- * the same callback a tick (OVERRUN_US) later has blocked, and the watchdog
- * becomes the leader and runs the context itself, leaving the blocked
- * thread to finish its callback and then end.  A new watchdog starts with
- * each such takeover.  While no callback ran for IDLE_TICKS ticks the
- * watchdog sleeps until the next callback, so idle peers cost it nothing.
+ * watchdog thread samples the leader every WATCH_US while callbacks run:
+ * when one has been running for OVERRUN_US, it has blocked, and the
+ * watchdog becomes the leader and runs the context itself (the blocked
+ * thread released it before running callbacks); a new watchdog starts,
+ * and the blocked thread finishes its callback and ends.  After IDLE_US
+ * without a callback the watchdog sleeps until the next one, so an idle
+ * loop never wakes it.
+ *
+ * Why sampling: arming a timer around each round of callbacks costs two
+ * system calls an iteration, which on this project's virtual machines
+ * made the echo round trip 20 -> 37 us; waking the watchdog every 1 ms
+ * cost some 10 % of the 100-byte message rate (both cores busy).
  */
 #define G_LOG_DOMAIN "p2psig"
 
@@ -25,14 +31,16 @@
 
 #include "dispatch.h"
 
-/* A callback still running after between one and two of these has
- * blocked: the isolation test wants other peers held up < 5 ms. */
+/* A callback running this long has blocked: the isolation test wants other
+ * peers held up < 5 ms, and this is found at most WATCH_US after it. */
 #define OVERRUN_US 1000
-#define IDLE_TICKS 100
+#define WATCH_US 2000
+#define IDLE_US (100 * 1000)
 
 struct loop_thread {
   /* Bumped as each callback starts and as it ends: odd while one runs. */
   gint marks;
+  gint64 started_at;      /* g_get_monotonic_time() of the last start */
 };
 
 static GRecMutex library_lock;
@@ -45,7 +53,7 @@ static _Thread_local unsigned lock_depth;
 
 static GMutex lead_lock;
 static GCond watchdog_cond;
-static gint watchdog_armed;     /* atomic */
+static gint watchdog_awake;     /* atomic: sampling, not asleep */
 /* Under lead_lock: threads that run or ran the context and have not ended
  * (the leader and those still inside a blocked callback). */
 static unsigned loop_threads;
@@ -84,43 +92,55 @@ loop_thread_main(gpointer data)
   return NULL;
 }
 
+/* lead_lock held.  When the leader's callback has run OVERRUN_US, true;
+ * else the time of the next sample in *next; *marks_seen the leader's
+ * marks now. */
+static bool
+leader_blocked(gint *marks_seen, gint64 *next)
+{
+  struct loop_thread *current = g_atomic_pointer_get(&leader);
+  gint marks = g_atomic_int_get(&current->marks);
+  gint64 started = __atomic_load_n(&current->started_at, __ATOMIC_ACQUIRE);
+  gint64 now = g_get_monotonic_time();
+
+  *marks_seen = marks;
+  *next = now + WATCH_US;
+  /* started is that callback's if marks did not move meanwhile (the next
+   * start is written while marks is even). */
+  if (!(marks & 1) || g_atomic_int_get(&current->marks) != marks)
+    return false;
+  if (now - started >= OVERRUN_US)
+    return true;
+  *next = started + OVERRUN_US;
+  return false;
+}
+
 static gpointer
 watchdog_main(gpointer data)
 {
   struct loop_thread *self = data;
-  gint last = 0;
-  gint64 last_changed = 0;
-  unsigned quiet = 0;
+  gint64 moved_at = g_get_monotonic_time(), next = 0;
+  gint last = -1;
 
   g_mutex_lock(&lead_lock);
   for (;;) {
-    struct loop_thread *current = g_atomic_pointer_get(&leader);
     gint marks;
-    gint64 now;
 
-    if (!g_atomic_int_get(&watchdog_armed))
+    if (!g_atomic_int_get(&watchdog_awake))
       g_cond_wait(&watchdog_cond, &lead_lock);
-    else
-      g_cond_wait_until(&watchdog_cond, &lead_lock,
-                        g_get_monotonic_time() + OVERRUN_US);
-    marks = g_atomic_int_get(&current->marks);
-    now = g_get_monotonic_time();
+    else if (next > 0)
+      g_cond_wait_until(&watchdog_cond, &lead_lock, next);
+    if (leader_blocked(&marks, &next) &&
+        loop_threads < p2psig__dispatch_max_threads())
+      break;
     if (marks != last) {
       last = marks;
-      last_changed = now;
-      quiet = 0;
-      continue;
-    }
-    if (marks & 1) {
-      if (now - last_changed >= OVERRUN_US &&
-          loop_threads < p2psig__dispatch_max_threads())
-        break;
-    } else if (++quiet >= IDLE_TICKS) {
-      quiet = 0;
-      g_atomic_int_set(&watchdog_armed, 0);
-      /* A callback that started as we disarmed saw us armed. */
-      if (g_atomic_int_get(&current->marks) != marks)
-        g_atomic_int_set(&watchdog_armed, 1);
+      moved_at = g_get_monotonic_time();
+    } else if (!(marks & 1) && g_get_monotonic_time() - moved_at >= IDLE_US) {
+      g_atomic_int_set(&watchdog_awake, 0);
+      /* A callback that started as we went to sleep saw us awake. */
+      if (g_atomic_int_get(&g_atomic_pointer_get(&leader)->marks) != marks)
+        g_atomic_int_set(&watchdog_awake, 1);
     }
   }
   loop_threads++;
@@ -151,10 +171,12 @@ p2psig__loop_callback_begin(void)
 {
   struct loop_thread *self = this_thread;
 
+  __atomic_store_n(&self->started_at, g_get_monotonic_time(),
+                   __ATOMIC_RELEASE);
   g_atomic_int_inc(&self->marks);
-  if (!g_atomic_int_get(&watchdog_armed)) {
+  if (!g_atomic_int_get(&watchdog_awake)) {
     g_mutex_lock(&lead_lock);
-    g_atomic_int_set(&watchdog_armed, 1);
+    g_atomic_int_set(&watchdog_awake, 1);
     g_cond_signal(&watchdog_cond);
     g_mutex_unlock(&lead_lock);
   }

@@ -26,8 +26,8 @@
  *
  * A callback that blocks holds up only the later callbacks of its own
  * peer: sends, receives and the callbacks of other peers go on.  A
- * callback still running after 1 to 2 ms leaves the loop to another
- * thread, which the library starts then, and its own thread ends once it
+ * callback still running after 1 ms leaves the loop to another thread
+ * (within 2 ms of its start), which the library starts then, and its own thread ends once it
  * returns; while max(8, 4 x the number of cores) callbacks block at once,
  * the callbacks of every other peer wait for one of them to return.  While a peer's callbacks are
  * held up, the messages that arrive for it wait, about 1 MiB of them at
