@@ -114,8 +114,8 @@ on_message(p2psig_channel *channel, const void *data, size_t len,
 
   (void)user_data;
   if (kind == P2PSIG_KIND_BINARY) {
-    /* Receiver: a piece of the file (a quick write: callbacks must not
-     * block, the library's thread waits for them). */
+    /* Receiver: a piece of the file (a quick write: while a callback
+     * blocks, the peer's later ones wait). */
     if (fwrite(data, 1, len, file) != len) {
       fprintf(stderr, "write: %s\n", strerror(errno));
       finish(1);

@@ -25,7 +25,7 @@ struct side {
   struct side *other;
 };
 
-/* Callbacks run on the library's thread and may call any function. */
+/* Callbacks run on the library's threads and may call any function. */
 static void
 on_candidate(p2psig_peer *peer, const char *candidate, void *user_data)
 {

@@ -3,11 +3,22 @@
  * Shared internals: the library thread and its main context, the library
  * lock, and the error helpers every layer uses.
  *
- * Locking: one recursive lock guards all library state.  Public functions
- * take it on entry; the library thread takes it around every event it
- * handles and keeps it while it runs a callback, so that a callback may call
- * any public function (the lock is recursive) and callbacks of a peer never
- * run concurrently.  Never wait for the library thread while holding it.
+ * Locking: one lock guards all library state.  Public functions take it on
+ * entry; the library thread takes it around every event it handles.  The
+ * application's callbacks of peers and channels never run with it: the
+ * dispatcher (dispatch.h) runs them between the loop's iterations, and a
+ * callback takes it again through the public functions it calls.  Never wait for the
+ * library thread, nor for a callback (p2psig__dispatch_stop), while
+ * holding it; a dispatcher queue's own mutex is taken after it, never the
+ * other way round.
+ *
+ * The lock is still recursive, for two paths that take it again: libnice
+ * emits some signals (new candidates during gathering, component states)
+ * from inside the agent calls we make under the lock, and their handlers
+ * lock; and the signaling layer calls the peer's public functions from its
+ * handlers, which hold the lock, and runs its own application callback
+ * (on_status) with it.  Debug builds count the depth, and assert it is
+ * zero where the rules above want the lock free.
  */
 #ifndef P2PSIG_INTERNAL_H
 #define P2PSIG_INTERNAL_H
@@ -51,9 +62,24 @@ bool p2psig__is_local_address(const char *ip);
 
 /* loop.c */
 GMainContext *p2psig__loop_context(void);
+/* Whether the calling thread runs the library loop now (in an iteration,
+ * or running callbacks between two). */
 bool p2psig__loop_is_current(void);
+/* Ends the loop's wait for sources (work was queued for it). */
+void p2psig__loop_wakeup(void);
+/* Around each application callback the loop's thread runs, so that one
+ * that blocks gets the loop moved to another thread. */
+void p2psig__loop_callback_begin(void);
+void p2psig__loop_callback_end(void);
 void p2psig__lock(void);
 void p2psig__unlock(void);
+/* Whether the calling thread holds the lock. */
+bool p2psig__lock_held(void);
+#ifndef NDEBUG
+#define P2PSIG_ASSERT_UNLOCKED() g_assert(!p2psig__lock_held())
+#else
+#define P2PSIG_ASSERT_UNLOCKED() ((void)0)
+#endif
 /* Runs fn(data) on the library thread and waits for it; runs it at once when
  * already there.  The caller must not hold the lock. */
 void p2psig__loop_run_sync(void (*fn)(void *data), void *data);

@@ -8,6 +8,7 @@
 
 #include <gio/gio.h>
 
+#include "dispatch.h"
 #include "dtls.h"
 #include "ice.h"
 #include "internal.h"
@@ -99,10 +100,14 @@ struct event {
   int error;
   GBytes *message;        /* a reference, once queued */
   p2psig_kind kind;
+  int held;               /* EVENT_MESSAGE: its part of peer->undelivered */
 };
 
 struct p2psig_peer {
   uint32_t magic;
+  gint refcount;               /* the application's (until the teardown),
+                                  the dispatcher's while it has the
+                                  peer's events, a resume source's */
   p2psig_peer_config config;   /* callbacks and user_data */
   char **local_addresses;
 
@@ -167,12 +172,21 @@ struct p2psig_peer {
   uint64_t messages_sent, bytes_sent;
   uint64_t messages_received, bytes_received;
 
-  GQueue events;                 /* struct event, waiting to be run */
-  GSource *dispatch_source;      /* runs the queue from the loop */
+  struct p2psig_dispatch dispatch; /* runs the application's callbacks */
+  GQueue events;                 /* struct event, gathered during the
+                                    receive upcall, handed to dispatch at
+                                    its end: one hand-off a datagram */
+  bool receiving;                /* in the receive upcall */
+  GQueue observed;               /* local candidates (char *, NULL for
+                                    the end) for the observer */
+  GSource *observer_source;      /* runs the observer from the loop */
   GSource *release_source;       /* after p2psig_peer_close */
-  bool dispatching;              /* the queue is running */
-  bool receiving;                /* in the receive upcall, which runs
-                                    the queue at its end */
+  /* Bytes of message events not delivered yet (atomic); above
+   * UNDELIVERED_MAX the peer stops reading SCTP, back at
+   * UNDELIVERED_RESUME (see peer.c). */
+  gint undelivered;
+  gint receive_paused;           /* atomic: SCTP reads stopped */
+  gint resume_scheduled;         /* atomic: a resume source is pending */
 
   /* Liveness: records DTLS authenticated, checked once a second once
    * connected (one timer for all peers, peer.c); the limits are fields so
@@ -191,6 +205,10 @@ struct p2psig_peer {
 
 /* peer.c */
 void p2psig__peer_emit(p2psig_peer *peer, struct event *event);
+/* Peers whose memory is not freed yet: a peer freed from inside its own
+ * callback is released in the background, and a test that ends the
+ * process waits for this to reach zero first. */
+unsigned p2psig__peers_alive(void);
 void p2psig__peer_fail(p2psig_peer *peer, int error);
 
 /* channel.c */

@@ -1,16 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The peer connection: offer and answer, the state machine, the glue
- * between ICE, DTLS and SCTP, and the event queue that runs the
- * application's callbacks.
+ * between ICE, DTLS and SCTP, and the peer's events, which the dispatcher
+ * (dispatch.c) runs as the application's callbacks.
  *
- * Callbacks never run inside a layer, nor inside the public call that
- * caused them: every event is queued, and the queue is run only where no
- * layer of the peer is on the stack: at the end of the ICE receive upcall,
- * once the datagram has gone through DTLS and SCTP and they have returned,
- * or else from an idle source on the library context.  So a callback may
- * close or free anything, its own peer included, without a layer below
- * finding its state gone when the callback returns.
+ * Every event is queued, whoever causes it, and its callback runs from the
+ * dispatcher with no lock held: never inside a layer, nor inside the
+ * public call that caused it.  So a callback may close or free anything,
+ * its own peer included, and a callback that blocks holds up only its own
+ * peer's later callbacks.  The receive path gathers the events a datagram
+ * causes and hands them over together at the end of the ICE receive
+ * upcall, once DTLS and SCTP have returned.
  */
 #define G_LOG_DOMAIN "p2psig"
 
@@ -29,9 +29,50 @@ peer_valid(const p2psig_peer *peer)
 
 /* ---- events ---- */
 
-static void
-event_free(struct event *event)
+/* Message events waiting for on_message, in bytes (each counts at least
+ * EVENT_COST, so that empty messages count too): past UNDELIVERED_MAX the
+ * peer stops reading SCTP, whose receive window then fills and closes, so
+ * that the remote waits rather than the queue growing while a callback
+ * blocks; reading resumes once the callbacks have brought it down to
+ * UNDELIVERED_RESUME.  Nothing is dropped. */
+#define UNDELIVERED_MAX (1024 * 1024)
+#define UNDELIVERED_RESUME (UNDELIVERED_MAX / 2)
+#define EVENT_COST 64
+
+static gint peers_alive;
+
+unsigned
+p2psig__peers_alive(void)
 {
+  return (unsigned)g_atomic_int_get(&peers_alive);
+}
+
+static void
+peer_ref(void *data)
+{
+  p2psig_peer *peer = data;
+
+  g_atomic_int_inc(&peer->refcount);
+}
+
+static void
+peer_unref(void *data)
+{
+  p2psig_peer *peer = data;
+
+  if (!g_atomic_int_dec_and_test(&peer->refcount))
+    return;
+  p2psig__dispatch_clear(&peer->dispatch);
+  peer->magic = 0;
+  g_free(peer);
+  g_atomic_int_add(&peers_alive, -1);
+}
+
+static void
+event_free(void *item)
+{
+  struct event *event = item;
+
   g_free(event->candidate);
   if (event->message)
     g_bytes_unref(event->message);
@@ -39,18 +80,96 @@ event_free(struct event *event)
   g_free(event);
 }
 
+/* Runs fn(peer) from an idle source on the library context, from any
+ * thread; never at once, inside the caller (as g_main_context_invoke could
+ * on the library thread). */
 static void
-run_event(p2psig_peer *peer, struct event *event)
+post_to_loop(GSourceFunc fn, p2psig_peer *peer, GDestroyNotify destroy,
+             int priority)
 {
+  GSource *source = g_idle_source_new();
+
+  g_source_set_priority(source, priority);
+  g_source_set_callback(source, fn, peer, destroy);
+  g_source_attach(source, p2psig__loop_context());
+  g_source_unref(source);
+}
+
+/* On the library thread: reads SCTP again, unless the peer has gone. */
+static gboolean
+resume_idle(gpointer data)
+{
+  p2psig_peer *peer = data;
+
+  p2psig__lock();
+  g_atomic_int_set(&peer->resume_scheduled, 0);
+  if (!peer->freed &&
+      g_atomic_int_compare_and_exchange(&peer->receive_paused, 1, 0) &&
+      peer->sctp) {
+    g_debug("peer %p: callbacks caught up, reading again", (void *)peer);
+    p2psig__sctp_set_paused(peer->sctp, false);
+  }
+  p2psig__unlock();
+  return G_SOURCE_REMOVE;
+}
+
+/* From any thread, with or without the lock. */
+static void
+schedule_resume(p2psig_peer *peer)
+{
+  if (!g_atomic_int_compare_and_exchange(&peer->resume_scheduled, 0, 1))
+    return;
+  peer_ref(peer);
+  post_to_loop(resume_idle, peer, peer_unref, G_PRIORITY_DEFAULT);
+}
+
+/* A message event about to be queued, on the library thread (SCTP's
+ * receive path). */
+static void
+count_message(p2psig_peer *peer, struct event *event)
+{
+  gsize len = 0;
+
+  g_bytes_get_data(event->message, &len);
+  event->held = (int)len + EVENT_COST;
+  if (g_atomic_int_add(&peer->undelivered, event->held) + event->held <=
+        UNDELIVERED_MAX ||
+      g_atomic_int_get(&peer->receive_paused) || !peer->sctp)
+    return;
+  g_debug("peer %p: %d bytes of messages undelivered, not reading until "
+          "the callbacks catch up", (void *)peer,
+          g_atomic_int_get(&peer->undelivered));
+  g_atomic_int_set(&peer->receive_paused, 1);
+  p2psig__sctp_set_paused(peer->sctp, true);
+  /* A callback that brought the count down before the flag was set saw no
+   * pause to end. */
+  if (g_atomic_int_get(&peer->undelivered) <= UNDELIVERED_RESUME)
+    schedule_resume(peer);
+}
+
+/* A message event done with, after its callback. */
+static void
+message_delivered(p2psig_peer *peer, int held)
+{
+  if (g_atomic_int_add(&peer->undelivered, -held) - held <=
+        UNDELIVERED_RESUME &&
+      g_atomic_int_get(&peer->receive_paused))
+    schedule_resume(peer);
+}
+
+/* Runs one event's callback: from the dispatcher, with no lock held,
+ * after the events of the peer before it (see dispatch.h). */
+static void
+run_event(void *owner, void *item)
+{
+  p2psig_peer *peer = owner;
+  struct event *event = item;
   const p2psig_peer_config *cfg = &peer->config;
   void *ud = cfg->user_data;
 
   switch (event->type) {
   case EVENT_CANDIDATE:
-    if (peer->observer && peer->observer->on_local_candidate)
-      peer->observer->on_local_candidate(peer->observer_data,
-                                         event->candidate);
-    if (cfg->on_candidate && !peer->freed)
+    if (cfg->on_candidate)
       cfg->on_candidate(peer, event->candidate, ud);
     break;
   case EVENT_STATE:
@@ -70,8 +189,10 @@ run_event(p2psig_peer *peer, struct event *event)
     if (cfg->on_close)
       cfg->on_close(event->channel, ud);
     /* A channel lives until its on_close has returned. */
-    if (!peer->freed)
+    p2psig__lock();
+    if (!peer->freed && !event->channel->detached)
       p2psig__channel_release(event->channel);
+    p2psig__unlock();
     break;
   case EVENT_BUFFERED_AMOUNT_LOW:
     if (cfg->on_buffered_amount_low)
@@ -96,42 +217,66 @@ run_event(p2psig_peer *peer, struct event *event)
 
       cfg->on_message(event->channel, data, len, event->kind, ud);
     }
+    message_delivered(peer, event->held);
     break;
   }
 }
 
-/* Runs the queued events in order; with the lock held, on the library
- * thread, with no layer of the peer on the stack.  A callback that frees
- * the peer stops the run (the teardown waits for it to return); events a
- * callback causes join the end of the queue and run in this same pass, so
- * a nested call finds the run in progress and leaves it to it. */
-static void
-dispatch(p2psig_peer *peer)
-{
-  struct event *event;
+static void schedule_teardown(p2psig_peer *peer);
 
-  if (peer->dispatching)
-    return;
-  peer->dispatching = true;
-  while (!peer->freed && (event = g_queue_pop_head(&peer->events))) {
-    run_event(peer, event);
-    event_free(event);
-  }
-  peer->dispatching = false;
+/* The peer was freed while one of its callbacks ran that the free could
+ * not wait for: that callback has returned now. */
+static void
+dispatch_stopped(void *owner)
+{
+  schedule_teardown(owner);
 }
 
-static gboolean
-dispatch_idle(gpointer user_data)
-{
-  p2psig_peer *peer = user_data;
+static const struct p2psig_dispatch_ops dispatch_ops = {
+  .run = run_event,
+  .free_item = event_free,
+  .ref = peer_ref,
+  .unref = peer_unref,
+  .stopped = dispatch_stopped,
+};
 
-  g_clear_pointer(&peer->dispatch_source, g_source_unref);
-  dispatch(peer);
+/* Hands the events gathered so far to the dispatcher. */
+static void
+flush_events(p2psig_peer *peer)
+{
+  p2psig__dispatch_push(&peer->dispatch, &peer->events);
+}
+
+/* The observer's turn for the local candidates: on the library thread with
+ * the lock held, in order, as the signaling layer needs. */
+static gboolean
+observe_idle(gpointer data)
+{
+  p2psig_peer *peer = data;
+
+  g_clear_pointer(&peer->observer_source, g_source_unref);
+  /* The observer may free the peer: the teardown waits for this source to
+   * return (it runs on this thread). */
+  while (!peer->freed && !g_queue_is_empty(&peer->observed)) {
+    char *candidate = g_queue_pop_head(&peer->observed);
+
+    if (peer->observer && peer->observer->on_local_candidate)
+      peer->observer->on_local_candidate(peer->observer_data, candidate);
+    g_free(candidate);
+  }
   return G_SOURCE_REMOVE;
 }
 
-/* Queues an event; takes references to its channel and message, copies
- * its candidate. */
+static void
+observe_candidate(p2psig_peer *peer, const char *candidate)
+{
+  g_queue_push_tail(&peer->observed, g_strdup(candidate));
+  if (!peer->observer_source)
+    peer->observer_source = p2psig__loop_idle(observe_idle, peer, NULL);
+}
+
+/* Queues an event, with the lock held; takes references to its channel
+ * and message, copies its candidate. */
 void
 p2psig__peer_emit(p2psig_peer *peer, struct event *event)
 {
@@ -139,6 +284,8 @@ p2psig__peer_emit(p2psig_peer *peer, struct event *event)
 
   if (peer->freed)
     return;
+  if (event->type == EVENT_CANDIDATE)
+    observe_candidate(peer, event->candidate);
   copy = g_new(struct event, 1);
   *copy = *event;
   copy->candidate = g_strdup(event->candidate);
@@ -146,11 +293,12 @@ p2psig__peer_emit(p2psig_peer *peer, struct event *event)
     g_bytes_ref(event->message);
   if (event->channel)
     p2psig_channel_ref(event->channel);
+  if (copy->type == EVENT_MESSAGE)
+    count_message(peer, copy);
   g_queue_push_tail(&peer->events, copy);
-  /* Inside the receive upcall, its end runs the queue: no source to make
-   * for each message. */
-  if (!peer->receiving && !peer->dispatch_source)
-    peer->dispatch_source = p2psig__loop_idle(dispatch_idle, peer, NULL);
+  /* Inside the receive upcall, its end hands the whole batch over. */
+  if (!peer->receiving)
+    flush_events(peer);
 }
 
 /* The W3C ICE connection state, from libnice's (ice_state) and from the
@@ -554,7 +702,8 @@ ice_state(void *data, enum p2psig_ice_state state)
 }
 
 /* The top of the receive path: libnice's callback, with the lock held.
- * The events the datagram caused run once DTLS and SCTP have returned. */
+ * The events the datagram caused go to the dispatcher together once DTLS
+ * and SCTP have returned. */
 static void
 ice_receive(void *data, const uint8_t *buf, size_t len)
 {
@@ -567,7 +716,7 @@ ice_receive(void *data, const uint8_t *buf, size_t len)
     peer->receiving = true;
     p2psig__dtls_feed(peer->dtls, buf, len);
     peer->receiving = false;
-    dispatch(peer);
+    flush_events(peer);
   } else if (peer->early_datagrams->len < EARLY_DATAGRAMS_MAX) {
     g_ptr_array_add(peer->early_datagrams, g_bytes_new(buf, len));
   }
@@ -698,7 +847,8 @@ load_tls_ca(const char *path, GTlsDatabase **out, char **detail)
 /* ---- lifetime ---- */
 
 /* Frees what p2psig_peer_new allocated, once the transports, events and
- * channels are gone. */
+ * channels are gone, and drops the application's reference: the memory
+ * goes with the last one (a callback still running, a pending resume). */
 static void
 free_peer(p2psig_peer *peer)
 {
@@ -716,8 +866,7 @@ free_peer(p2psig_peer *peer)
   g_hash_table_unref(peer->resetting);
   g_hash_table_unref(peer->last_reset);
   g_strfreev(peer->local_addresses);
-  peer->magic = 0;
-  g_free(peer);
+  peer_unref(peer);
 }
 
 p2psig_peer *
@@ -745,6 +894,9 @@ p2psig_peer_new(const p2psig_peer_config *config, int *error)
 
   peer = g_new0(p2psig_peer, 1);
   peer->magic = PEER_MAGIC;
+  peer->refcount = 1;
+  g_atomic_int_inc(&peers_alive);
+  p2psig__dispatch_init(&peer->dispatch, &dispatch_ops, peer);
   peer->config = cfg;
   /* Copied below into what needs them; never kept as given. */
   peer->config.ice_servers = NULL;
@@ -774,6 +926,7 @@ p2psig_peer_new(const p2psig_peer_config *config, int *error)
   peer->send_buffer_limit = cfg.send_buffer_limit ? cfg.send_buffer_limit
                                                   : 16 * 1024 * 1024;
   g_queue_init(&peer->events);
+  g_queue_init(&peer->observed);
   peer->remote.candidates = g_ptr_array_new_with_free_func(g_free);
 
   err = check_config(&cfg, &detail);
@@ -856,7 +1009,6 @@ teardown(void *data)
 {
   struct teardown *args = data;
   p2psig_peer *peer = args->peer;
-  struct event *event;
 
   p2psig__lock();
   release_transports(peer);
@@ -866,12 +1018,12 @@ teardown(void *data)
     g_source_destroy(peer->release_source);
     g_clear_pointer(&peer->release_source, g_source_unref);
   }
-  if (peer->dispatch_source) {
-    g_source_destroy(peer->dispatch_source);
-    g_clear_pointer(&peer->dispatch_source, g_source_unref);
+  if (peer->observer_source) {
+    g_source_destroy(peer->observer_source);
+    g_clear_pointer(&peer->observer_source, g_source_unref);
   }
-  while ((event = g_queue_pop_head(&peer->events)))
-    event_free(event);
+  g_queue_clear_full(&peer->events, event_free);
+  g_queue_clear_full(&peer->observed, g_free);
   while (peer->channels->len > 0)
     p2psig__channel_release(peer->channels->pdata[0]);
   g_queue_clear(&peer->blocked_channels);
@@ -879,8 +1031,8 @@ teardown(void *data)
   p2psig__unlock();
 }
 
-/* Freed from inside a callback: libnice finishes closing in the
- * background. */
+/* Freed from inside a callback, or on the library thread: libnice
+ * finishes closing in the background. */
 static gboolean
 teardown_idle(gpointer data)
 {
@@ -891,10 +1043,18 @@ teardown_idle(gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* The teardown runs on the library context, so that no libnice or timer
+ * callback of this peer can be running or pending meanwhile. */
+static void
+schedule_teardown(p2psig_peer *peer)
+{
+  post_to_loop(teardown_idle, peer, NULL, G_PRIORITY_DEFAULT_IDLE);
+}
+
 void
 p2psig_peer_free(p2psig_peer *peer)
 {
-  bool defer;
+  bool on_loop;
 
   if (!peer_valid(peer))
     return;
@@ -903,19 +1063,17 @@ p2psig_peer_free(p2psig_peer *peer)
     p2psig__unlock();
     return;
   }
-  peer->freed = true;
-  /* On the library thread we may be inside one of this peer's callbacks
-   * (or a libnice callback below it): release once it has returned. */
-  defer = p2psig__loop_is_current();
-  if (defer) {
-    GSource *source = g_idle_source_new();
-
-    g_source_set_callback(source, teardown_idle, peer, NULL);
-    g_source_attach(source, p2psig__loop_context());
-    g_source_unref(source);
-  }
+  peer->freed = true; /* no event is queued any more */
   p2psig__unlock();
-  if (!defer) {
+  /* Holding the lock (a signaling callback) we may not wait for a
+   * callback: it may be waiting for the lock.  A callback that the loop's
+   * thread runs may wait: the loop moves to another thread meanwhile. */
+  on_loop = p2psig__loop_is_current();
+  if (!p2psig__dispatch_stop(&peer->dispatch, !p2psig__lock_held()))
+    return; /* the teardown follows the callback still running */
+  if (on_loop) {
+    schedule_teardown(peer);
+  } else {
     struct teardown args = { peer, NULL };
 
     p2psig__loop_run_sync(teardown, &args);

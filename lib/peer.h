@@ -10,8 +10,9 @@
 
 struct p2psig_peer_observer {
   /* A local candidate ("candidate:..."), or NULL when gathering is done.
-   * Runs on the library thread with the lock held, just before the
-   * application's on_candidate, in the same order. */
+   * Runs on the library thread with the lock held, from an idle source,
+   * in the candidates' order; the application's on_candidate runs on a
+   * dispatcher thread meanwhile, in no fixed order with it. */
   void (*on_local_candidate)(void *data, const char *candidate);
 };
 

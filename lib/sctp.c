@@ -67,6 +67,7 @@ struct p2psig_sctp {
   bool connected;
   bool closed;
   bool readable;
+  bool paused;              /* not read until resumed (back-pressure) */
   bool blocked;             /* a send returned EAGAIN */
   GByteArray *partial;      /* a message arriving in pieces */
   bool partial_too_big;     /* drop the rest of it */
@@ -696,7 +697,7 @@ deliver(struct p2psig_sctp *sctp, const struct sctp_rcvinfo *info,
 static void
 drain(struct p2psig_sctp *sctp)
 {
-  while (!sctp->closed) {
+  while (!sctp->closed && !sctp->paused) {
     struct sctp_rcvinfo info = { 0 };
     socklen_t info_len = sizeof info;
     unsigned int info_type = 0;
@@ -743,6 +744,19 @@ drain_readable(void)
     }
   }
   draining = false;
+}
+
+void
+p2psig__sctp_set_paused(struct p2psig_sctp *sctp, bool paused)
+{
+  sctp->paused = paused;
+  /* What arrived meanwhile waits in the socket, which no upcall marks
+   * again: read it now. */
+  if (!paused && !sctp->closed && !sctp->readable) {
+    sctp->readable = true;
+    g_ptr_array_add(readable_list, sctp);
+    drain_readable();
+  }
 }
 
 void

@@ -50,6 +50,10 @@ int p2psig__sctp_connect(struct p2psig_sctp *sctp);
 /* Feeds one decrypted SCTP packet. */
 void p2psig__sctp_feed(struct p2psig_sctp *sctp, const uint8_t *buf,
                        size_t len);
+/* Paused, the association's messages stay in usrsctp's receive buffer,
+ * whose window then closes so that the remote stops sending; resumed,
+ * they are read (and delivered) at once. */
+void p2psig__sctp_set_paused(struct p2psig_sctp *sctp, bool paused);
 /* Sends one whole message, or nothing: P2PSIG_EAGAIN when the send buffer
  * cannot take it now (on_writable follows).  options NULL: reliable,
  * ordered. */

@@ -5,6 +5,10 @@
  * the last cycle must stay within a small bound of their values after the
  * first ten: nothing accumulates per connection.
  *
+ * /churn/free-inside: the same with the answer freeing its own peer from
+ * inside on_message while this thread frees the offer, whose callbacks
+ * hear the remote go meanwhile: a fifth as many cycles.
+ *
  * P2PSIG_CHURN_CYCLES sets the number of cycles (default 500; CI runs a
  * smaller count under valgrind and LeakSanitizer).
  */
@@ -15,6 +19,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "peer-private.h"
 #include "testutil.h"
 
 /* Bounds, documented in the README: RSS may grow by allocator slack,
@@ -54,6 +59,57 @@ cycle(void)
   testutil_side_clear(&answer);
 }
 
+/* Under the harness's lock: answers that freed themselves. */
+static int freed_inside;
+
+static void
+free_on_message(p2psig_channel *channel, const void *data, size_t len,
+                p2psig_kind kind, void *user_data)
+{
+  struct testutil_side *side = user_data;
+  p2psig_peer *peer = p2psig_channel_get_peer(channel);
+
+  testutil_on_message(channel, data, len, kind, user_data);
+  testutil_lock();
+  side->freed = true; /* no callback may follow */
+  testutil_unlock();
+  /* From inside its own callback: returns at once, the memory stays until
+   * this returns, and the channel says the peer is gone. */
+  p2psig_peer_free(peer);
+  g_assert_cmpint(p2psig_channel_send_text(channel, "late"), ==,
+                  P2PSIG_ECLOSED);
+  testutil_lock();
+  freed_inside++;
+  testutil_unlock();
+}
+
+static void
+cycle_free_inside(void)
+{
+  static const p2psig_peer_config offer_cfg = { P2PSIG_PEER_CONFIG_INIT,
+                                                .on_state = on_state };
+  static const p2psig_peer_config answer_cfg = {
+    P2PSIG_PEER_CONFIG_INIT, .on_state = on_state,
+    .on_message = free_on_message,
+  };
+  struct testutil_side offer, answer;
+  int before;
+
+  testutil_side_init(&offer, NULL, &answer, &offer_cfg);
+  testutil_side_init(&answer, NULL, &offer, &answer_cfg);
+  testutil_side_channel(&offer, "churn", NULL);
+  testutil_negotiate(&offer, &answer, NULL, NULL);
+  TESTUTIL_WAIT(offer.opened == 1 && answer.opened == 1, 10000, "open");
+  testutil_lock();
+  before = freed_inside;
+  testutil_unlock();
+  g_assert_cmpint(p2psig_channel_send_text(offer.channel, "free"), ==, 0);
+  TESTUTIL_WAIT(freed_inside == before + 1, 10000, "the answer freed");
+  /* At once: the offer may be hearing the remote go. */
+  testutil_side_clear(&offer);
+  testutil_side_clear(&answer); /* freed already: records only */
+}
+
 static long
 rss_kib(void)
 {
@@ -90,16 +146,14 @@ fds_settled(void *data)
 }
 
 static void
-test_churn(void)
+run_cycles(void (*one)(void), int cycles)
 {
-  const char *env = g_getenv("P2PSIG_CHURN_CYCLES");
-  int cycles = env ? atoi(env) : 500;
   long rss_after_ten = 0;
   gint64 start = g_get_monotonic_time();
 
   g_assert_cmpint(cycles, >=, 10);
   for (int i = 1; i <= cycles; i++) {
-    cycle();
+    one();
     if (i == 10) {
       rss_after_ten = rss_kib();
       baseline_fds = open_fds();
@@ -119,10 +173,40 @@ test_churn(void)
 #endif
 }
 
+static int
+cycles_asked(void)
+{
+  const char *env = g_getenv("P2PSIG_CHURN_CYCLES");
+
+  return env ? atoi(env) : 500;
+}
+
+static void
+test_churn(void)
+{
+  run_cycles(cycle, cycles_asked());
+}
+
+static bool
+peers_released(void *data)
+{
+  return p2psig__peers_alive() == 0;
+}
+
+static void
+test_free_inside(void)
+{
+  run_cycles(cycle_free_inside, MAX(10, cycles_asked() / 5));
+  /* The last answer is released in the background: not while the process
+   * exits (OpenSSL's exit handlers would race it). */
+  testutil_wait_for(peers_released, NULL, 5000, "every peer released");
+}
+
 int
 main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/churn/cycles", test_churn);
+  g_test_add_func("/churn/free-inside", test_free_inside);
   return g_test_run();
 }

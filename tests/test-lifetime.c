@@ -14,6 +14,11 @@
  *   ICE disconnected then failed, each before the peer state.
  * - /lifetime/liveness/junk: datagrams that DTLS cannot authenticate,
  *   sent from the remote's address, do not keep a frozen remote alive.
+ * - /lifetime/free/waits: p2psig_peer_free() from another thread while one
+ *   of the peer's callbacks runs returns once that callback has returned.
+ * - /lifetime/free/ring/<n>: n peers' callbacks, all running at once, each
+ *   free the next one's peer (2: each other's); no deadlock, no callback
+ *   after, nothing touched after it is freed.
  *
  * Tests reach the peer's internals (peer-private.h) only to play a remote
  * that misbehaves: frozen, aborting its association alone, closing only
@@ -410,7 +415,10 @@ test_callback(gconstpointer data)
   }
   TESTUTIL_WAIT(offer.opens >= 2 || answer.acted, WAIT_MS,
                 "the offer's channels open, or the answer acted");
-  if (offer.opens >= 2)
+  testutil_lock();
+  offer_open = offer.opens >= 2;
+  testutil_unlock();
+  if (offer_open)
     streamer = g_thread_new("stream", stream_big, &offer);
   switch (c->trigger) {
   case ON_CLOSE:
@@ -781,6 +789,152 @@ test_liveness_junk(void)
   side_clear(&answer);
 }
 
+/* ---- p2psig_peer_free() and callbacks running on other threads ---- */
+
+#define BLOCK_MS 300
+
+/* Under the harness's lock. */
+static struct {
+  int entered, returned;
+  gint64 returned_at;
+} blocker;
+
+static void
+blocking_on_message(p2psig_channel *channel, const void *data, size_t len,
+                    p2psig_kind kind, void *user_data)
+{
+  testutil_on_message(channel, data, len, kind, user_data);
+  testutil_lock();
+  blocker.entered++;
+  testutil_unlock();
+  g_usleep(BLOCK_MS * 1000); /* the callback that blocks, under test */
+  testutil_lock();
+  blocker.returned++;
+  blocker.returned_at = g_get_monotonic_time();
+  testutil_unlock();
+}
+
+static void
+test_free_waits(void)
+{
+  p2psig_peer_config cfg = { P2PSIG_PEER_CONFIG_INIT,
+                             .on_message = blocking_on_message };
+  struct testutil_side offer, answer;
+  gint64 returned_at;
+
+  memset(&blocker, 0, sizeof blocker);
+  testutil_side_init(&offer, "offer", &answer, NULL);
+  testutil_side_init(&answer, "answer", &offer, &cfg);
+  testutil_side_channel(&offer, "data", NULL);
+  testutil_negotiate(&offer, &answer, NULL, NULL);
+  TESTUTIL_WAIT(offer.opened == 1 && answer.opened == 1, WAIT_MS, "open");
+  g_assert_cmpint(p2psig_channel_send_text(offer.channel, "block"), ==, 0);
+  TESTUTIL_WAIT(blocker.entered == 1, WAIT_MS, "the callback blocking");
+  /* Frees from this thread and checks that nothing came after. */
+  testutil_side_clear(&answer);
+  returned_at = g_get_monotonic_time();
+  testutil_lock();
+  g_assert_cmpint(blocker.returned, ==, 1);
+  g_assert_cmpint(blocker.returned_at, <=, returned_at);
+  testutil_unlock();
+  testutil_side_clear(&offer);
+}
+
+#define RING_MAX 3
+#define BARRIER_MS 10000
+
+struct member {
+  struct testutil_side offer, answer;
+  int index;
+  bool acted;
+};
+
+/* Under the harness's lock. */
+static struct {
+  int n;
+  struct member members[RING_MAX];
+  int inside, returned;
+  bool apart;          /* a callback waited in vain for the others */
+} ring;
+
+/* Member i's answer, once inside on_message, waits until every member's
+ * is, then frees member i + 1's answer, whose callback runs meanwhile on
+ * another thread and frees the next one's. */
+static void
+ring_on_message(p2psig_channel *channel, const void *data, size_t len,
+                p2psig_kind kind, void *user_data)
+{
+  struct testutil_side *side = user_data;
+  struct member *m = side->user;
+  struct member *next;
+  gint64 deadline = g_get_monotonic_time() + BARRIER_MS * 1000;
+  p2psig_peer *victim;
+
+  testutil_on_message(channel, data, len, kind, user_data);
+  testutil_lock();
+  if (m->acted) {
+    testutil_unlock();
+    return;
+  }
+  m->acted = true;
+  ring.inside++;
+  while (ring.inside < ring.n)
+    if (!testutil_wait_until(deadline) && ring.inside < ring.n) {
+      ring.apart = true;
+      break;
+    }
+  next = &ring.members[(m->index + 1) % ring.n];
+  victim = next->answer.peer;
+  /* Its callback is past its check; no later one may start. */
+  next->answer.freed = true;
+  testutil_unlock();
+  p2psig_peer_free(victim);
+  testutil_lock();
+  ring.returned++;
+  testutil_unlock();
+}
+
+static void
+test_free_ring(gconstpointer data)
+{
+  int n = GPOINTER_TO_INT(data);
+  p2psig_peer_config cfg = { P2PSIG_PEER_CONFIG_INIT,
+                             .on_message = ring_on_message };
+
+  memset(&ring, 0, sizeof ring);
+  ring.n = n;
+  for (int i = 0; i < n; i++) {
+    struct member *m = &ring.members[i];
+
+    m->index = i;
+    cfg.user_data = m;
+    testutil_side_init(&m->offer, "offer", &m->answer, NULL);
+    testutil_side_init(&m->answer, "answer", &m->offer, &cfg);
+    testutil_side_channel(&m->offer, "ring", NULL);
+    testutil_negotiate(&m->offer, &m->answer, NULL, NULL);
+  }
+  for (int i = 0; i < n; i++)
+    TESTUTIL_WAIT(ring.members[i].offer.opened == 1 &&
+                  ring.members[i].answer.opened == 1, WAIT_MS, "open");
+  for (int i = 0; i < n; i++)
+    g_assert_cmpint(p2psig_channel_send_text(ring.members[i].offer.channel,
+                                             "free the next"), ==, 0);
+  TESTUTIL_WAIT(ring.returned == n, WAIT_MS, "every free returned");
+  testutil_lock();
+  g_assert_false(ring.apart);
+  testutil_unlock();
+  for (int i = 0; i < n; i++) {
+    testutil_side_clear(&ring.members[i].answer); /* freed: records only */
+    testutil_side_clear(&ring.members[i].offer);
+  }
+}
+
+static bool
+peers_released(void *data)
+{
+  return p2psig__peers_alive() == 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -789,6 +943,7 @@ main(int argc, char **argv)
   static struct ending_case ending_cases[G_N_ELEMENTS(ending_names) * 4];
   static const int channel_counts[] = { 1, 5, 50, 1000 };
   size_t n = 0;
+  int ret;
 
   g_test_init(&argc, &argv, NULL);
   for (enum trigger t = ON_CANDIDATE; t <= ON_BUFFERED_AMOUNT_LOW; t++) {
@@ -811,5 +966,15 @@ main(int argc, char **argv)
     }
   }
   g_test_add_func("/lifetime/liveness/junk", test_liveness_junk);
-  return g_test_run();
+  g_test_add_func("/lifetime/free/waits", test_free_waits);
+  g_test_add_data_func("/lifetime/free/ring/2", GINT_TO_POINTER(2),
+                       test_free_ring);
+  g_test_add_data_func("/lifetime/free/ring/3", GINT_TO_POINTER(3),
+                       test_free_ring);
+  ret = g_test_run();
+  /* Peers freed from inside their callbacks are released in the
+   * background: not while the process exits (OpenSSL's exit handlers would
+   * race it). */
+  testutil_wait_for(peers_released, NULL, 5000, "every peer released");
+  return ret;
 }

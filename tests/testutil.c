@@ -96,12 +96,13 @@ testutil_on_candidate(p2psig_peer *peer, const char *candidate,
     g_ptr_array_add(side->candidates, g_strdup(candidate));
     /* Under the lock, so that the test thread cannot free the other peer
      * meanwhile (testutil_side_clear).  It holds the candidates that come
-     * before its remote description; this tests that too. */
+     * before its remote description; this tests that too.  The other side
+     * may have closed meanwhile: by us (p2psig_peer_close() closes the
+     * remote too) while our candidates were on their way, or itself, from
+     * a callback of its own that ran on another thread (test-lifetime). */
     if (other && !other->freed && other->peer) {
       int ret = p2psig_peer_add_candidate(other->peer, candidate);
 
-      /* Closed (by us: p2psig_peer_close() closes the remote too) while
-       * our candidates were still on their way. */
       if (ret != P2PSIG_ECLOSED)
         g_assert_cmpint(ret, ==, 0);
     }

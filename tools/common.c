@@ -430,7 +430,7 @@ print_selected_pair(const struct tool *t, p2psig_peer *peer)
           s.remote_port);
 }
 
-/* Callbacks run on the library thread: record, print, wake main. */
+/* Callbacks run on the library's threads: record, print, wake main. */
 static void
 wake(void)
 {

@@ -10,15 +10,32 @@
  *
  * Threads and callbacks
  * ---------------------
- * The library runs its network work on one thread of its own, started with
- * the first peer and shared by every peer of the process.  All callbacks run
- * on that thread.  The callbacks of one peer never run concurrently and run
- * in the order their events happened.
+ * The library runs its network work on a loop of its own, started with the
+ * first peer and shared by every peer of the process.  The callbacks of
+ * peers and channels run on the loop's thread between its rounds of
+ * network work, never with a lock of the library held: the callbacks of
+ * one peer (its own and its channels') never run concurrently and run in
+ * the order their events happened; callbacks of different peers may run at
+ * the same time, on different threads (below).  A p2psig_signaling's
+ * callbacks run inside the loop's network work.
  *
  * Every function may be called from any thread, including from inside a
  * callback.  No callback runs inside the public call that caused it: it is
- * queued and runs after that call has returned.  Callbacks must not block;
- * while one runs, the library's thread waits for it.
+ * queued, and one caused from inside a callback of the same peer runs after
+ * that callback has returned.
+ *
+ * A callback that blocks holds up only the later callbacks of its own
+ * peer: sends, receives and the callbacks of other peers go on.  A
+ * callback still running after 1 ms leaves the loop to another thread
+ * (within 2 ms of its start), which the library starts then, and its own thread ends once it
+ * returns; while max(8, 4 x the number of cores) callbacks block at once,
+ * the callbacks of every other peer wait for one of them to return.  While a peer's callbacks are
+ * held up, the messages that arrive for it wait, about 1 MiB of them at
+ * most; then the peer stops reading, so that the remote's sends wait (its
+ * buffered amount grows) and nothing is lost.  Callbacks should still
+ * return promptly.  p2psig_peer_free() waits for a callback of the peer
+ * that runs on another thread: do not hold, while calling it, a lock that
+ * the peer's callbacks take.
  *
  * Memory given to a callback is lent for the duration of the callback only:
  * copy what you keep.  Strings are NUL-terminated; message data is not.
@@ -189,7 +206,7 @@ typedef enum p2psig_log_level {
  * @user_data: as given to p2psig_set_log_handler()
  *
  * Receives the library's log.  Called from any thread (the library's
- * thread, or one calling a p2psig function), one message at a time, with
+ * threads, or one calling a p2psig function), one message at a time, with
  * the library's log lock held: return promptly, and call no p2psig function
  * but p2psig_set_log_handler().
  *
@@ -844,9 +861,16 @@ P2PSIG_API void p2psig_peer_close(p2psig_peer *peer);
  * @peer: (nullable): the peer
  *
  * Frees the peer and its channels at once and silently: no callback runs
- * after this returns.  Called from inside one of the peer's callbacks, the
- * release is deferred until that callback returns.  A signaling object
- * attached to the peer must be freed first.
+ * after this returns, and one running on another thread is waited for.
+ * Called from inside one of the peer's callbacks, it returns at once and
+ * the release is deferred until that callback returns.  It cannot wait, and
+ * returns at once while no further callback of the peer starts, in two
+ * cases where waiting would deadlock: from a p2psig_signaling callback
+ * (which runs on the library's network thread), and when the callback
+ * running is itself inside p2psig_peer_free(), waiting for the caller's own
+ * callback to return (two peers' callbacks freeing each other's peers at
+ * the same time).  A signaling object attached to the peer must be freed
+ * first.
  *
  * Since: 0.1
  */
