@@ -89,7 +89,9 @@ lead_again(struct loop_thread *self)
 static void
 lead(struct loop_thread *self)
 {
-  bool more = false;
+  /* The thread that led before may have queued callbacks just before the
+   * takeover without waking the context: look at once. */
+  bool more = true;
 
   do {
     apply_timer_slack();
@@ -279,6 +281,25 @@ p2psig__lock_held(void)
   return lock_depth > 0;
 }
 
+/* Whether the calling thread leads; if so it holds the context until
+ * g_main_context_release(), so that no watchdog takes the loop over while
+ * it runs loop code inline (from a callback, say). */
+static bool
+enter_loop(void)
+{
+  bool entered = false;
+
+  if (!this_thread)
+    return false;
+  g_mutex_lock(&lead_lock);
+  /* The leader gets it: only a watchdog taking over under this lock
+   * acquires it otherwise. */
+  if (g_atomic_pointer_get(&leader) == this_thread)
+    entered = g_main_context_acquire(library_context);
+  g_mutex_unlock(&lead_lock);
+  return entered;
+}
+
 struct sync_call {
   void (*fn)(void *data);
   void *data;
@@ -305,8 +326,9 @@ p2psig__loop_run_sync(void (*fn)(void *data), void *data)
 {
   struct sync_call call = { .fn = fn, .data = data };
 
-  if (p2psig__loop_is_current()) {
+  if (enter_loop()) {
     fn(data);
+    g_main_context_release(library_context);
     return;
   }
   /* The library thread may be waiting for the lock. */
