@@ -80,8 +80,9 @@ bool p2psig__lock_held(void);
 #else
 #define P2PSIG_ASSERT_UNLOCKED() ((void)0)
 #endif
-/* Runs fn(data) on the library thread and waits for it; runs it at once when
- * already there.  The caller must not hold the lock. */
+/* Runs fn(data) on the library loop and waits for it; runs it at once when
+ * the caller leads the loop (holding the loop's context meanwhile, so that
+ * the loop does not move).  Elsewhere the caller must not hold the lock. */
 void p2psig__loop_run_sync(void (*fn)(void *data), void *data);
 /* Attaches a source to the library context that calls fn with the lock held;
  * returns the source (one reference, owned by the caller). */

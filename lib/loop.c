@@ -10,9 +10,12 @@
  * a message and the send its callback makes cost no thread wake-up.  A
  * watchdog thread samples the leader every WATCH_US while callbacks run:
  * when one has been running for OVERRUN_US, it has blocked, and the
- * watchdog becomes the leader and runs the context itself (the blocked
- * thread released it before running callbacks); a new watchdog starts,
- * and the blocked thread finishes its callback and ends.  After IDLE_US
+ * watchdog becomes the leader and runs the context itself; a new watchdog
+ * starts, and the blocked thread finishes its callback and ends.  The
+ * leader holds the context (g_main_context_acquire) except while it runs
+ * callbacks, and the watchdog takes over only if it can acquire it: a
+ * callback may be inside a call that runs on the context there and then
+ * (a p2psig_signaling_new, say), and two threads must never run it.  After IDLE_US
  * without a callback the watchdog sleeps until the next one, so an idle
  * loop never wakes it.
  *
@@ -60,20 +63,45 @@ static unsigned loop_threads;
 
 static void apply_timer_slack(void);
 
+/* After a round of callbacks: acquires the context again and returns true
+ * while self leads, false once a watchdog took over (it acquired the
+ * context then, under lead_lock). */
+static bool
+lead_again(struct loop_thread *self)
+{
+  for (;;) {
+    bool leading, acquired = false;
+
+    g_mutex_lock(&lead_lock);
+    leading = g_atomic_pointer_get(&leader) == self;
+    if (leading)
+      acquired = g_main_context_acquire(library_context);
+    g_mutex_unlock(&lead_lock);
+    if (!leading || acquired)
+      return leading;
+    /* Only the loop's threads acquire it, each for a moment (a signaling
+     * call that a callback made): not expected, but not fatal. */
+    g_usleep(50);
+  }
+}
+
+/* Called with the context acquired. */
 static void
 lead(struct loop_thread *self)
 {
-  bool more = false;
+  /* The thread that led before may have queued callbacks just before the
+   * takeover without waking the context: look at once. */
+  bool more = true;
 
-  while (g_atomic_pointer_get(&leader) == self) {
+  do {
     apply_timer_slack();
-    /* Thread default only for the iteration: pushing acquires the
-     * context, which the next leader must be able to acquire. */
     g_main_context_push_thread_default(library_context);
     g_main_context_iteration(library_context, !more);
     g_main_context_pop_thread_default(library_context);
+    /* Released while callbacks run, so that a watchdog can take it. */
+    g_main_context_release(library_context);
     more = p2psig__dispatch_run_ready();
-  }
+  } while (lead_again(self));
 }
 
 static void start_watchdog(void);
@@ -130,8 +158,11 @@ watchdog_main(gpointer data)
       g_cond_wait(&watchdog_cond, &lead_lock);
     else if (next > 0)
       g_cond_wait_until(&watchdog_cond, &lead_lock, next);
+    /* The context is not free while the blocked callback is inside a
+     * signaling call: the next sample tries again. */
     if (leader_blocked(&marks, &next) &&
-        loop_threads < p2psig__dispatch_max_threads())
+        loop_threads < p2psig__dispatch_max_threads() &&
+        g_main_context_acquire(library_context))
       break;
     if (marks != last) {
       last = marks;
@@ -189,6 +220,13 @@ p2psig__loop_callback_end(void)
 }
 
 static gpointer
+first_thread_main(gpointer data)
+{
+  g_main_context_acquire(library_context);
+  return loop_thread_main(data);
+}
+
+static gpointer
 start_library_thread(gpointer unused)
 {
   struct loop_thread *first = g_new0(struct loop_thread, 1);
@@ -196,7 +234,7 @@ start_library_thread(gpointer unused)
   library_context = g_main_context_new();
   loop_threads = 1;
   leader = first;
-  g_thread_unref(g_thread_new("p2psig", loop_thread_main, first));
+  g_thread_unref(g_thread_new("p2psig", first_thread_main, first));
   start_watchdog();
   return library_context;
 }
@@ -243,6 +281,25 @@ p2psig__lock_held(void)
   return lock_depth > 0;
 }
 
+/* Whether the calling thread leads; if so it holds the context until
+ * g_main_context_release(), so that no watchdog takes the loop over while
+ * it runs loop code inline (from a callback, say). */
+static bool
+enter_loop(void)
+{
+  bool entered = false;
+
+  if (!this_thread)
+    return false;
+  g_mutex_lock(&lead_lock);
+  /* The leader gets it: only a watchdog taking over under this lock
+   * acquires it otherwise. */
+  if (g_atomic_pointer_get(&leader) == this_thread)
+    entered = g_main_context_acquire(library_context);
+  g_mutex_unlock(&lead_lock);
+  return entered;
+}
+
 struct sync_call {
   void (*fn)(void *data);
   void *data;
@@ -269,8 +326,9 @@ p2psig__loop_run_sync(void (*fn)(void *data), void *data)
 {
   struct sync_call call = { .fn = fn, .data = data };
 
-  if (p2psig__loop_is_current()) {
+  if (enter_loop()) {
     fn(data);
+    g_main_context_release(library_context);
     return;
   }
   /* The library thread may be waiting for the lock. */

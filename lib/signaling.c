@@ -266,15 +266,6 @@ new_args_clear(struct new_args *args)
   g_clear_pointer(&args->reason, g_free);
 }
 
-static void
-run_on_loop(void (*fn)(void *data), void *data)
-{
-  if (p2psig__loop_is_current())
-    fn(data);
-  else
-    p2psig__loop_run_sync(fn, data);
-}
-
 p2psig_signaling *
 p2psig_signaling_new(p2psig_peer *peer, const p2psig_signaling_config *config,
                      int *error)
@@ -391,7 +382,7 @@ p2psig_signaling_new(p2psig_peer *peer, const p2psig_signaling_config *config,
 
   args.sig = sig;
   args.error = P2PSIG_EINTERNAL;
-  run_on_loop(new_on_loop, &args);
+  p2psig__loop_run_sync(new_on_loop, &args);
   if ((rc = args.error) < 0)
     goto fail;
 
@@ -467,7 +458,7 @@ post_offer(p2psig_signaling *signaling, bool restart)
 
   if (!signaling)
     return P2PSIG_EINVAL;
-  run_on_loop(start_on_loop, &args);
+  p2psig__loop_run_sync(start_on_loop, &args);
   return args.error;
 }
 
@@ -529,7 +520,7 @@ p2psig_signaling_set_peer(p2psig_signaling *signaling, p2psig_peer *peer)
 
   if (!signaling || !peer)
     return P2PSIG_EINVAL;
-  run_on_loop(set_peer_on_loop, &args);
+  p2psig__loop_run_sync(set_peer_on_loop, &args);
   return args.error;
 }
 
@@ -573,5 +564,5 @@ p2psig_signaling_free(p2psig_signaling *signaling)
 {
   if (!signaling)
     return;
-  run_on_loop(free_on_loop, signaling);
+  p2psig__loop_run_sync(free_on_loop, signaling);
 }

@@ -20,6 +20,12 @@
  * bound (peer.c's UNDELIVERED_MAX, read through the internals), then
  * waits (P2PSIG_EAGAIN); once the callback returns, every message arrives,
  * in order.
+ *
+ * /isolation/signaling-in-callback: 50 callbacks that each make and free
+ * 30 signaling objects in a row (each made on the loop's context, which the
+ * callback's thread holds meanwhile) runs long enough for the loop to
+ * move to another thread: it moves only while the context is free, and
+ * every call succeeds.
  */
 #include <p2psig/p2psig.h>
 #include <string.h>
@@ -356,11 +362,75 @@ test_back_pressure(void)
   testutil_side_clear(&answer);
 }
 
+/* ---- a callback that keeps calling into the loop ---- */
+
+#define SIGNALING_MESSAGES 50
+#define SIGNALING_ROUNDS 30
+
+/* Under the harness's lock. */
+static struct {
+  p2psig_peer *peer;       /* Z: the peer the signaling objects serve */
+  int made;                /* signaling objects made and freed */
+  int done;                /* callbacks returned */
+} busy;
+
+/* Runs some milliseconds: the watchdog moves the loop meanwhile, likely
+ * while this thread is inside p2psig_signaling_new, which runs on the
+ * loop's context (so each message gives the race a chance). */
+static void
+signaling_on_message(p2psig_channel *channel, const void *data, size_t len,
+                     p2psig_kind kind, void *user_data)
+{
+  p2psig_signaling_config config = {
+    P2PSIG_SIGNALING_CONFIG_INIT,
+    .role = P2PSIG_ROLE_ANSWER,
+    .listen_address = "127.0.0.1:0",
+    .remote_address = "127.0.0.1:9",
+  };
+  int made = 0;
+
+  testutil_on_message(channel, data, len, kind, user_data);
+  for (int i = 0; i < SIGNALING_ROUNDS; i++) {
+    int error = -1;
+    p2psig_signaling *sig = p2psig_signaling_new(busy.peer, &config, &error);
+
+    if (!sig)
+      break;
+    p2psig_signaling_free(sig);
+    made++;
+  }
+  testutil_lock();
+  busy.made += made;
+  busy.done++;
+  testutil_unlock();
+}
+
+static void
+test_signaling_in_callback(void)
+{
+  struct pair x;
+  struct testutil_side z;
+
+  pair_open(&x, "X", signaling_on_message);
+  testutil_side_init(&z, "Z", NULL, NULL);
+  busy.peer = z.peer;
+  for (int i = 0; i < SIGNALING_MESSAGES; i++)
+    g_assert_cmpint(p2psig_channel_send(x.offer.channel, "go", 2,
+                                        P2PSIG_KIND_TEXT), ==, P2PSIG_OK);
+  TESTUTIL_WAIT(busy.done == SIGNALING_MESSAGES, WAIT_MS,
+                "X's answer done with its callbacks");
+  g_assert_cmpint(busy.made, ==, SIGNALING_MESSAGES * SIGNALING_ROUNDS);
+  testutil_side_clear(&z);
+  pair_close(&x);
+}
+
 int
 main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/isolation/blocked-callback", test_blocked_callback);
   g_test_add_func("/isolation/back-pressure", test_back_pressure);
+  g_test_add_func("/isolation/signaling-in-callback",
+                  test_signaling_in_callback);
   return g_test_run();
 }
