@@ -16,9 +16,9 @@
  * emits some signals (new candidates during gathering, component states)
  * from inside the agent calls we make under the lock, and their handlers
  * lock; and the signaling layer calls the peer's public functions from its
- * handlers, which hold the lock, and runs its own application callback
- * (on_status) with it.  Debug builds count the depth, and assert it is
- * zero where the rules above want the lock free.
+ * handlers, which hold the lock (its own application callbacks run with
+ * it released).  Debug builds count the depth, and assert it is zero
+ * where the rules above want the lock free.
  */
 #ifndef P2PSIG_INTERNAL_H
 #define P2PSIG_INTERNAL_H
@@ -65,6 +65,11 @@ GMainContext *p2psig__loop_context(void);
 /* Whether the calling thread runs the library loop now (in an iteration,
  * or running callbacks between two). */
 bool p2psig__loop_is_current(void);
+/* Whether the caller may wait for a callback on another thread, which may
+ * be waiting for the lock or for the loop: not with the lock held, nor
+ * while running the loop's context (a signaling callback).  A peer's
+ * callback on the loop's thread may: the loop moves on meanwhile. */
+bool p2psig__loop_may_wait(void);
 /* Ends the loop's wait for sources (work was queued for it). */
 void p2psig__loop_wakeup(void);
 /* Around each application callback the loop's thread runs, so that one

@@ -254,6 +254,13 @@ p2psig__loop_is_current(void)
   return this_thread && g_atomic_pointer_get(&leader) == this_thread;
 }
 
+bool
+p2psig__loop_may_wait(void)
+{
+  return !p2psig__lock_held() &&
+         !g_main_context_is_owner(p2psig__loop_context());
+}
+
 void
 p2psig__loop_wakeup(void)
 {

@@ -1065,11 +1065,8 @@ p2psig_peer_free(p2psig_peer *peer)
   }
   peer->freed = true; /* no event is queued any more */
   p2psig__unlock();
-  /* Holding the lock (a signaling callback) we may not wait for a
-   * callback: it may be waiting for the lock.  A callback that the loop's
-   * thread runs may wait: the loop moves to another thread meanwhile. */
   on_loop = p2psig__loop_is_current();
-  if (!p2psig__dispatch_stop(&peer->dispatch, !p2psig__lock_held()))
+  if (!p2psig__dispatch_stop(&peer->dispatch, p2psig__loop_may_wait()))
     return; /* the teardown follows the callback still running */
   if (on_loop) {
     schedule_teardown(peer);

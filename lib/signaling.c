@@ -78,7 +78,9 @@ report_free(struct report *report)
 
 /* Runs from an idle source, so that on_error and on_status never run
  * inside a libsoup handler and the application may free the signaling
- * object from them. */
+ * object from them; they run without the lock (taken once, by the
+ * source), so that another thread may call into the library meanwhile.
+ * The reference taken keeps sig's memory. */
 static gboolean
 flush_reports(void *data)
 {
@@ -100,10 +102,18 @@ flush_reports(void *data)
     };
 
     /* on_error has had refusals and failures since 0.1, never retries. */
-    if (sig->on_error && report->kind != REPORT_RETRY)
+    if (sig->on_error && report->kind != REPORT_RETRY) {
+      p2psig__unlock();
+      P2PSIG_ASSERT_UNLOCKED();
       sig->on_error(sig, report->error, report->message, sig->user_data);
-    if (sig->on_status && !sig->closed)
+      p2psig__lock();
+    }
+    if (sig->on_status && !sig->closed) {
+      p2psig__unlock();
+      P2PSIG_ASSERT_UNLOCKED();
       sig->on_status(sig, &status, sig->user_data);
+      p2psig__lock();
+    }
     report_free(report);
   }
   p2psig__signal_unref(sig);

@@ -51,7 +51,64 @@ struct side {
   p2psig_signaling_status last_final; /* its url and reason: */
   char *last_final_url;
   bool free_sig_on_connect; /* free the signaling inside on_state */
+  bool probe_lock;          /* on_error: can another thread call in? */
+  struct probe *probe;      /* ... its probe, joined by the test */
+  bool lock_free;           /* ... it could, while on_error ran */
 };
+
+/* Another thread's call into the library (which takes its lock), made
+ * from inside a callback. */
+struct probe {
+  p2psig_peer *peer;
+  GThread *thread;
+  GMutex mutex;
+  GCond cond;
+  bool done;
+};
+
+static gpointer
+probe_main(gpointer data)
+{
+  struct probe *probe = data;
+
+  (void)p2psig_peer_get_state(probe->peer);
+  g_mutex_lock(&probe->mutex);
+  probe->done = true;
+  g_cond_signal(&probe->cond);
+  g_mutex_unlock(&probe->mutex);
+  return NULL;
+}
+
+/* Starts a probe and waits up to 2 s for its call to return: it cannot
+ * while the calling callback runs with the library's lock.  The thread
+ * is joined later, by probe_free, outside the callback. */
+static struct probe *
+probe_start(p2psig_peer *peer, bool *returned)
+{
+  struct probe *probe = g_new0(struct probe, 1);
+  gint64 deadline = g_get_monotonic_time() + 2 * G_USEC_PER_SEC;
+
+  probe->peer = peer;
+  g_mutex_init(&probe->mutex);
+  g_cond_init(&probe->cond);
+  probe->thread = g_thread_new("probe", probe_main, probe);
+  g_mutex_lock(&probe->mutex);
+  while (!probe->done &&
+         g_cond_wait_until(&probe->cond, &probe->mutex, deadline))
+    ;
+  *returned = probe->done;
+  g_mutex_unlock(&probe->mutex);
+  return probe;
+}
+
+static void
+probe_free(struct probe *probe)
+{
+  g_thread_join(probe->thread);
+  g_mutex_clear(&probe->mutex);
+  g_cond_clear(&probe->cond);
+  g_free(probe);
+}
 
 /* ---- callbacks, on the library thread ---- */
 
@@ -81,6 +138,15 @@ on_error(p2psig_signaling *sig, int error, const char *message,
 
   g_test_message("%s: on_error %s: %s", side->base.name,
                  p2psig_error_name(error), message);
+  if (side->probe_lock && !side->probe) {
+    bool returned;
+    struct probe *probe = probe_start(side->base.peer, &returned);
+
+    testutil_lock();
+    side->probe = probe;
+    side->lock_free = returned;
+    testutil_unlock();
+  }
   testutil_lock();
   side->errors++;
   side->last_error = error;
@@ -772,6 +838,29 @@ test_remote_refuses(void)
   g_assert_cmpint(side_errors(&other), ==, 1);
   g_assert_cmpint(side_errors(&offer), ==, 1);
 
+  side_clear(&offer);
+  side_clear(&other);
+}
+
+/* Signaling callbacks run without the library's lock: another thread may
+ * call into the library while one runs (a callback that waits for such a
+ * thread does not hang). */
+static void
+test_callbacks_unlocked(void)
+{
+  struct side offer, other;
+  g_autofree char *other_addr = NULL;
+
+  side_init(&offer, "offer", true);
+  side_init(&other, "other", true);
+  offer.probe_lock = true;
+  side_listen(&other, P2PSIG_ROLE_OFFER, "127.0.0.1:0", "127.0.0.1:9");
+  other_addr = loopback_address(side_port(&other));
+  side_listen(&offer, P2PSIG_ROLE_OFFER, "127.0.0.1:0", other_addr);
+  g_assert_cmpint(p2psig_signaling_start(offer.sig), ==, 0);
+  TESTUTIL_WAIT(offer.errors >= 1, TIMEOUT_MS, "offer's report");
+  probe_free(offer.probe);
+  g_assert_true(offer.lock_free);
   side_clear(&offer);
   side_clear(&other);
 }
@@ -2393,6 +2482,7 @@ main(int argc, char **argv)
   g_test_add_func("/signaling/offer-before-answer", test_offer_before_answer);
   g_test_add_func("/signaling/ice-restart", test_ice_restart);
   g_test_add_func("/signaling/remote-refuses", test_remote_refuses);
+  g_test_add_func("/signaling/callbacks-unlocked", test_callbacks_unlocked);
   g_test_add_func("/signaling/addresses", test_addresses);
   g_test_add_func("/signaling/free-pending", test_free_pending);
   g_test_add_func("/signaling/token", test_token);

@@ -17,7 +17,8 @@
  * one peer (its own and its channels') never run concurrently and run in
  * the order their events happened; callbacks of different peers may run at
  * the same time, on different threads (below).  A p2psig_signaling's
- * callbacks run inside the loop's network work.
+ * callbacks run inside the loop's network work, also with no lock held:
+ * one that blocks holds up every peer.
  *
  * Every function may be called from any thread, including from inside a
  * callback.  No callback runs inside the public call that caused it: it is
