@@ -79,8 +79,9 @@ lead_again(struct loop_thread *self)
     g_mutex_unlock(&lead_lock);
     if (!leading || acquired)
       return leading;
-    /* Only the loop's threads acquire it, each for a moment (a signaling
-     * call that a callback made): not expected, but not fatal. */
+    /* Cannot happen while only a watchdog taking over (under lead_lock)
+     * and the leader itself acquire the context; were it to, waiting is
+     * better than two threads running it. */
     g_usleep(50);
   }
 }
