@@ -504,14 +504,44 @@ p2psig__loop_locked(const struct p2psig_loop *loop)
   return lock_depths[loop->index] > 0;
 }
 
+static bool
+lock_try(struct p2psig_lock *lock)
+{
+  if (!g_rec_mutex_trylock(&lock->mutex))
+    return false;
+  lock_depths[lock->index]++;
+  lock_total++;
+  return true;
+}
+
+/* Never waits for a lock while holding another: a loop whose lock is held
+ * long (a callback of the application holds none, but a slow call may)
+ * holds up only this caller, not the other loops.  Waits for the first
+ * lock it could not take, holding nothing, then tries the rest again. */
 void
 p2psig__lock_all_loops(void)
 {
   struct p2psig_loop *all = all_loops();
+  unsigned wait_for = loop_count;
 
   g_assert(lock_total == 0);
-  for (unsigned i = 0; i < loop_count; i++)
-    lock_take(&all[i].lock);
+  for (;;) {
+    unsigned failed = loop_count;
+
+    if (wait_for < loop_count)
+      lock_take(&all[wait_for].lock);
+    for (unsigned i = 0; i < loop_count && failed == loop_count; i++)
+      if (i != wait_for && !lock_try(&all[i].lock))
+        failed = i;
+    if (failed == loop_count)
+      return;
+    for (unsigned i = 0; i < failed; i++)
+      if (i != wait_for)
+        lock_give(&all[i].lock);
+    if (wait_for < loop_count)
+      lock_give(&all[wait_for].lock);
+    wait_for = failed;
+  }
 }
 
 void

@@ -2,9 +2,9 @@
 /*
  * SCTP layer: usrsctp without threads of its own (usrsctp_init_nothreads).
  * Every SCTP call on an association runs under the lock of the loop its
- * peer is pinned to; a timer on the first loop drives usrsctp's timers,
- * which are process-wide and reach every association, with every loop's
- * lock held (p2psig__lock_all_loops).  So whatever usrsctp calls back
+ * peer is pinned to; a thread of its own drives usrsctp's timers, which
+ * are process-wide and reach every association, with every loop's lock
+ * held (p2psig__lock_all_loops).  So whatever usrsctp calls back
  * (conn_output, the upcall) runs with the lock of that association's loop
  * held, on whichever thread.  Sockets are non-blocking; an upcall only
  * marks a socket readable, on its loop's list, and we read it after
@@ -23,6 +23,10 @@
 #include <stdarg.h>
 #include <string.h>
 #include <usrsctp.h>
+
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include "dcep.h"
 
@@ -48,6 +52,9 @@
 #define SCTP_TIMER_MS 10
 #define SCTP_SLOW_TIMER_MS 250
 #define SCTP_FAST_FOR_US ((gint64)(SCTP_RTO_MAX_MS + 1000) * 1000)
+/* The slow tick may come up to 50 ms late, so that an idle process wakes
+ * less often (the tick thread's timer slack, Linux). */
+#define SCTP_IDLE_TIMER_SLACK_NS (50 * 1000 * 1000)
 /* usrsctp's own heartbeats come this long after the last packet sent,
  * plus the RTO with a jitter of half of it: with an RTO of seconds (a
  * loaded or lossy path) that is no bound a 5 s silence limit can rely on.
@@ -81,10 +88,11 @@ struct p2psig_sctp {
 };
 
 static GMutex timer_lock;
+static GCond timer_cond;          /* the speed or the count changed */
 /* Under timer_lock: */
-static GSource *timer_source;
 static gint timer_fast;           /* atomic, written under timer_lock */
-static gint64 timer_last;
+static gint64 timer_last;         /* usrsctp's time, in whole ms */
+static gint64 tick_at;            /* the last tick */
 static unsigned association_count;
 static gint64 last_busy;          /* atomic: last packet but heartbeats */
 
@@ -94,8 +102,9 @@ struct loop_state {
   GPtrArray *writable;   /* blocked sockets with room again */
   GPtrArray *settling;   /* associations with a suspect RTT */
   bool draining;         /* a drain runs: a nested one would reuse buffer */
-  /* Larger messages come in pieces and are reassembled. */
-  uint8_t buffer[128 * 1024];
+  /* Larger messages come in pieces and are reassembled.  Notifications
+   * are read in place as structs: aligned as malloc's memory is. */
+  _Alignas(16) uint8_t buffer[128 * 1024];
 };
 static struct loop_state *loop_states[P2PSIG_MAX_LOOPS];
 
@@ -270,19 +279,13 @@ init_usrsctp(gpointer unused)
   return GINT_TO_POINTER(1);
 }
 
-/* On the first loop, with no lock held. */
-static gboolean
-on_timer(gpointer unused)
+/* One tick: usrsctp's timers, then what they made readable, with every
+ * loop's lock; no lock held before. */
+static bool
+tick(uint32_t elapsed)
 {
-  gint64 now = g_get_monotonic_time();
-  uint32_t elapsed;
   bool settling = false;
-  gboolean again = G_SOURCE_CONTINUE;
 
-  g_mutex_lock(&timer_lock);
-  elapsed = (uint32_t)((now - timer_last) / 1000);
-  timer_last += (gint64)elapsed * 1000;
-  g_mutex_unlock(&timer_lock);
   p2psig__lock_all_loops();
   if (elapsed > 0)
     usrsctp_handle_timers(elapsed);
@@ -297,48 +300,79 @@ on_timer(gpointer unused)
     settling = settling || state->settling->len > 0;
   }
   p2psig__unlock_all_loops();
-  g_mutex_lock(&timer_lock);
-  /* What ran may have sped the tick up: this source is gone then. */
-  if (g_main_current_source() != timer_source) {
-    again = G_SOURCE_REMOVE;
-  } else if (timer_fast && !settling &&
-             now - __atomic_load_n(&last_busy, __ATOMIC_RELAXED) >
-               SCTP_FAST_FOR_US) {
-    set_timer_speed(false);
-    again = G_SOURCE_REMOVE;
-  }
-  /* The loops' other timers follow the tick's speed: coalesced while it
-   * is slow. */
-  p2psig__loop_coalesce_timers(!timer_fast);
-  g_mutex_unlock(&timer_lock);
-  return again;
+  return settling;
 }
 
-static void
-stop_timer(void)
+/* The tick's own thread: a loop thread that waited here for another
+ * loop's lock would hold up its own peers meanwhile. */
+static gpointer
+timer_main(gpointer unused)
 {
-  if (timer_source) {
-    g_source_destroy(timer_source);
-    g_clear_pointer(&timer_source, g_source_unref);
+  bool slack = false;
+
+  g_mutex_lock(&timer_lock);
+  for (;;) {
+    gint64 now = g_get_monotonic_time();
+    gint64 due = tick_at + (timer_fast ? SCTP_TIMER_MS : SCTP_SLOW_TIMER_MS)
+                             * 1000;
+    uint32_t elapsed;
+    bool settling;
+
+    if (association_count == 0) {
+      g_cond_wait(&timer_cond, &timer_lock);
+      continue;
+    }
+    if (now < due) {
+      g_cond_wait_until(&timer_cond, &timer_lock, due);
+      continue;
+    }
+    tick_at = now;
+    elapsed = (uint32_t)((now - timer_last) / 1000);
+    timer_last += (gint64)elapsed * 1000;
+    g_mutex_unlock(&timer_lock);
+    settling = tick(elapsed);
+    g_mutex_lock(&timer_lock);
+    if (timer_fast && !settling &&
+        now - __atomic_load_n(&last_busy, __ATOMIC_RELAXED) >
+          SCTP_FAST_FOR_US)
+      set_timer_speed(false);
+    /* The loops' other timers follow the tick's speed: coalesced while it
+     * is slow; and so does this thread's. */
+    p2psig__loop_coalesce_timers(!timer_fast);
+    if (slack != !timer_fast) {
+      slack = !timer_fast;
+#ifdef __linux__
+      prctl(PR_SET_TIMERSLACK, slack ? SCTP_IDLE_TIMER_SLACK_NS : 0, 0, 0, 0);
+#endif
+    }
   }
+  return NULL;
 }
 
-/* Replaces the tick by one of the other speed; the time since usrsctp last
- * ran its timers still counts (timer_last).  timer_lock held. */
+/* The next tick at the new speed's interval from now; the time since
+ * usrsctp last ran its timers still counts (timer_last).  timer_lock
+ * held. */
 static void
 set_timer_speed(bool fast)
 {
-  stop_timer();
   g_atomic_int_set(&timer_fast, fast);
-  timer_source = g_timeout_source_new(fast ? SCTP_TIMER_MS
-                                           : SCTP_SLOW_TIMER_MS);
-  g_source_set_callback(timer_source, on_timer, NULL, NULL);
-  g_source_attach(timer_source, p2psig__loop_context(p2psig__loop_nth(0)));
+  tick_at = g_get_monotonic_time();
+  g_cond_signal(&timer_cond);
+}
+
+static gpointer
+start_timer_thread(gpointer unused)
+{
+  g_thread_unref(g_thread_new("p2psig-sctp", timer_main, NULL));
+  return NULL;
 }
 
 static void
 timer_ref(void)
 {
+  static GOnce started = G_ONCE_INIT;
+
+  g_once(&started, start_timer_thread, NULL);
   g_mutex_lock(&timer_lock);
   if (association_count++ == 0) {
     timer_last = g_get_monotonic_time();
@@ -353,10 +387,8 @@ static void
 timer_unref(void)
 {
   g_mutex_lock(&timer_lock);
-  if (--association_count == 0) {
-    stop_timer();
+  if (--association_count == 0)
     p2psig__loop_coalesce_timers(false);
-  }
   g_mutex_unlock(&timer_lock);
 }
 
