@@ -39,6 +39,7 @@ p2psig__channel_new(p2psig_peer *peer, const char *label, size_t label_len,
   channel->magic = CHANNEL_MAGIC;
   channel->refcount = 1;
   channel->peer = peer;
+  channel->loop = peer->loop;
   channel->label = g_strndup(label, label_len);
   channel->protocol = g_strndup(protocol, protocol_len);
   channel->sid = -1;
@@ -654,7 +655,7 @@ p2psig_peer_create_channel(p2psig_peer *peer, const char *label,
       goto out;
     }
   }
-  p2psig__lock();
+  p2psig__lock(peer->loop);
   if (peer->freed || peer->closed) {
     err = P2PSIG_ECLOSED;
   } else if ((err = check_config(peer, &cfg)) == 0) {
@@ -673,7 +674,7 @@ p2psig_peer_create_channel(p2psig_peer *peer, const char *label,
       }
     }
   }
-  p2psig__unlock();
+  p2psig__unlock(peer->loop);
 
 out:
   if (error)
@@ -700,12 +701,12 @@ p2psig_channel_send(p2psig_channel *channel, const void *data, size_t len,
   size_t wire_len = len;
   int ret;
 
-  if (!channel || (len > 0 && !data) ||
+  if (!channel_known(channel) || (len > 0 && !data) ||
       (kind != P2PSIG_KIND_TEXT && kind != P2PSIG_KIND_BINARY))
     return P2PSIG_EINVAL;
-  p2psig__lock();
+  p2psig__lock(channel->loop);
   if (!channel_valid(channel)) {
-    ret = channel_known(channel) ? P2PSIG_ECLOSED : P2PSIG_EINVAL;
+    ret = P2PSIG_ECLOSED;
     goto out;
   }
   peer = channel->peer;
@@ -737,7 +738,7 @@ p2psig_channel_send(p2psig_channel *channel, const void *data, size_t len,
     peer->bytes_sent += len;
   }
 out:
-  p2psig__unlock();
+  p2psig__unlock(channel->loop);
   return ret;
 }
 
@@ -754,11 +755,11 @@ p2psig_channel_close(p2psig_channel *channel)
 {
   int ret = 0;
 
-  if (!channel)
+  if (!channel_known(channel))
     return P2PSIG_EINVAL;
-  p2psig__lock();
+  p2psig__lock(channel->loop);
   if (!channel_valid(channel)) {
-    ret = channel_known(channel) ? P2PSIG_ECLOSED : P2PSIG_EINVAL;
+    ret = P2PSIG_ECLOSED;
   } else if (channel->state == CHANNEL_OPEN) {
     /* What was accepted is sent before the stream is reset. */
     if (g_queue_is_empty(&channel->pending))
@@ -768,7 +769,7 @@ p2psig_channel_close(p2psig_channel *channel)
   } else if (channel->state == CHANNEL_CONNECTING) {
     mark_closed(channel);
   }
-  p2psig__unlock();
+  p2psig__unlock(channel->loop);
   return ret;
 }
 
@@ -791,9 +792,9 @@ p2psig_channel_get_id(const p2psig_channel *channel)
 
   if (!channel_known(channel))
     return P2PSIG_EINVAL;
-  p2psig__lock();
+  p2psig__lock(channel->loop);
   id = channel->sid;
-  p2psig__unlock();
+  p2psig__unlock(channel->loop);
   /* Not -1, which is P2PSIG_EINVAL: the caller can tell them apart. */
   return id < 0 ? P2PSIG_CHANNEL_ID_UNASSIGNED : id;
 }
@@ -805,9 +806,9 @@ p2psig_channel_is_open(const p2psig_channel *channel)
 
   if (!channel_known(channel))
     return false;
-  p2psig__lock();
+  p2psig__lock(channel->loop);
   open = channel->state == CHANNEL_OPEN;
-  p2psig__unlock();
+  p2psig__unlock(channel->loop);
   return open;
 }
 
@@ -818,9 +819,9 @@ p2psig_channel_get_peer(const p2psig_channel *channel)
 
   if (!channel_known(channel))
     return NULL;
-  p2psig__lock();
+  p2psig__lock(channel->loop);
   peer = channel->peer;
-  p2psig__unlock();
+  p2psig__unlock(channel->loop);
   return peer;
 }
 
@@ -845,9 +846,9 @@ p2psig_channel_get_buffered_amount(const p2psig_channel *channel)
 
   if (!channel_known(channel))
     return 0;
-  p2psig__lock();
+  p2psig__lock(channel->loop);
   amount = channel->buffered_amount;
-  p2psig__unlock();
+  p2psig__unlock(channel->loop);
   return amount;
 }
 
@@ -857,9 +858,9 @@ p2psig_channel_set_buffered_amount_low_threshold(p2psig_channel *channel,
 {
   if (!channel_known(channel))
     return P2PSIG_EINVAL;
-  p2psig__lock();
+  p2psig__lock(channel->loop);
   channel->low_threshold = threshold;
-  p2psig__unlock();
+  p2psig__unlock(channel->loop);
   return 0;
 }
 
@@ -870,9 +871,9 @@ p2psig_channel_get_max_message_size(const p2psig_channel *channel)
 
   if (!channel_known(channel))
     return 0;
-  p2psig__lock();
+  p2psig__lock(channel->loop);
   max = channel->detached ? 0 : p2psig__peer_max_message_size(channel->peer);
-  p2psig__unlock();
+  p2psig__unlock(channel->loop);
   return max;
 }
 
@@ -885,14 +886,14 @@ p2psig_channel_get_stats(const p2psig_channel *channel,
   if (!channel_known(channel) || !stats ||
       stats->size < sizeof(size_t))
     return P2PSIG_EINVAL;
-  p2psig__lock();
+  p2psig__lock(channel->loop);
   s.size = MIN(stats->size, sizeof s);
   s.messages_sent = channel->messages_sent;
   s.bytes_sent = channel->bytes_sent;
   s.messages_received = channel->messages_received;
   s.bytes_received = channel->bytes_received;
   s.buffered_amount = channel->buffered_amount;
-  p2psig__unlock();
+  p2psig__unlock(channel->loop);
   memcpy(stats, &s, s.size);
   return 0;
 }

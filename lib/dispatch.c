@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The dispatcher (see dispatch.h): per-peer serial queues, run on the
- * thread that runs the library loop, between its iterations (loop.c).
+ * thread that runs the peer's loop, between its iterations (loop.c).
  *
  * Stopping waits for a running item unless that could deadlock.  A thread
  * inside an item of queue S that stops queue D waits for D's run to end;
@@ -27,10 +27,12 @@ static GMutex wait_lock;
 /* The queue whose item the calling thread runs, if any. */
 static _Thread_local struct p2psig_dispatch *running_here;
 
-/* Queues with items and no thread running them, each holding a reference
- * to its owner (scheduled). */
-static GMutex ready_lock;
-static GQueue ready = G_QUEUE_INIT;
+/* Per loop: queues with items and no thread running them, each holding a
+ * reference to its owner (scheduled). */
+static struct ready_list {
+  GMutex lock;
+  GQueue queues;
+} ready[P2PSIG_MAX_LOOPS];
 
 unsigned
 p2psig__dispatch_max_threads(void)
@@ -43,18 +45,22 @@ p2psig__dispatch_max_threads(void)
 static void
 make_ready(struct p2psig_dispatch *d)
 {
-  g_mutex_lock(&ready_lock);
-  g_queue_push_tail(&ready, d);
-  g_mutex_unlock(&ready_lock);
-  if (!p2psig__loop_is_current())
-    p2psig__loop_wakeup();
+  struct ready_list *list = &ready[p2psig__loop_index(d->loop)];
+
+  g_mutex_lock(&list->lock);
+  g_queue_push_tail(&list->queues, d);
+  g_mutex_unlock(&list->lock);
+  if (!p2psig__loop_is_current(d->loop))
+    p2psig__loop_wakeup(d->loop);
 }
 
 void
 p2psig__dispatch_init(struct p2psig_dispatch *d,
-                      const struct p2psig_dispatch_ops *ops, void *owner)
+                      const struct p2psig_dispatch_ops *ops, void *owner,
+                      struct p2psig_loop *loop)
 {
   d->ops = ops;
+  d->loop = loop;
   d->owner = owner;
   g_mutex_init(&d->mutex);
   g_cond_init(&d->done);
@@ -136,7 +142,7 @@ run_queue(struct p2psig_dispatch *d)
     /* The rest waits for the thread that runs the loop now, if it is no
      * longer this one (this callback blocked), or for the turns of the
      * others ready. */
-    if (--budget == 0 || !p2psig__loop_is_current()) {
+    if (--budget == 0 || !p2psig__loop_is_current(d->loop)) {
       again = true;
       break;
     }
@@ -160,29 +166,30 @@ run_queue(struct p2psig_dispatch *d)
 }
 
 bool
-p2psig__dispatch_run_ready(void)
+p2psig__dispatch_run_ready(struct p2psig_loop *loop)
 {
+  struct ready_list *list = &ready[p2psig__loop_index(loop)];
   guint turns;
   bool more;
 
-  g_mutex_lock(&ready_lock);
-  turns = ready.length;
-  g_mutex_unlock(&ready_lock);
+  g_mutex_lock(&list->lock);
+  turns = list->queues.length;
+  g_mutex_unlock(&list->lock);
   /* Those that became ready during the run wait for the next iteration,
    * so that the loop goes on while callbacks cause more. */
-  while (turns-- > 0 && p2psig__loop_is_current()) {
+  while (turns-- > 0 && p2psig__loop_is_current(loop)) {
     struct p2psig_dispatch *d;
 
-    g_mutex_lock(&ready_lock);
-    d = g_queue_pop_head(&ready);
-    g_mutex_unlock(&ready_lock);
+    g_mutex_lock(&list->lock);
+    d = g_queue_pop_head(&list->queues);
+    g_mutex_unlock(&list->lock);
     if (!d)
       break;
     run_queue(d);
   }
-  g_mutex_lock(&ready_lock);
-  more = !g_queue_is_empty(&ready);
-  g_mutex_unlock(&ready_lock);
+  g_mutex_lock(&list->lock);
+  more = !g_queue_is_empty(&list->queues);
+  g_mutex_unlock(&list->lock);
   return more;
 }
 

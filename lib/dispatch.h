@@ -2,10 +2,10 @@
 /*
  * The dispatcher: the one place that runs the application's callbacks of
  * peers and channels.  Each peer owns a serial queue of items (its
- * events).  A queue that gains items while no thread runs it goes on a
- * process-wide ready list once (one wake-up of the loop for a batch, none
+ * events).  A queue that gains items while no thread runs it goes on its
+ * loop's ready list once (one wake-up of the loop for a batch, none
  * when it is the loop's own thread that pushes); the thread running the
- * library loop runs the ready queues after each iteration, the items of a
+ * loop runs the ready queues after each iteration, the items of a
  * queue in order, with no library lock held: a bounded batch of each,
  * then the loop's next iteration.  A callback that blocks keeps its
  * thread, and the loop moves on to another (loop.c): the rest of that
@@ -19,6 +19,8 @@
 
 #include <glib.h>
 #include <stdbool.h>
+
+struct p2psig_loop;
 
 struct p2psig_dispatch_ops {
   /* Runs one item with no lock held (the callback). */
@@ -35,6 +37,7 @@ struct p2psig_dispatch_ops {
 struct p2psig_dispatch {
   const struct p2psig_dispatch_ops *ops;
   void *owner;
+  struct p2psig_loop *loop;  /* whose thread runs the queue */
   GMutex mutex;
   GCond done;              /* a run ended */
   /* Under mutex: */
@@ -54,7 +57,7 @@ unsigned p2psig__dispatch_max_threads(void);
 
 void p2psig__dispatch_init(struct p2psig_dispatch *d,
                            const struct p2psig_dispatch_ops *ops,
-                           void *owner);
+                           void *owner, struct p2psig_loop *loop);
 /* Once stopped and no longer scheduled (the owner's last reference). */
 void p2psig__dispatch_clear(struct p2psig_dispatch *d);
 /* Moves every item of *items (left empty) to the end of the queue and
@@ -70,7 +73,7 @@ void p2psig__dispatch_push(struct p2psig_dispatch *d, GQueue *items);
  * may_wait. */
 bool p2psig__dispatch_stop(struct p2psig_dispatch *d, bool may_wait);
 /* On the loop's thread between iterations, with no lock held: runs the
- * queues ready now.  Returns whether some are ready again. */
-bool p2psig__dispatch_run_ready(void);
+ * loop's queues ready now.  Returns whether some are ready again. */
+bool p2psig__dispatch_run_ready(struct p2psig_loop *loop);
 
 #endif

@@ -31,6 +31,7 @@ struct p2psig_dtls_cert {
 };
 
 struct p2psig_dtls {
+  struct p2psig_loop *loop;  /* its timer's */
   SSL *ssl;
   BIO *bio;
   bool client;
@@ -526,7 +527,7 @@ arm_timer(struct p2psig_dtls *dtls)
   if (!DTLSv1_get_timeout(dtls->ssl, &tv))
     return;
   ms = (unsigned)(tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000);
-  dtls->timer = p2psig__loop_timeout(ms, on_timer, dtls, NULL);
+  dtls->timer = p2psig__loop_timeout(dtls->loop, ms, on_timer, dtls, NULL);
 }
 
 /* OpenSSL starts retransmitting a lost flight after one second and doubles
@@ -542,7 +543,8 @@ retransmit_timer(SSL *ssl, unsigned int previous_us)
 }
 
 struct p2psig_dtls *
-p2psig__dtls_new(const struct p2psig_dtls_cert *cert, bool client,
+p2psig__dtls_new(struct p2psig_loop *loop, const struct p2psig_dtls_cert *cert,
+                 bool client,
                  const uint8_t remote_fingerprint[P2PSIG_FINGERPRINT_LEN],
                  const struct p2psig_dtls_callbacks *cbs, void *data)
 {
@@ -552,6 +554,7 @@ p2psig__dtls_new(const struct p2psig_dtls_cert *cert, bool client,
   if (!ctx)
     return NULL;
   dtls = g_new0(struct p2psig_dtls, 1);
+  dtls->loop = loop;
   dtls->client = client;
   dtls->cbs = *cbs;
   dtls->data = data;

@@ -36,7 +36,8 @@ struct p2psig_dtls_callbacks {
 };
 
 struct p2psig_dtls *
-p2psig__dtls_new(const struct p2psig_dtls_cert *cert, bool client,
+p2psig__dtls_new(struct p2psig_loop *loop, const struct p2psig_dtls_cert *cert,
+                 bool client,
                  const uint8_t remote_fingerprint[P2PSIG_FINGERPRINT_LEN],
                  const struct p2psig_dtls_callbacks *cbs, void *data);
 void p2psig__dtls_free(struct p2psig_dtls *dtls);

@@ -27,6 +27,7 @@ struct relay {
 };
 
 struct p2psig_ice {
+  struct p2psig_loop *loop;         /* the agent's context, and its lock */
   NiceAgent *agent;
   /* The newest generation (RFC 8445 section 9): its credentials, checks,
    * candidates and gathering.  An ICE restart makes a new stream, gathered
@@ -222,11 +223,11 @@ on_new_candidate(NiceAgent *agent, NiceCandidate *nc, gpointer user_data)
     nice_address_to_string(&nc->base_addr, c.related_address);
     c.related_port = nice_address_get_port(&nc->base_addr);
   }
-  p2psig__lock();
+  p2psig__lock(ice->loop);
   if (ice->mdns_hide && !hide_host_address(ice, &c)) {
     g_debug("local %s candidate not reported: no mDNS name for it",
             c.type == P2PSIG_CANDIDATE_HOST ? "host" : "server candidate");
-    p2psig__unlock();
+    p2psig__unlock(ice->loop);
     return;
   }
   text = p2psig__candidate_format(&c);
@@ -237,7 +238,7 @@ on_new_candidate(NiceAgent *agent, NiceCandidate *nc, gpointer user_data)
     g_debug("local candidate %s", text);
     ice->cbs.on_candidate(ice->data, text);
   }
-  p2psig__unlock();
+  p2psig__unlock(ice->loop);
 }
 
 static void
@@ -284,10 +285,10 @@ on_gathering_done(NiceAgent *agent, guint stream_id, gpointer user_data)
 
   if (stream_id != ice->stream_id)
     return;
-  p2psig__lock();
+  p2psig__lock(ice->loop);
   ice->nice_gathering_done = true;
   maybe_end_gathering(ice);
-  p2psig__unlock();
+  p2psig__unlock(ice->loop);
 }
 
 /* libnice's check timer goes on ticking every pacing interval (1 ms here)
@@ -308,7 +309,7 @@ set_state(struct p2psig_ice *ice, enum p2psig_ice_state state)
     return;
   /* Checks pace at 1 ms: no timer slack meanwhile (loop.c). */
   if ((state == P2PSIG_ICE_CHECKING) != (ice->state == P2PSIG_ICE_CHECKING))
-    p2psig__loop_precise_timers(state == P2PSIG_ICE_CHECKING);
+    p2psig__loop_precise_timers(ice->loop, state == P2PSIG_ICE_CHECKING);
   ice->state = state;
   ice->cbs.on_state(ice->data, state);
 }
@@ -343,9 +344,9 @@ on_component_state(NiceAgent *agent, guint stream_id, guint component_id,
   default:
     break;
   }
-  p2psig__lock();
+  p2psig__lock(ice->loop);
   set_state(ice, state);
-  p2psig__unlock();
+  p2psig__unlock(ice->loop);
 }
 
 static void
@@ -354,9 +355,9 @@ on_receive(NiceAgent *agent, guint stream_id, guint component_id, guint len,
 {
   struct p2psig_ice *ice = user_data;
 
-  p2psig__lock();
+  p2psig__lock(ice->loop);
   ice->cbs.on_receive(ice->data, (const uint8_t *)buf, len);
-  p2psig__unlock();
+  p2psig__unlock(ice->loop);
 }
 
 /* Returns whether the address was given to libnice. */
@@ -443,6 +444,7 @@ give_relay(struct p2psig_ice *ice, struct relay *relay, const char *ip)
 }
 
 struct lookup {
+  struct p2psig_loop *loop;   /* the agent's */
   struct p2psig_ice *ice;     /* gone once cancellable is cancelled */
   GCancellable *cancellable;
   struct relay *relay;        /* NULL: the STUN server */
@@ -464,12 +466,12 @@ looked_up(GObject *source, GAsyncResult *result, gpointer user_data)
   struct p2psig_ice *ice;
 
   g_resolver_free_addresses(addresses);
-  p2psig__lock();
+  p2psig__lock(lookup->loop);
   /* ice_free cancels under the lock, on this thread: no race. */
   ice = g_cancellable_is_cancelled(lookup->cancellable) ? NULL : lookup->ice;
   g_object_unref(lookup->cancellable);
   if (!ice) {
-    p2psig__unlock();
+    p2psig__unlock(lookup->loop);
     return;
   }
   if (!ip)
@@ -491,7 +493,7 @@ looked_up(GObject *source, GAsyncResult *result, gpointer user_data)
   if (ice->resolving > 0)
     ice->resolving--;
   maybe_end_gathering(ice);
-  p2psig__unlock();
+  p2psig__unlock(ice->loop);
 }
 
 static void
@@ -500,6 +502,7 @@ look_up(struct p2psig_ice *ice, const char *host, struct relay *relay)
   g_autoptr(GResolver) resolver = g_resolver_get_default();
   struct lookup *lookup = g_new0(struct lookup, 1);
 
+  lookup->loop = ice->loop;
   lookup->ice = ice;
   lookup->cancellable = g_object_ref(ice->cancellable);
   lookup->relay = relay;
@@ -522,7 +525,7 @@ setup_servers(void *data)
   struct setup_servers *args = data;
   struct p2psig_ice *ice = args->ice;
 
-  p2psig__lock();
+  p2psig__lock(ice->loop);
   if (ice->stun_host && !ice->stun_ip)
     look_up(ice, ice->stun_host, NULL);
   for (size_t i = 0; i < ice->relay_count; i++) {
@@ -530,7 +533,7 @@ setup_servers(void *data)
     const struct p2psig_ice_url *url = &relay->config.url;
 
     if (url->transport == P2PSIG_ICE_URL_TLS) {
-      relay->tunnel = p2psig__turn_tls_new(url->host, url->port,
+      relay->tunnel = p2psig__turn_tls_new(ice->loop, url->host, url->port,
                                            args->tls_ca);
       if (!relay->tunnel) {
         args->error = P2PSIG_ENETWORK;
@@ -543,7 +546,7 @@ setup_servers(void *data)
       look_up(ice, url->host, relay);
     }
   }
-  p2psig__unlock();
+  p2psig__unlock(ice->loop);
 }
 
 static void
@@ -620,7 +623,7 @@ add_stream(struct p2psig_ice *ice)
   g_clear_pointer(&ice->ufrag, g_free);
   g_clear_pointer(&ice->pwd, g_free);
   nice_agent_get_local_credentials(ice->agent, id, &ice->ufrag, &ice->pwd);
-  nice_agent_attach_recv(ice->agent, id, COMPONENT_ID, p2psig__loop_context(),
+  nice_agent_attach_recv(ice->agent, id, COMPONENT_ID, p2psig__loop_context(ice->loop),
                          on_receive, ice);
   return id;
 }
@@ -628,7 +631,7 @@ add_stream(struct p2psig_ice *ice)
 static void
 remove_stream(struct p2psig_ice *ice, guint id)
 {
-  nice_agent_attach_recv(ice->agent, id, COMPONENT_ID, p2psig__loop_context(),
+  nice_agent_attach_recv(ice->agent, id, COMPONENT_ID, p2psig__loop_context(ice->loop),
                          NULL, NULL);
   nice_agent_remove_stream(ice->agent, id);
 }
@@ -660,13 +663,14 @@ p2psig__ice_new(const struct p2psig_ice_options *options,
   struct p2psig_ice *ice = g_new0(struct p2psig_ice, 1);
   struct setup_servers setup = { .ice = ice, .tls_ca = options->tls_ca };
 
+  ice->loop = options->loop;
   ice->cbs = *cbs;
   ice->data = data;
   ice->mdns_hide = options->mdns_host_candidates;
   ice->awaiting = g_array_new(FALSE, FALSE, sizeof(struct p2psig_candidate));
   /* libnice reads its log switches with its first agent. */
   p2psig__log_init();
-  ice->agent = nice_agent_new_full(p2psig__loop_context(),
+  ice->agent = nice_agent_new_full(p2psig__loop_context(ice->loop),
                                    NICE_COMPATIBILITY_RFC5245,
                                    NICE_AGENT_OPTION_ICE_TRICKLE);
   /* More connectivity-check retransmissions than libnice's 7, so that a
@@ -695,7 +699,7 @@ p2psig__ice_new(const struct p2psig_ice_options *options,
   ice->stream_id = add_stream(ice);
   if (ice->stream_id == 0) {
     g_object_unref(ice->agent);
-    p2psig__loop_run_sync(free_servers_on_loop, ice);
+    p2psig__loop_run_sync(ice->loop, free_servers_on_loop, ice);
     g_free(ice->stun_host);
     g_free(ice->stun_ip);
     g_array_unref(ice->awaiting);
@@ -711,9 +715,9 @@ p2psig__ice_new(const struct p2psig_ice_options *options,
   g_signal_connect(ice->agent, "component-state-changed",
                    G_CALLBACK(on_component_state), ice);
   ice->cancellable = g_cancellable_new();
-  p2psig__loop_run_sync(setup_servers, &setup);
+  p2psig__loop_run_sync(ice->loop, setup_servers, &setup);
   if (setup.error < 0) {
-    p2psig__loop_run_sync(free_on_loop, ice);
+    p2psig__loop_run_sync(ice->loop, free_on_loop, ice);
     *error = setup.error;
     return NULL;
   }
@@ -781,7 +785,7 @@ p2psig__ice_free(struct p2psig_ice *ice)
   if (!ice)
     return NULL;
   if (ice->state == P2PSIG_ICE_CHECKING)
-    p2psig__loop_precise_timers(false);
+    p2psig__loop_precise_timers(ice->loop, false);
   g_cancellable_cancel(ice->cancellable);
   g_clear_object(&ice->cancellable);
   stop_gathering_deadline(ice);
@@ -792,9 +796,9 @@ p2psig__ice_free(struct p2psig_ice *ice)
   g_free(ice->stun_ip);
   g_signal_handlers_disconnect_by_data(ice->agent, ice);
   nice_agent_attach_recv(ice->agent, ice->stream_id, COMPONENT_ID,
-                         p2psig__loop_context(), NULL, NULL);
+                         p2psig__loop_context(ice->loop), NULL, NULL);
   nice_agent_attach_recv(ice->agent, ice->data_stream_id, COMPONENT_ID,
-                         p2psig__loop_context(), NULL, NULL);
+                         p2psig__loop_context(ice->loop), NULL, NULL);
   /* A TURN server that does not answer gets libnice's default 3 tries
    * (2 s), not ours (minutes).  No nice_agent_remove_stream(): it would
    * release the stream's allocations apart, outside the close's callback;
@@ -843,7 +847,7 @@ p2psig__ice_gather(struct p2psig_ice *ice)
                  "stun-server-port", (guint)ice->stun_port, NULL);
   ice->gathering_started = true;
   ice->gathering_deadline =
-    p2psig__loop_timeout(P2PSIG_ICE_GATHERING_TIMEOUT_MS, gathering_timed_out,
+    p2psig__loop_timeout(ice->loop, P2PSIG_ICE_GATHERING_TIMEOUT_MS, gathering_timed_out,
                          ice, NULL);
   if (!nice_agent_gather_candidates(ice->agent, ice->stream_id)) {
     g_debug("gathering failed to start");
@@ -1016,7 +1020,7 @@ static struct p2psig_mdns *
 ensure_mdns(struct p2psig_ice *ice)
 {
   if (!ice->mdns)
-    ice->mdns = p2psig__mdns_new(name_resolved, ice);
+    ice->mdns = p2psig__mdns_new(ice->loop, name_resolved, ice);
   return ice->mdns;
 }
 

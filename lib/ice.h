@@ -42,6 +42,7 @@ struct p2psig_ice_options {
   int family;                         /* AF_INET or AF_INET6: candidates
                                          of that family only, local and
                                          remote; 0: both */
+  struct p2psig_loop *loop;           /* the agent's, and its lock */
 };
 
 /* Gathering ends (on_candidate(NULL)) when libnice has heard from every

@@ -1,24 +1,32 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Shared internals: the library thread and its main context, the library
- * lock, and the error helpers every layer uses.
+ * Shared internals: the library loops and their locks, and the error
+ * helpers every layer uses.
  *
- * Locking: one lock guards all library state.  Public functions take it on
- * entry; the library thread takes it around every event it handles.  The
- * application's callbacks of peers and channels never run with it: the
- * dispatcher (dispatch.h) runs them between the loop's iterations, and a
- * callback takes it again through the public functions it calls.  Never wait for the
- * library thread, nor for a callback (p2psig__dispatch_stop), while
- * holding it; a dispatcher queue's own mutex is taken after it, never the
- * other way round.
+ * Loops and locking: the library runs P2PSIG loops (loop.c), each a main
+ * context with a thread and a lock of its own.  A peer is pinned to one
+ * loop when it is made: everything it owns (ICE agent, DTLS, SCTP
+ * association, channels, timers) runs on that loop's context and is
+ * guarded by that loop's lock, so that peers on different loops never
+ * wait for each other.  Public functions of a peer or a channel take its
+ * loop's lock on entry; the loop's thread takes it around every event it
+ * handles.  The signaling layer has one lock of its own, taken before the
+ * lock of the peer it drives, never after: a thread holds at most one
+ * loop's lock, but for usrsctp's timers, which take all of them in order
+ * (sctp.c).  The application's callbacks of peers and channels never run
+ * with a lock: the dispatcher (dispatch.h) runs them between the loop's
+ * iterations, and a callback takes the lock again through the public
+ * functions it calls.  Never wait for a loop, nor for a callback
+ * (p2psig__dispatch_stop), while holding a lock; a dispatcher queue's own
+ * mutex is taken after them, never the other way round.
  *
- * The lock is still recursive, for two paths that take it again: libnice
- * emits some signals (new candidates during gathering, component states)
- * from inside the agent calls we make under the lock, and their handlers
- * lock; and the signaling layer calls the peer's public functions from its
- * handlers, which hold the lock (its own application callbacks run with
- * it released).  Debug builds count the depth, and assert it is zero
- * where the rules above want the lock free.
+ * The locks are still recursive, for two paths that take them again:
+ * libnice emits some signals (new candidates during gathering, component
+ * states) from inside the agent calls we make under the lock, and their
+ * handlers lock; and the signaling layer calls the peer's public
+ * functions from its handlers.  Each thread counts its depth in each
+ * lock; debug builds assert the order above, and that no lock is held
+ * where the rules above want them free.
  */
 #ifndef P2PSIG_INTERNAL_H
 #define P2PSIG_INTERNAL_H
@@ -61,47 +69,79 @@ int p2psig__config_copy(void *dst, size_t dst_size, const void *src,
 bool p2psig__is_local_address(const char *ip);
 
 /* loop.c */
-GMainContext *p2psig__loop_context(void);
-/* Whether the calling thread runs the library loop now (in an iteration,
- * or running callbacks between two). */
-bool p2psig__loop_is_current(void);
+/* The most loops a process may run (p2psig_set_loop_count). */
+#define P2PSIG_MAX_LOOPS 64
+struct p2psig_loop;
+/* How many loops run (starting them on the first call). */
+unsigned p2psig__loop_count(void);
+struct p2psig_loop *p2psig__loop_nth(unsigned index);
+unsigned p2psig__loop_index(const struct p2psig_loop *loop);
+/* The loop for a new peer: each in turn. */
+struct p2psig_loop *p2psig__loop_next(void);
+GMainContext *p2psig__loop_context(struct p2psig_loop *loop);
+/* Whether the calling thread runs loop now (in an iteration, or running
+ * callbacks between two). */
+bool p2psig__loop_is_current(struct p2psig_loop *loop);
 /* Whether the caller may wait for a callback on another thread, which may
- * be waiting for the lock or for the loop: not with the lock held, nor
- * while running the loop's context (a signaling callback).  A peer's
- * callback on the loop's thread may: the loop moves on meanwhile. */
+ * be waiting for a lock or for a loop: not with a lock held, nor while
+ * running a loop's context (a signaling callback).  A peer's callback on a
+ * loop's thread may: the loop moves on meanwhile. */
 bool p2psig__loop_may_wait(void);
 /* Ends the loop's wait for sources (work was queued for it). */
-void p2psig__loop_wakeup(void);
-/* Around each application callback the loop's thread runs, so that one
+void p2psig__loop_wakeup(struct p2psig_loop *loop);
+/* Around each application callback a loop's thread runs, so that one
  * that blocks gets the loop moved to another thread. */
 void p2psig__loop_callback_begin(void);
 void p2psig__loop_callback_end(void);
-void p2psig__lock(void);
-void p2psig__unlock(void);
-/* Whether the calling thread holds the lock. */
+/* The lock of a loop: it guards the peers pinned to the loop (and all
+ * they own).  A thread holds at most one loop's lock, taken after the
+ * signaling lock if it holds that. */
+void p2psig__lock(struct p2psig_loop *loop);
+void p2psig__unlock(struct p2psig_loop *loop);
+/* Whether the calling thread holds loop's lock. */
+bool p2psig__loop_locked(const struct p2psig_loop *loop);
+/* Every loop's lock, in order (usrsctp's timers, which reach every
+ * association); with no lock held before. */
+void p2psig__lock_all_loops(void);
+void p2psig__unlock_all_loops(void);
+/* The signaling lock: guards every p2psig_signaling; taken before a
+ * loop's lock. */
+void p2psig__signal_lock(void);
+void p2psig__signal_unlock(void);
+/* Whether the calling thread holds any of the library's locks. */
 bool p2psig__lock_held(void);
 #ifndef NDEBUG
 #define P2PSIG_ASSERT_UNLOCKED() g_assert(!p2psig__lock_held())
 #else
 #define P2PSIG_ASSERT_UNLOCKED() ((void)0)
 #endif
-/* Runs fn(data) on the library loop and waits for it; runs it at once when
- * the caller leads the loop (holding the loop's context meanwhile, so that
- * the loop does not move).  Elsewhere the caller must not hold the lock. */
-void p2psig__loop_run_sync(void (*fn)(void *data), void *data);
-/* Attaches a source to the library context that calls fn with the lock held;
- * returns the source (one reference, owned by the caller). */
-GSource *p2psig__loop_timeout(unsigned interval_ms, GSourceFunc fn,
-                              void *data, GDestroyNotify destroy);
-/* The same in whole seconds: GLib fires every seconds-timer of the process
+/* Runs fn(data) on the loop and waits for it; runs it at once when the
+ * caller leads the loop (holding the loop's context meanwhile, so that the
+ * loop does not move).  Elsewhere the caller must not hold a lock. */
+void p2psig__loop_run_sync(struct p2psig_loop *loop, void (*fn)(void *data),
+                           void *data);
+/* Attaches a source to the loop's context that calls fn with the loop's
+ * lock held; returns the source (one reference, owned by the caller). */
+GSource *p2psig__loop_timeout(struct p2psig_loop *loop, unsigned interval_ms,
+                              GSourceFunc fn, void *data,
+                              GDestroyNotify destroy);
+/* The same in whole seconds: GLib fires every seconds-timer of a context
  * in the same wake-up. */
-GSource *p2psig__loop_timeout_seconds(unsigned interval_s, GSourceFunc fn,
+GSource *p2psig__loop_timeout_seconds(struct p2psig_loop *loop,
+                                      unsigned interval_s, GSourceFunc fn,
                                       void *data, GDestroyNotify destroy);
-GSource *p2psig__loop_idle(GSourceFunc fn, void *data, GDestroyNotify destroy);
-/* Let the library thread's timers fire late (by up to 50 ms), to coalesce
- * idle wake-ups, or not; precise_timers holds that off while set (ICE
- * checks pace at 1 ms).  Lock held. */
+GSource *p2psig__loop_idle(struct p2psig_loop *loop, GSourceFunc fn,
+                           void *data, GDestroyNotify destroy);
+/* The same with the signaling lock held instead. */
+GSource *p2psig__loop_signal_timeout(struct p2psig_loop *loop,
+                                     unsigned interval_ms, GSourceFunc fn,
+                                     void *data, GDestroyNotify destroy);
+GSource *p2psig__loop_signal_idle(struct p2psig_loop *loop, GSourceFunc fn,
+                                  void *data, GDestroyNotify destroy);
+/* Let the loops' timers fire late (by up to 50 ms), to coalesce idle
+ * wake-ups, or not; precise_timers holds that off on one loop while set
+ * (ICE checks pace at 1 ms).  Each loop applies it at its next iteration. */
 void p2psig__loop_coalesce_timers(bool coalesce);
-void p2psig__loop_precise_timers(bool hold);
+void p2psig__loop_precise_timers(struct p2psig_loop *loop, bool hold);
 
 #endif

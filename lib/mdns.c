@@ -329,6 +329,7 @@ struct subnet {
 };
 
 struct p2psig_mdns {
+  struct p2psig_loop *loop;   /* its agent's */
   p2psig_mdns_resolved_cb cb;
   void *data;
   struct entry entries[P2PSIG_MDNS_MAX_ENTRIES];
@@ -351,10 +352,12 @@ struct p2psig_mdns {
 };
 
 struct p2psig_mdns *
-p2psig__mdns_new(p2psig_mdns_resolved_cb cb, void *data)
+p2psig__mdns_new(struct p2psig_loop *loop, p2psig_mdns_resolved_cb cb,
+                 void *data)
 {
   struct p2psig_mdns *m = g_new0(struct p2psig_mdns, 1);
 
+  m->loop = loop;
   m->cb = cb;
   m->data = data;
   for (size_t i = 0; i < P2PSIG_MDNS_MAX_ENTRIES; i++)
@@ -477,10 +480,12 @@ static void receive_all(struct p2psig_mdns *m, GSocket *socket);
 static gboolean
 socket_ready(GSocket *socket, GIOCondition condition, gpointer data)
 {
-  p2psig__lock();
+  struct p2psig_loop *loop = ((struct p2psig_mdns *)data)->loop;
+
+  p2psig__lock(loop);
   if (!g_source_is_destroyed(g_main_current_source()))
     receive_all(data, socket);
-  p2psig__unlock();
+  p2psig__unlock(loop);
   return G_SOURCE_CONTINUE;
 }
 
@@ -491,7 +496,7 @@ watch(struct p2psig_mdns *m, GSocket *socket)
 
   g_source_set_callback(source, (GSourceFunc)(void (*)(void))socket_ready,
                         m, NULL);
-  g_source_attach(source, p2psig__loop_context());
+  g_source_attach(source, p2psig__loop_context(m->loop));
   return source;
 }
 
@@ -669,8 +674,8 @@ entry_tick(gpointer data)
   g_clear_pointer(&e->timer, g_source_unref);
   if (e->sent < G_N_ELEMENTS(next_delay_ms)) {
     send_query(e->m, e);
-    e->timer = p2psig__loop_timeout(next_delay_ms[e->sent], entry_tick, e,
-                                    NULL);
+    e->timer = p2psig__loop_timeout(e->m->loop, next_delay_ms[e->sent],
+                                    entry_tick, e, NULL);
     e->sent++;
   } else {
     g_debug("mdns: no answer for %s in %d ms", e->name,
@@ -722,7 +727,7 @@ p2psig__mdns_resolve(struct p2psig_mdns *m, const char *name,
   slot->sent = 0;
   slot->id = (uint16_t)g_random_int();
   /* The first query from the library thread too. */
-  slot->timer = p2psig__loop_timeout(0, entry_tick, slot, NULL);
+  slot->timer = p2psig__loop_timeout(m->loop, 0, entry_tick, slot, NULL);
   return 0;
 }
 

@@ -116,7 +116,8 @@ typedef void (*p2psig_mdns_resolved_cb)(
   size_t n);
 
 /* Lock held.  Makes no socket yet. */
-struct p2psig_mdns *p2psig__mdns_new(p2psig_mdns_resolved_cb cb, void *data);
+struct p2psig_mdns *p2psig__mdns_new(struct p2psig_loop *loop,
+                                     p2psig_mdns_resolved_cb cb, void *data);
 /* On the library thread, lock held: no callback follows. */
 void p2psig__mdns_free(struct p2psig_mdns *m);
 

@@ -53,6 +53,7 @@ struct p2psig_channel {
   gint refcount;          /* the peer's one, plus the application's */
   bool detached;          /* released by its peer: peer is NULL */
   p2psig_peer *peer;
+  struct p2psig_loop *loop;  /* its peer's, whose lock guards it */
   char *label;
   char *protocol;
   int sid;                /* -1 until assigned */
@@ -109,6 +110,7 @@ struct p2psig_peer {
                                   the dispatcher's while it has the
                                   peer's events, a resume source's */
   p2psig_peer_config config;   /* callbacks and user_data */
+  struct p2psig_loop *loop;    /* pinned to it: its lock guards the rest */
   char **local_addresses;
 
   p2psig_state state;
@@ -201,6 +203,7 @@ struct p2psig_peer {
 
   const struct p2psig_peer_observer *observer;
   void *observer_data;
+  struct p2psig_loop *observer_loop;   /* where the observer runs */
 };
 
 /* peer.c */

@@ -91,7 +91,7 @@ post_to_loop(GSourceFunc fn, p2psig_peer *peer, GDestroyNotify destroy,
 
   g_source_set_priority(source, priority);
   g_source_set_callback(source, fn, peer, destroy);
-  g_source_attach(source, p2psig__loop_context());
+  g_source_attach(source, p2psig__loop_context(peer->loop));
   g_source_unref(source);
 }
 
@@ -101,7 +101,7 @@ resume_idle(gpointer data)
 {
   p2psig_peer *peer = data;
 
-  p2psig__lock();
+  p2psig__lock(peer->loop);
   g_atomic_int_set(&peer->resume_scheduled, 0);
   if (!peer->freed &&
       g_atomic_int_compare_and_exchange(&peer->receive_paused, 1, 0) &&
@@ -109,7 +109,7 @@ resume_idle(gpointer data)
     g_debug("peer %p: callbacks caught up, reading again", (void *)peer);
     p2psig__sctp_set_paused(peer->sctp, false);
   }
-  p2psig__unlock();
+  p2psig__unlock(peer->loop);
   return G_SOURCE_REMOVE;
 }
 
@@ -189,10 +189,10 @@ run_event(void *owner, void *item)
     if (cfg->on_close)
       cfg->on_close(event->channel, ud);
     /* A channel lives until its on_close has returned. */
-    p2psig__lock();
+    p2psig__lock(peer->loop);
     if (!peer->freed && !event->channel->detached)
       p2psig__channel_release(event->channel);
-    p2psig__unlock();
+    p2psig__unlock(peer->loop);
     break;
   case EVENT_BUFFERED_AMOUNT_LOW:
     if (cfg->on_buffered_amount_low)
@@ -247,16 +247,21 @@ flush_events(p2psig_peer *peer)
   p2psig__dispatch_push(&peer->dispatch, &peer->events);
 }
 
-/* The observer's turn for the local candidates: on the library thread with
- * the lock held, in order, as the signaling layer needs. */
+/* The observer's turn for the local candidates: on the observer's loop
+ * with the signaling lock and the peer's held (in that order), in order,
+ * as the signaling layer needs. */
 static gboolean
 observe_idle(gpointer data)
 {
   p2psig_peer *peer = data;
 
+  p2psig__lock(peer->loop);
+  /* Destroyed meanwhile: a new observer got a source of its own. */
+  if (g_source_is_destroyed(g_main_current_source())) {
+    p2psig__unlock(peer->loop);
+    return G_SOURCE_REMOVE;
+  }
   g_clear_pointer(&peer->observer_source, g_source_unref);
-  /* The observer may free the peer: the teardown waits for this source to
-   * return (it runs on this thread). */
   while (!peer->freed && !g_queue_is_empty(&peer->observed)) {
     char *candidate = g_queue_pop_head(&peer->observed);
 
@@ -264,15 +269,28 @@ observe_idle(gpointer data)
       peer->observer->on_local_candidate(peer->observer_data, candidate);
     g_free(candidate);
   }
+  p2psig__unlock(peer->loop);
   return G_SOURCE_REMOVE;
+}
+
+/* The peer's lock held.  The source holds a reference: the peer may be
+ * torn down on its own loop while the source waits for its lock. */
+static void
+schedule_observer(p2psig_peer *peer)
+{
+  if (peer->observer_source || !peer->observer_loop)
+    return;
+  peer_ref(peer);
+  peer->observer_source = p2psig__loop_signal_idle(peer->observer_loop,
+                                                   observe_idle, peer,
+                                                   peer_unref);
 }
 
 static void
 observe_candidate(p2psig_peer *peer, const char *candidate)
 {
   g_queue_push_tail(&peer->observed, g_strdup(candidate));
-  if (!peer->observer_source)
-    peer->observer_source = p2psig__loop_idle(observe_idle, peer, NULL);
+  schedule_observer(peer);
 }
 
 /* Queues an event, with the lock held; takes references to its channel
@@ -477,8 +495,11 @@ dtls_send(void *data, const uint8_t *buf, size_t len)
 #define DISCONNECTED_AFTER_S 5
 #define FAILED_AFTER_S 30
 
-static GPtrArray *live_peers; /* under the lock */
-static GSource *liveness_tick;
+/* Per loop, under its lock. */
+static struct liveness {
+  GPtrArray *peers;
+  GSource *tick;
+} liveness[P2PSIG_MAX_LOOPS];
 
 static void
 check_liveness(p2psig_peer *peer)
@@ -510,51 +531,56 @@ check_liveness(p2psig_peer *peer)
 }
 
 static gboolean
-on_liveness_tick(gpointer unused)
+on_liveness_tick(gpointer data)
 {
+  struct liveness *live = data;
+
   /* From the end: a peer that fails leaves the array (stop_liveness), and
    * only the last one, already checked, moves into its place. */
-  for (guint i = live_peers->len; i > 0; i--)
-    check_liveness(g_ptr_array_index(live_peers, i - 1));
-  if (live_peers->len > 0)
+  for (guint i = live->peers->len; i > 0; i--)
+    check_liveness(g_ptr_array_index(live->peers, i - 1));
+  if (live->peers->len > 0)
     return G_SOURCE_CONTINUE;
-  g_clear_pointer(&liveness_tick, g_source_unref);
+  g_clear_pointer(&live->tick, g_source_unref);
   return G_SOURCE_REMOVE;
 }
 
 static void
 start_liveness(p2psig_peer *peer)
 {
+  struct liveness *live = &liveness[p2psig__loop_index(peer->loop)];
+
   if (peer->live)
     return;
-  if (!live_peers)
-    live_peers = g_ptr_array_new();
+  if (!live->peers)
+    live->peers = g_ptr_array_new();
   peer->live = true;
-  peer->live_index = live_peers->len;
+  peer->live_index = live->peers->len;
   peer->silent_seconds = 0;
   peer->rx_packets_seen = peer->rx_packets;
-  g_ptr_array_add(live_peers, peer);
-  if (!liveness_tick)
-    liveness_tick = p2psig__loop_timeout_seconds(1, on_liveness_tick, NULL,
-                                                 NULL);
+  g_ptr_array_add(live->peers, peer);
+  if (!live->tick)
+    live->tick = p2psig__loop_timeout_seconds(peer->loop, 1,
+                                              on_liveness_tick, live, NULL);
 }
 
 static void
 stop_liveness(p2psig_peer *peer)
 {
+  struct liveness *live = &liveness[p2psig__loop_index(peer->loop)];
   p2psig_peer *last;
 
   if (!peer->live)
     return;
   peer->live = false;
-  last = g_ptr_array_steal_index(live_peers, live_peers->len - 1);
+  last = g_ptr_array_steal_index(live->peers, live->peers->len - 1);
   if (last != peer) {
-    live_peers->pdata[peer->live_index] = last;
+    live->peers->pdata[peer->live_index] = last;
     last->live_index = peer->live_index;
   }
-  if (live_peers->len == 0 && liveness_tick) {
-    g_source_destroy(liveness_tick);
-    g_clear_pointer(&liveness_tick, g_source_unref);
+  if (live->peers->len == 0 && live->tick) {
+    g_source_destroy(live->tick);
+    g_clear_pointer(&live->tick, g_source_unref);
   }
 }
 
@@ -566,7 +592,7 @@ dtls_connected(void *data)
 
   set_state(peer, P2PSIG_STATE_CONNECTED, 0);
   start_liveness(peer);
-  peer->sctp = p2psig__sctp_new(P2PSIG_SCTP_PORT, peer->remote.sctp_port,
+  peer->sctp = p2psig__sctp_new(peer->loop, P2PSIG_SCTP_PORT, peer->remote.sctp_port,
                                 peer->config.sctp_streams,
                                 &sctp_callbacks, peer, &error);
   if (!peer->sctp || p2psig__sctp_connect(peer->sctp) < 0)
@@ -896,7 +922,8 @@ p2psig_peer_new(const p2psig_peer_config *config, int *error)
   peer->magic = PEER_MAGIC;
   peer->refcount = 1;
   g_atomic_int_inc(&peers_alive);
-  p2psig__dispatch_init(&peer->dispatch, &dispatch_ops, peer);
+  peer->loop = p2psig__loop_next();
+  p2psig__dispatch_init(&peer->dispatch, &dispatch_ops, peer, peer->loop);
   peer->config = cfg;
   /* Copied below into what needs them; never kept as given. */
   peer->config.ice_servers = NULL;
@@ -965,6 +992,7 @@ p2psig_peer_new(const p2psig_peer_config *config, int *error)
   ice_options.tls_ca = tls_ca;
   ice_options.mdns_host_candidates = cfg.mdns_host_candidates;
   ice_options.family = socket_family(cfg.address_family);
+  ice_options.loop = peer->loop;
   peer->ice = p2psig__ice_new(&ice_options, &ice_callbacks, peer, &err);
   if (!peer->ice)
     goto fail;
@@ -1009,8 +1037,9 @@ teardown(void *data)
 {
   struct teardown *args = data;
   p2psig_peer *peer = args->peer;
+  struct p2psig_loop *loop = peer->loop; /* the peer may be gone below */
 
-  p2psig__lock();
+  p2psig__lock(loop);
   release_transports(peer);
   args->ice_closing = peer->ice_closing;
   peer->ice_closing = NULL;
@@ -1028,7 +1057,7 @@ teardown(void *data)
     p2psig__channel_release(peer->channels->pdata[0]);
   g_queue_clear(&peer->blocked_channels);
   free_peer(peer);
-  p2psig__unlock();
+  p2psig__unlock(loop);
 }
 
 /* Freed from inside a callback, or on the library thread: libnice
@@ -1058,14 +1087,14 @@ p2psig_peer_free(p2psig_peer *peer)
 
   if (!peer_valid(peer))
     return;
-  p2psig__lock();
+  p2psig__lock(peer->loop);
   if (peer->freed) {
-    p2psig__unlock();
+    p2psig__unlock(peer->loop);
     return;
   }
   peer->freed = true; /* no event is queued any more */
-  p2psig__unlock();
-  on_loop = p2psig__loop_is_current();
+  p2psig__unlock(peer->loop);
+  on_loop = p2psig__loop_is_current(peer->loop);
   if (!p2psig__dispatch_stop(&peer->dispatch, p2psig__loop_may_wait()))
     return; /* the teardown follows the callback still running */
   if (on_loop) {
@@ -1073,7 +1102,7 @@ p2psig_peer_free(p2psig_peer *peer)
   } else {
     struct teardown args = { peer, NULL };
 
-    p2psig__loop_run_sync(teardown, &args);
+    p2psig__loop_run_sync(peer->loop, teardown, &args);
     /* Bounded: a TURN server that never answers costs at most this. */
     if (!p2psig__ice_closing_wait(args.ice_closing,
                                   P2PSIG_ICE_CLOSE_TIMEOUT_MS))
@@ -1115,7 +1144,8 @@ close_locked(p2psig_peer *peer, bool abort_sctp, int error)
   if (peer->dtls)
     p2psig__dtls_shutdown(peer->dtls);
   set_state(peer, P2PSIG_STATE_CLOSED, error);
-  peer->release_source = p2psig__loop_idle(release_transports_idle, peer,
+  peer->release_source = p2psig__loop_idle(peer->loop,
+                                           release_transports_idle, peer,
                                            NULL);
 }
 
@@ -1124,9 +1154,9 @@ p2psig_peer_close(p2psig_peer *peer)
 {
   if (!peer_valid(peer))
     return;
-  p2psig__lock();
+  p2psig__lock(peer->loop);
   close_locked(peer, true, 0);
-  p2psig__unlock();
+  p2psig__unlock(peer->loop);
 }
 
 /* ---- negotiation ---- */
@@ -1184,7 +1214,7 @@ build_local_sdp(p2psig_peer *peer, bool offer, enum p2psig_setup setup)
 static int
 descriptions_complete(p2psig_peer *peer)
 {
-  peer->dtls = p2psig__dtls_new(peer->cert, peer->dtls_client,
+  peer->dtls = p2psig__dtls_new(peer->loop, peer->cert, peer->dtls_client,
                                 peer->remote.fingerprint, &dtls_callbacks,
                                 peer);
   if (!peer->dtls)
@@ -1200,7 +1230,7 @@ p2psig_peer_create_offer(p2psig_peer *peer, char **sdp)
 
   if (!peer_valid(peer) || !sdp)
     return P2PSIG_EINVAL;
-  p2psig__lock();
+  p2psig__lock(peer->loop);
   if (peer->freed || peer->closed) {
     ret = P2PSIG_ECLOSED;
   } else if (peer->local_set || peer->remote_set) {
@@ -1215,7 +1245,7 @@ p2psig_peer_create_offer(p2psig_peer *peer, char **sdp)
     peer->local_set = true;
     emit_gathered_candidates(peer);
   }
-  p2psig__unlock();
+  p2psig__unlock(peer->loop);
   return ret;
 }
 
@@ -1226,7 +1256,7 @@ p2psig_peer_create_answer(p2psig_peer *peer, char **sdp)
 
   if (!peer_valid(peer) || !sdp)
     return P2PSIG_EINVAL;
-  p2psig__lock();
+  p2psig__lock(peer->loop);
   if (peer->freed || peer->closed) {
     ret = P2PSIG_ECLOSED;
   } else if (peer->restart_answer_due) {
@@ -1235,7 +1265,7 @@ p2psig_peer_create_answer(p2psig_peer *peer, char **sdp)
                            peer->dtls_client ? P2PSIG_SETUP_ACTIVE
                                              : P2PSIG_SETUP_PASSIVE);
     peer->restart_answer_due = false;
-    p2psig__unlock();
+    p2psig__unlock(peer->loop);
     return 0;
   } else if (peer->offerer || !peer->remote_set || peer->local_set) {
     ret = P2PSIG_ESTATE;
@@ -1252,7 +1282,7 @@ p2psig_peer_create_answer(p2psig_peer *peer, char **sdp)
     emit_gathered_candidates(peer);
     ret = descriptions_complete(peer);
   }
-  p2psig__unlock();
+  p2psig__unlock(peer->loop);
   return ret;
 }
 
@@ -1424,7 +1454,7 @@ p2psig_peer_restart_ice(p2psig_peer *peer, char **sdp)
 
   if (!peer_valid(peer) || !sdp)
     return P2PSIG_EINVAL;
-  p2psig__lock();
+  p2psig__lock(peer->loop);
   if (peer->freed || peer->closed)
     ret = P2PSIG_ECLOSED;
   else if (!peer->offerer || !peer->remote_set || peer->restarting)
@@ -1437,7 +1467,7 @@ p2psig_peer_restart_ice(p2psig_peer *peer, char **sdp)
     g_debug("ICE restart: new offer, local credentials %s",
             p2psig__ice_local_ufrag(peer->ice));
   }
-  p2psig__unlock();
+  p2psig__unlock(peer->loop);
   return ret;
 }
 
@@ -1468,7 +1498,7 @@ p2psig_peer_set_remote_description(p2psig_peer *peer, p2psig_sdp_type type,
     g_debug("remote SDP refused: %s", detail);
     return ret;
   }
-  p2psig__lock();
+  p2psig__lock(peer->loop);
   if (peer->freed || peer->closed) {
     ret = P2PSIG_ECLOSED;
     goto out;
@@ -1509,7 +1539,7 @@ p2psig_peer_set_remote_description(p2psig_peer *peer, p2psig_sdp_type type,
   apply_pending_candidates(peer);
   keep_remote_sdp(peer, type, sdp);
 out:
-  p2psig__unlock();
+  p2psig__unlock(peer->loop);
   p2psig__sdp_remote_clear(&remote);
   return ret;
 }
@@ -1538,7 +1568,7 @@ p2psig_peer_add_candidate(p2psig_peer *peer, const char *candidate)
     return 0;
   }
   key = candidate_key(&c);
-  p2psig__lock();
+  p2psig__lock(peer->loop);
   if (peer->freed || peer->closed) {
     g_free(key);
     ret = P2PSIG_ECLOSED;
@@ -1547,7 +1577,7 @@ p2psig_peer_add_candidate(p2psig_peer *peer, const char *candidate)
   }
   if (ret < 0 && detail)
     g_debug("remote candidate refused: %s", detail);
-  p2psig__unlock();
+  p2psig__unlock(peer->loop);
   return ret;
 }
 
@@ -1558,9 +1588,9 @@ p2psig_peer_get_state(const p2psig_peer *peer)
 
   if (!peer_valid(peer))
     return P2PSIG_STATE_CLOSED;
-  p2psig__lock();
+  p2psig__lock(peer->loop);
   state = peer->state;
-  p2psig__unlock();
+  p2psig__unlock(peer->loop);
   return state;
 }
 
@@ -1571,9 +1601,9 @@ p2psig_peer_get_ice_gathering_state(const p2psig_peer *peer)
 
   if (!peer_valid(peer))
     return P2PSIG_ICE_GATHERING_NEW;
-  p2psig__lock();
+  p2psig__lock(peer->loop);
   state = peer->ice_gathering_state;
-  p2psig__unlock();
+  p2psig__unlock(peer->loop);
   return state;
 }
 
@@ -1584,9 +1614,9 @@ p2psig_peer_get_ice_connection_state(const p2psig_peer *peer)
 
   if (!peer_valid(peer))
     return P2PSIG_ICE_CONNECTION_CLOSED;
-  p2psig__lock();
+  p2psig__lock(peer->loop);
   state = peer->ice_connection_state;
-  p2psig__unlock();
+  p2psig__unlock(peer->loop);
   return state;
 }
 
@@ -1602,7 +1632,7 @@ get_description(const p2psig_peer *peer, bool local, p2psig_sdp_type *type,
   *sdp = NULL;
   if (!peer_valid(peer))
     return P2PSIG_EINVAL;
-  p2psig__lock();
+  p2psig__lock(peer->loop);
   if (local ? !peer->local_set : !peer->remote_sdp) {
     ret = P2PSIG_ESTATE;
   } else if (local) {
@@ -1614,7 +1644,7 @@ get_description(const p2psig_peer *peer, bool local, p2psig_sdp_type *type,
     if (type)
       *type = peer->remote_type;
   }
-  p2psig__unlock();
+  p2psig__unlock(peer->loop);
   return ret;
 }
 
@@ -1686,7 +1716,7 @@ p2psig_peer_get_stats(const p2psig_peer *peer, p2psig_peer_stats *stats)
 
   if (!peer_valid(peer) || !stats || stats->size < sizeof(size_t))
     return P2PSIG_EINVAL;
-  p2psig__lock();
+  p2psig__lock(peer->loop);
   s.size = MIN(stats->size, sizeof s);
   s.messages_sent = peer->messages_sent;
   s.bytes_sent = peer->bytes_sent;
@@ -1707,7 +1737,7 @@ p2psig_peer_get_stats(const p2psig_peer *peer, p2psig_peer_stats *stats)
   }
   if (peer->sctp)
     s.rtt_ms = p2psig__sctp_rtt_ms(peer->sctp);
-  p2psig__unlock();
+  p2psig__unlock(peer->loop);
   memcpy(stats, &s, s.size);
   return 0;
 }
@@ -1715,12 +1745,26 @@ p2psig_peer_get_stats(const p2psig_peer *peer, p2psig_peer_stats *stats)
 void
 p2psig__peer_set_observer(p2psig_peer *peer,
                           const struct p2psig_peer_observer *observer,
-                          void *data)
+                          void *data, struct p2psig_loop *loop)
 {
-  p2psig__lock();
+  p2psig__lock(peer->loop);
   peer->observer = observer;
   peer->observer_data = data;
-  p2psig__unlock();
+  peer->observer_loop = observer ? loop : NULL;
+  /* A source on the old observer's loop would call the new one there. */
+  if (peer->observer_source) {
+    g_source_destroy(peer->observer_source);
+    g_clear_pointer(&peer->observer_source, g_source_unref);
+  }
+  if (!g_queue_is_empty(&peer->observed) && !peer->freed)
+    schedule_observer(peer);
+  p2psig__unlock(peer->loop);
+}
+
+struct p2psig_loop *
+p2psig__peer_loop(const p2psig_peer *peer)
+{
+  return peer->loop;
 }
 
 bool
@@ -1728,8 +1772,8 @@ p2psig__peer_has_remote_description(const p2psig_peer *peer)
 {
   bool set;
 
-  p2psig__lock();
+  p2psig__lock(peer->loop);
   set = peer->remote_set;
-  p2psig__unlock();
+  p2psig__unlock(peer->loop);
   return set;
 }

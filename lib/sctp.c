@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * SCTP layer: usrsctp without threads of its own (usrsctp_init_nothreads),
- * so every SCTP call runs under the library lock; a timer on the library
- * context drives usrsctp's timers.  Sockets are non-blocking; an upcall
- * only marks a socket readable, and we read it after usrsctp has returned,
- * so message delivery never runs inside usrsctp.
+ * SCTP layer: usrsctp without threads of its own (usrsctp_init_nothreads).
+ * Every SCTP call on an association runs under the lock of the loop its
+ * peer is pinned to; a thread of its own drives usrsctp's timers, which
+ * are process-wide and reach every association, with every loop's lock
+ * held (p2psig__lock_all_loops).  So whatever usrsctp calls back
+ * (conn_output, the upcall) runs with the lock of that association's loop
+ * held, on whichever thread.  Sockets are non-blocking; an upcall only
+ * marks a socket readable, on its loop's list, and we read it after
+ * usrsctp has returned, so message delivery never runs inside usrsctp.
+ * The tick's own state is under timer_lock, a leaf.
  *
  * DTLS authenticates every packet, so checking SCTP's CRC32c on receive is
  * redundant: we turn usrsctp's check off and compute the checksum of what
@@ -18,6 +23,10 @@
 #include <stdarg.h>
 #include <string.h>
 #include <usrsctp.h>
+
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 #include "dcep.h"
 
@@ -43,6 +52,9 @@
 #define SCTP_TIMER_MS 10
 #define SCTP_SLOW_TIMER_MS 250
 #define SCTP_FAST_FOR_US ((gint64)(SCTP_RTO_MAX_MS + 1000) * 1000)
+/* The slow tick may come up to 50 ms late, so that an idle process wakes
+ * less often (the tick thread's timer slack, Linux). */
+#define SCTP_IDLE_TIMER_SLACK_NS (50 * 1000 * 1000)
 /* usrsctp's own heartbeats come this long after the last packet sent,
  * plus the RTO with a jitter of half of it: with an RTO of seconds (a
  * loaded or lossy path) that is no bound a 5 s silence limit can rely on.
@@ -56,6 +68,7 @@
 #define SCTP_SETTLE_HEARTBEATS 100
 
 struct p2psig_sctp {
+  struct p2psig_loop *loop;
   struct socket *sock;
   struct p2psig_sctp_callbacks cbs;
   void *data;
@@ -74,19 +87,36 @@ struct p2psig_sctp {
   unsigned settle_heartbeats; /* left to correct the RTT estimate */
 };
 
-static GSource *timer_source;
-static bool timer_fast;
-static gint64 timer_last;
-static gint64 last_busy;          /* last packet other than heartbeats */
+static GMutex timer_lock;
+static GCond timer_cond;          /* the speed or the count changed */
+/* Under timer_lock: */
+static gint timer_fast;           /* atomic, written under timer_lock */
+static gint64 timer_last;         /* usrsctp's time, in whole ms */
+static gint64 tick_at;            /* the last tick */
 static unsigned association_count;
-static GPtrArray *readable_list; /* sockets marked by the upcall */
-static GPtrArray *writable_list; /* blocked sockets with room again */
-static GPtrArray *settling_list; /* associations with a suspect RTT */
-/* Larger messages come in pieces and are reassembled. */
-static uint8_t recv_buffer[128 * 1024];
+static gint64 last_busy;          /* atomic: last packet but heartbeats */
 
-static void drain_readable(void);
-static void settle_rtt(void);
+/* Per loop, under its lock. */
+struct loop_state {
+  GPtrArray *readable;   /* sockets marked by the upcall */
+  GPtrArray *writable;   /* blocked sockets with room again */
+  GPtrArray *settling;   /* associations with a suspect RTT */
+  bool draining;         /* a drain runs: a nested one would reuse buffer */
+  /* Larger messages come in pieces and are reassembled.  Notifications
+   * are read in place as structs: aligned as malloc's memory is. */
+  _Alignas(16) uint8_t buffer[128 * 1024];
+};
+static struct loop_state *loop_states[P2PSIG_MAX_LOOPS];
+
+static void drain_readable(struct loop_state *state);
+static void settle_rtt(struct loop_state *state);
+
+/* The loop's lock held. */
+static struct loop_state *
+state_of(struct p2psig_sctp *sctp)
+{
+  return loop_states[p2psig__loop_index(sctp->loop)];
+}
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <nmmintrin.h>
@@ -147,9 +177,13 @@ static void set_timer_speed(bool fast);
 static void
 note_busy(void)
 {
-  last_busy = g_get_monotonic_time();
-  if (!timer_fast && association_count > 0)
-    set_timer_speed(true);
+  __atomic_store_n(&last_busy, g_get_monotonic_time(), __ATOMIC_RELAXED);
+  if (!g_atomic_int_get(&timer_fast)) {
+    g_mutex_lock(&timer_lock);
+    if (!timer_fast && association_count > 0)
+      set_timer_speed(true);
+    g_mutex_unlock(&timer_lock);
+  }
 }
 
 /* Walks the chunks of a packet: whether any is not a heartbeat (or its
@@ -195,6 +229,7 @@ conn_output(void *addr, void *buffer, size_t length, uint8_t tos,
   uint8_t *packet = buffer;
   uint32_t crc;
 
+  g_assert(p2psig__loop_locked(sctp->loop));
   if (length < 12 || sctp->closed)
     return 0;
   /* The checksum field is bytes 8..11 of the common header; usrsctp's own
@@ -241,77 +276,120 @@ init_usrsctp(gpointer unused)
   usrsctp_sysctl_set_sctp_rto_max_default(SCTP_RTO_MAX_MS);
   usrsctp_sysctl_set_sctp_assoc_rtx_max_default(20);
   usrsctp_sysctl_set_sctp_path_rtx_max_default(20);
-  readable_list = g_ptr_array_new();
-  writable_list = g_ptr_array_new();
-  settling_list = g_ptr_array_new();
   return GINT_TO_POINTER(1);
 }
 
-static gboolean
-on_timer(gpointer unused)
+/* One tick: usrsctp's timers, then what they made readable, with every
+ * loop's lock; no lock held before. */
+static bool
+tick(uint32_t elapsed)
 {
-  gint64 now = g_get_monotonic_time();
-  uint32_t elapsed = (uint32_t)((now - timer_last) / 1000);
+  bool settling = false;
 
-  if (elapsed > 0) {
-    timer_last += (gint64)elapsed * 1000;
+  p2psig__lock_all_loops();
+  if (elapsed > 0)
     usrsctp_handle_timers(elapsed);
-    drain_readable();
+  for (unsigned i = 0; i < P2PSIG_MAX_LOOPS; i++) {
+    struct loop_state *state = loop_states[i];
+
+    if (!state)
+      continue;
+    if (elapsed > 0)
+      drain_readable(state);
+    settle_rtt(state);
+    settling = settling || state->settling->len > 0;
   }
-  settle_rtt();
-  /* What ran may have sped the tick up: this source is gone then. */
-  if (g_main_current_source() != timer_source)
-    return G_SOURCE_REMOVE;
-  /* Here, on the library thread, the other timers follow the tick's
-   * speed: coalesced while it is slow. */
-  p2psig__loop_coalesce_timers(!timer_fast);
-  if (timer_fast && settling_list->len == 0 &&
-      now - last_busy > SCTP_FAST_FOR_US) {
-    set_timer_speed(false);
-    p2psig__loop_coalesce_timers(true);
-    return G_SOURCE_REMOVE;
-  }
-  return G_SOURCE_CONTINUE;
+  p2psig__unlock_all_loops();
+  return settling;
 }
 
-static void
-stop_timer(void)
+/* The tick's own thread: a loop thread that waited here for another
+ * loop's lock would hold up its own peers meanwhile. */
+static gpointer
+timer_main(gpointer unused)
 {
-  if (timer_source) {
-    g_source_destroy(timer_source);
-    g_clear_pointer(&timer_source, g_source_unref);
+  bool slack = false;
+
+  g_mutex_lock(&timer_lock);
+  for (;;) {
+    gint64 now = g_get_monotonic_time();
+    gint64 due = tick_at + (timer_fast ? SCTP_TIMER_MS : SCTP_SLOW_TIMER_MS)
+                             * 1000;
+    uint32_t elapsed;
+    bool settling;
+
+    if (association_count == 0) {
+      g_cond_wait(&timer_cond, &timer_lock);
+      continue;
+    }
+    if (now < due) {
+      g_cond_wait_until(&timer_cond, &timer_lock, due);
+      continue;
+    }
+    tick_at = now;
+    elapsed = (uint32_t)((now - timer_last) / 1000);
+    timer_last += (gint64)elapsed * 1000;
+    g_mutex_unlock(&timer_lock);
+    settling = tick(elapsed);
+    g_mutex_lock(&timer_lock);
+    if (timer_fast && !settling &&
+        now - __atomic_load_n(&last_busy, __ATOMIC_RELAXED) >
+          SCTP_FAST_FOR_US)
+      set_timer_speed(false);
+    /* The loops' other timers follow the tick's speed: coalesced while it
+     * is slow; and so does this thread's. */
+    p2psig__loop_coalesce_timers(!timer_fast);
+    if (slack != !timer_fast) {
+      slack = !timer_fast;
+#ifdef __linux__
+      prctl(PR_SET_TIMERSLACK, slack ? SCTP_IDLE_TIMER_SLACK_NS : 0, 0, 0, 0);
+#endif
+    }
   }
+  return NULL;
 }
 
-/* Replaces the tick by one of the other speed; the time since usrsctp last
- * ran its timers still counts (timer_last). */
+/* The next tick at the new speed's interval from now; the time since
+ * usrsctp last ran its timers still counts (timer_last).  timer_lock
+ * held. */
 static void
 set_timer_speed(bool fast)
 {
-  stop_timer();
-  timer_fast = fast;
-  timer_source = p2psig__loop_timeout(fast ? SCTP_TIMER_MS
-                                           : SCTP_SLOW_TIMER_MS,
-                                      on_timer, NULL, NULL);
+  g_atomic_int_set(&timer_fast, fast);
+  tick_at = g_get_monotonic_time();
+  g_cond_signal(&timer_cond);
+}
+
+static gpointer
+start_timer_thread(gpointer unused)
+{
+  g_thread_unref(g_thread_new("p2psig-sctp", timer_main, NULL));
+  return NULL;
 }
 
 static void
 timer_ref(void)
 {
+  static GOnce started = G_ONCE_INIT;
+
+  g_once(&started, start_timer_thread, NULL);
+  g_mutex_lock(&timer_lock);
   if (association_count++ == 0) {
     timer_last = g_get_monotonic_time();
-    last_busy = timer_last;
+    __atomic_store_n(&last_busy, timer_last, __ATOMIC_RELAXED);
     set_timer_speed(true);
+    p2psig__loop_coalesce_timers(false);
   }
+  g_mutex_unlock(&timer_lock);
 }
 
 static void
 timer_unref(void)
 {
-  if (--association_count == 0) {
-    stop_timer();
+  g_mutex_lock(&timer_lock);
+  if (--association_count == 0)
     p2psig__loop_coalesce_timers(false);
-  }
+  g_mutex_unlock(&timer_lock);
 }
 
 static void
@@ -320,13 +398,14 @@ upcall(struct socket *sock, void *arg, int flags)
   struct p2psig_sctp *sctp = arg;
   int events = usrsctp_get_events(sock);
 
+  g_assert(p2psig__loop_locked(sctp->loop));
   if (!sctp->readable && (events & SCTP_EVENT_READ)) {
     sctp->readable = true;
-    g_ptr_array_add(readable_list, sctp);
+    g_ptr_array_add(state_of(sctp)->readable, sctp);
   }
   if (sctp->blocked && (events & SCTP_EVENT_WRITE)) {
     sctp->blocked = false;
-    g_ptr_array_add(writable_list, sctp);
+    g_ptr_array_add(state_of(sctp)->writable, sctp);
   }
 }
 
@@ -407,16 +486,25 @@ conn_address(struct p2psig_sctp *sctp, uint16_t port)
 }
 
 struct p2psig_sctp *
-p2psig__sctp_new(uint16_t local_port, uint16_t remote_port, uint16_t streams,
+p2psig__sctp_new(struct p2psig_loop *loop, uint16_t local_port,
+                 uint16_t remote_port, uint16_t streams,
                  const struct p2psig_sctp_callbacks *cbs, void *data,
                  int *error)
 {
   static GOnce once = G_ONCE_INIT;
+  struct loop_state **state = &loop_states[p2psig__loop_index(loop)];
   struct p2psig_sctp *sctp;
   struct sockaddr_conn sconn;
 
   g_once(&once, init_usrsctp, NULL);
+  if (!*state) {
+    *state = g_new0(struct loop_state, 1);
+    (*state)->readable = g_ptr_array_new();
+    (*state)->writable = g_ptr_array_new();
+    (*state)->settling = g_ptr_array_new();
+  }
   sctp = g_new0(struct p2psig_sctp, 1);
+  sctp->loop = loop;
   sctp->cbs = *cbs;
   sctp->data = data;
   sctp->local_port = local_port;
@@ -452,9 +540,9 @@ p2psig__sctp_free(struct p2psig_sctp *sctp)
     usrsctp_close(sctp->sock);
   }
   sctp->closed = true;
-  g_ptr_array_remove(readable_list, sctp);
-  g_ptr_array_remove(writable_list, sctp);
-  g_ptr_array_remove(settling_list, sctp);
+  g_ptr_array_remove(state_of(sctp)->readable, sctp);
+  g_ptr_array_remove(state_of(sctp)->writable, sctp);
+  g_ptr_array_remove(state_of(sctp)->settling, sctp);
   usrsctp_deregister_address(sctp);
   timer_unref();
   g_byte_array_unref(sctp->partial);
@@ -510,10 +598,10 @@ rtt_sane(const struct sctp_paddrinfo *path)
  * lossy link, a minute or more with data stuck.  Heartbeats asked for now
  * bring fresh samples within a second. */
 static void
-settle_rtt(void)
+settle_rtt(struct loop_state *state)
 {
-  for (guint i = 0; i < settling_list->len;) {
-    struct p2psig_sctp *sctp = g_ptr_array_index(settling_list, i);
+  for (guint i = 0; i < state->settling->len;) {
+    struct p2psig_sctp *sctp = g_ptr_array_index(state->settling, i);
     struct sctp_status status = { 0 };
     socklen_t len = sizeof status;
 
@@ -521,7 +609,7 @@ settle_rtt(void)
         usrsctp_getsockopt(sctp->sock, IPPROTO_SCTP, SCTP_STATUS, &status,
                            &len) < 0 ||
         rtt_sane(&status.sstat_primary)) {
-      g_ptr_array_remove_index_fast(settling_list, i);
+      g_ptr_array_remove_index_fast(state->settling, i);
       continue;
     }
     sctp->settle_heartbeats--;
@@ -575,7 +663,7 @@ handle_assoc_change(struct p2psig_sctp *sctp,
        * limit. */
       set_path_params(sctp, SPP_PMTUD_DISABLE | SPP_HB_ENABLE);
       sctp->settle_heartbeats = SCTP_SETTLE_HEARTBEATS;
-      g_ptr_array_add(settling_list, sctp);
+      g_ptr_array_add(state_of(sctp)->settling, sctp);
       sctp->cbs.on_connected(sctp->data);
     }
     break;
@@ -695,7 +783,7 @@ deliver(struct p2psig_sctp *sctp, const struct sctp_rcvinfo *info,
  * application's callbacks (see peer.c), so sctp cannot be freed under this
  * loop. */
 static void
-drain(struct p2psig_sctp *sctp)
+drain(struct p2psig_sctp *sctp, uint8_t *recv_buffer, size_t size)
 {
   while (!sctp->closed && !sctp->paused) {
     struct sctp_rcvinfo info = { 0 };
@@ -704,7 +792,7 @@ drain(struct p2psig_sctp *sctp)
     int flags = 0;
     ssize_t n;
 
-    n = usrsctp_recvv(sctp->sock, recv_buffer, sizeof recv_buffer, NULL,
+    n = usrsctp_recvv(sctp->sock, recv_buffer, size, NULL,
                       NULL, &info, &info_len, &info_type, &flags);
     if (n < 0) {
       if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOTCONN)
@@ -720,30 +808,28 @@ drain(struct p2psig_sctp *sctp)
   }
 }
 
-/* Upcalls may mark sockets while we deliver; a static flag keeps the
- * shared receive buffer from being reused by a nested drain. */
+/* Upcalls may mark sockets while we deliver; a flag keeps the loop's
+ * receive buffer from being reused by a nested drain. */
 static void
-drain_readable(void)
+drain_readable(struct loop_state *state)
 {
-  static bool draining;
-
-  if (draining)
+  if (state->draining)
     return;
-  draining = true;
-  while (readable_list->len > 0 || writable_list->len > 0) {
+  state->draining = true;
+  while (state->readable->len > 0 || state->writable->len > 0) {
     struct p2psig_sctp *sctp;
 
-    if (readable_list->len > 0) {
-      sctp = g_ptr_array_steal_index(readable_list, 0);
+    if (state->readable->len > 0) {
+      sctp = g_ptr_array_steal_index(state->readable, 0);
       sctp->readable = false;
-      drain(sctp);
+      drain(sctp, state->buffer, sizeof state->buffer);
     } else {
-      sctp = g_ptr_array_steal_index(writable_list, 0);
+      sctp = g_ptr_array_steal_index(state->writable, 0);
       if (!sctp->closed)
         sctp->cbs.on_writable(sctp->data);
     }
   }
-  draining = false;
+  state->draining = false;
 }
 
 void
@@ -754,8 +840,8 @@ p2psig__sctp_set_paused(struct p2psig_sctp *sctp, bool paused)
    * again: read it now. */
   if (!paused && !sctp->closed && !sctp->readable) {
     sctp->readable = true;
-    g_ptr_array_add(readable_list, sctp);
-    drain_readable();
+    g_ptr_array_add(state_of(sctp)->readable, sctp);
+    drain_readable(state_of(sctp));
   }
 }
 
@@ -767,7 +853,7 @@ p2psig__sctp_feed(struct p2psig_sctp *sctp, const uint8_t *buf, size_t len)
   if (scan_chunks(sctp, buf, len))
     note_busy();
   usrsctp_conninput(sctp, buf, len, 0);
-  drain_readable();
+  drain_readable(state_of(sctp));
 }
 
 int

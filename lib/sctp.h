@@ -40,8 +40,10 @@ struct p2psig_sctp_send_options {
   uint32_t pr_value;
 };
 
-/* streams: offered each way; 0: the default (sctp.c). */
-struct p2psig_sctp *p2psig__sctp_new(uint16_t local_port,
+/* streams: offered each way; 0: the default (sctp.c).  Every call on the
+ * association is made with loop's lock held, and so are its callbacks. */
+struct p2psig_sctp *p2psig__sctp_new(struct p2psig_loop *loop,
+                                     uint16_t local_port,
                                      uint16_t remote_port, uint16_t streams,
                                      const struct p2psig_sctp_callbacks *cbs,
                                      void *data, int *error);

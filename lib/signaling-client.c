@@ -172,7 +172,7 @@ schedule_retry(struct p2psig_signaling *sig, unsigned status, const char *why)
                         status ? P2PSIG_EHTTP : P2PSIG_ENETWORK, status,
                         post_path(sig->current), "%s", why)
       ->retry_in_ms = sig->backoff_ms;
-  sig->retry_source = p2psig__loop_timeout(sig->backoff_ms, retry_cb, sig,
+  sig->retry_source = p2psig__loop_signal_timeout(sig->loop, sig->backoff_ms, retry_cb, sig,
                                            NULL);
   sig->backoff_ms = MIN(sig->backoff_ms * 2, BACKOFF_MAX_MS);
 }
@@ -395,7 +395,8 @@ schedule_poll(struct p2psig_signaling *sig, bool failed, unsigned status,
                           status ? P2PSIG_EHTTP : P2PSIG_ENETWORK, status,
                           "/candidate", "%s", why)
         ->retry_in_ms = sig->poll_backoff_ms;
-  sig->poll_retry = p2psig__loop_timeout(sig->poll_backoff_ms, poll_retry_cb,
+  sig->poll_retry = p2psig__loop_signal_timeout(sig->loop,
+                                                sig->poll_backoff_ms, poll_retry_cb,
                                          sig, NULL);
   sig->poll_backoff_ms = MIN(sig->poll_backoff_ms * 2, BACKOFF_MAX_MS);
 }
@@ -526,7 +527,7 @@ body_read(GObject *source, GAsyncResult *result, void *data)
   struct p2psig_signaling *sig = req->sig;
   gssize n = g_input_stream_read_finish(G_INPUT_STREAM(source), result, NULL);
 
-  p2psig__lock();
+  p2psig__signal_lock();
   if (request_stale(req)) {
     request_free(req);
   } else if (n > 0 && (req->len += (size_t)n) < req->cap) {
@@ -541,7 +542,7 @@ body_read(GObject *source, GAsyncResult *result, void *data)
     request_finish(req, NULL);
   }
   p2psig__signal_unref(sig);
-  p2psig__unlock();
+  p2psig__signal_unlock();
 }
 
 static void
@@ -563,7 +564,7 @@ post_sent(GObject *source, GAsyncResult *result, void *data)
   GInputStream *stream = soup_session_send_finish(SOUP_SESSION(source),
                                                   result, &error);
 
-  p2psig__lock();
+  p2psig__signal_lock();
   if (stream)
     req->stream = stream;
   if (request_stale(req)) {
@@ -577,7 +578,7 @@ post_sent(GObject *source, GAsyncResult *result, void *data)
     read_body(req);
   }
   p2psig__signal_unref(sig);
-  p2psig__unlock();
+  p2psig__signal_unlock();
 }
 
 /* libsoup's timeout counts idle time only: this one counts it all. */
@@ -625,7 +626,8 @@ request_start(struct p2psig_signaling *sig, const char *method,
   sig->refs++;
   soup_session_send_async(sig->session, req->msg, G_PRIORITY_DEFAULT,
                           req->cancellable, post_sent, req);
-  req->deadline = p2psig__loop_timeout(deadline_ms, post_deadline, req, NULL);
+  req->deadline = p2psig__loop_signal_timeout(sig->loop, deadline_ms,
+                                              post_deadline, req, NULL);
   return req;
 }
 

@@ -202,7 +202,8 @@ conn_set_state(struct conn *conn, enum conn_state state)
     g_source_destroy(conn->timer);
     g_source_unref(conn->timer);
   }
-  conn->timer = p2psig__loop_timeout(state_timeout_ms(conn->sig, state),
+  conn->timer = p2psig__loop_signal_timeout(conn->sig->loop,
+                                            state_timeout_ms(conn->sig, state),
                                      conn_timeout, conn, NULL);
 }
 
@@ -263,7 +264,7 @@ handshake_done(GObject *source, GAsyncResult *result, void *data)
   bool ok = g_tls_connection_handshake_finish(G_TLS_CONNECTION(source),
                                               result, &error);
 
-  p2psig__lock();
+  p2psig__signal_lock();
   g_clear_object(&conn->handshake);
   if (conn->closing) {
     conn_free(conn);
@@ -273,7 +274,7 @@ handshake_done(GObject *source, GAsyncResult *result, void *data)
     hand_to_soup(conn);
   }
   p2psig__signal_unref(sig);
-  p2psig__unlock();
+  p2psig__signal_unlock();
 }
 
 /* Starts the handshake once the client has sent its first bytes, making
@@ -292,7 +293,7 @@ client_hello(GSocket *socket, GIOCondition condition, void *data)
 
   (void)socket;
   (void)condition;
-  p2psig__lock();
+  p2psig__signal_lock();
   g_clear_pointer(&conn->readable, g_source_unref);
   conn->stream = g_tls_server_connection_new(G_IO_STREAM(conn->tcp),
                                              sig->certificate, &error);
@@ -325,7 +326,7 @@ client_hello(GSocket *socket, GIOCondition condition, void *data)
                                    G_PRIORITY_DEFAULT, conn->handshake,
                                    handshake_done, conn);
 out:
-  p2psig__unlock();
+  p2psig__signal_unlock();
   return G_SOURCE_REMOVE;
 }
 
@@ -337,7 +338,7 @@ start_tls(struct conn *conn)
       g_socket_connection_get_socket(conn->tcp), G_IO_IN, NULL);
   g_source_set_callback(conn->readable, G_SOURCE_FUNC(client_hello), conn,
                         NULL);
-  g_source_attach(conn->readable, p2psig__loop_context());
+  g_source_attach(conn->readable, p2psig__loop_context(conn->sig->loop));
 }
 
 /* Takes tcp. */
@@ -386,19 +387,19 @@ accepted(GObject *source, GAsyncResult *result, void *data)
   GSocketConnection *tcp = g_socket_listener_accept_finish(
       G_SOCKET_LISTENER(source), result, NULL, &error);
 
-  p2psig__lock();
+  p2psig__signal_lock();
   if (sig->closed) {
     g_clear_object(&tcp);
   } else if (!tcp) {
     g_debug("cannot accept a connection: %s", error->message);
-    sig->accept_retry = p2psig__loop_timeout(ACCEPT_RETRY_MS, accept_again,
+    sig->accept_retry = p2psig__loop_signal_timeout(sig->loop, ACCEPT_RETRY_MS, accept_again,
                                              sig, NULL);
   } else {
     conn_add(sig, tcp);
     accept_next(sig);
   }
   p2psig__signal_unref(sig);
-  p2psig__unlock();
+  p2psig__signal_unlock();
 }
 
 static void
@@ -417,10 +418,10 @@ got_headers(SoupServerMessage *msg, void *data)
   struct p2psig_signaling *sig = data;
   struct conn *conn;
 
-  p2psig__lock();
+  p2psig__signal_lock();
   if (!sig->closed && (conn = find_conn(sig, msg)))
     conn_set_state(conn, CONN_REQUEST);
-  p2psig__unlock();
+  p2psig__signal_unlock();
 }
 
 /* Every message: the response closes its connection (no listener of
@@ -435,7 +436,7 @@ p2psig__signal_request_started(SoupServer *server, SoupServerMessage *msg,
   (void)server;
   soup_message_headers_replace(soup_server_message_get_response_headers(msg),
                                "Connection", "close");
-  p2psig__lock();
+  p2psig__signal_lock();
   /* The first is announced as the connection is handed over: it waits
    * for its headers already. */
   if (!sig->closed && (conn = find_conn(sig, msg)) && conn->requests++ > 0)
@@ -443,7 +444,7 @@ p2psig__signal_request_started(SoupServer *server, SoupServerMessage *msg,
   sig->refs++;
   g_signal_connect_data(msg, "got-headers", G_CALLBACK(got_headers), sig,
                         p2psig__signal_closure_unref, 0);
-  p2psig__unlock();
+  p2psig__signal_unlock();
 }
 
 /* Answered or aborted: libsoup closes the connection next.  A long-poll
@@ -455,12 +456,13 @@ p2psig__signal_request_ended(SoupServer *server, SoupServerMessage *msg,
   struct p2psig_signaling *sig = data;
 
   (void)server;
-  p2psig__lock();
+  p2psig__signal_lock();
   if (!sig->closed)
     p2psig__signal_poll_forget(sig, msg);
   if (!sig->closed && !sig->prune_source)
-    sig->prune_source = p2psig__loop_idle(prune_cb, sig, NULL);
-  p2psig__unlock();
+    sig->prune_source = p2psig__loop_signal_idle(sig->loop, prune_cb, sig,
+                                                 NULL);
+  p2psig__signal_unlock();
 }
 
 void

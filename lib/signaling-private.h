@@ -52,6 +52,7 @@ struct post;                   /* signaling-client.c */
 struct request;                /* signaling-client.c */
 
 struct p2psig_signaling {
+  struct p2psig_loop *loop;    /* libsoup's context: its first peer's */
   unsigned refs;               /* the owner's, plus one per request */
   bool closed;                 /* p2psig_signaling_free() was called */
 

@@ -110,11 +110,11 @@ got_chunk(SoupServerMessage *msg, GBytes *chunk, void *data)
   SoupMessageBody *body = soup_server_message_get_request_body(msg);
 
   (void)chunk;
-  p2psig__lock();
+  p2psig__signal_lock();
   if (!sig->closed && soup_server_message_get_status(msg) == 0 &&
       body->length > P2PSIG_SIGNAL_MAX_BODY)
     refuse_too_big(sig, msg);
-  p2psig__unlock();
+  p2psig__signal_unlock();
 }
 
 /* CORS (Fetch standard): an allowed origin may read our responses,
@@ -164,7 +164,7 @@ early_handler(SoupServer *server, SoupServerMessage *msg, const char *path,
   bool cross = false;
 
   (void)server;
-  p2psig__lock();
+  p2psig__signal_lock();
   /* A browser's request: its origin first, so that a page of a site we do
    * not know can neither act nor learn anything. */
   if (!sig->closed && origin &&
@@ -235,7 +235,7 @@ out:
   if (soup_server_message_get_status(msg) != 0)
     soup_message_body_set_accumulate(
         soup_server_message_get_request_body(msg), FALSE);
-  p2psig__unlock();
+  p2psig__signal_unlock();
 }
 
 static void
@@ -653,8 +653,8 @@ handle_poll_locked(struct p2psig_signaling *sig, SoupServerMessage *msg,
   w->sig = sig;
   w->msg = g_object_ref(msg);
   w->from = (unsigned)from;
-  w->timer = p2psig__loop_timeout(sig->limits.poll_wait_ms, poll_expired, w,
-                                  NULL);
+  w->timer = p2psig__loop_signal_timeout(sig->loop, sig->limits.poll_wait_ms,
+                                         poll_expired, w, NULL);
   g_queue_push_tail(&sig->polls, w);
   p2psig__signal_conn_poll(sig, msg);
   soup_server_message_pause(msg);
@@ -689,7 +689,7 @@ handler(SoupServer *server, SoupServerMessage *msg, const char *path,
   const char *text = g_bytes_get_data(bytes, &len);
 
   (void)server;
-  p2psig__lock();
+  p2psig__signal_lock();
   if (sig->closed)
     soup_server_message_set_status(msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
                                    NULL);
@@ -703,7 +703,7 @@ handler(SoupServer *server, SoupServerMessage *msg, const char *path,
     handle_poll_locked(sig, msg, query);
   else
     handle_candidate_locked(sig, msg, query, text ? text : "", len);
-  p2psig__unlock();
+  p2psig__signal_unlock();
 }
 
 int

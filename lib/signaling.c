@@ -11,11 +11,13 @@
  * connections signaling-conn.c), the client signaling-client.c, the token
  * and TLS signaling-auth.c; signaling-private.h lists what they share.
  *
- * Everything libsoup does happens on the library thread: public functions
- * hop there with p2psig__loop_run_sync(), and the server, the session and
- * the timers are attached to the library's main context.  The functions
- * of the signaling run there with p2psig__lock() held (libsoup's handlers
- * and completions take it first), except the pure ones of signaling.h.
+ * Everything libsoup does happens on one loop, the first peer's: public
+ * functions hop there with p2psig__loop_run_sync(), and the server, the
+ * session and the timers are attached to that loop's main context.  The
+ * functions of the signaling run there with the signaling lock held
+ * (libsoup's handlers and completions take it first), except the pure
+ * ones of signaling.h; the peer's functions they call take the peer's
+ * loop's lock after it.
  */
 #define G_LOG_DOMAIN "p2psig-signaling"
 
@@ -60,9 +62,9 @@ void
 p2psig__signal_closure_unref(void *data, GClosure *closure)
 {
   (void)closure;
-  p2psig__lock();
+  p2psig__signal_lock();
   p2psig__signal_unref(data);
-  p2psig__unlock();
+  p2psig__signal_unlock();
 }
 
 static void
@@ -103,16 +105,16 @@ flush_reports(void *data)
 
     /* on_error has had refusals and failures since 0.1, never retries. */
     if (sig->on_error && report->kind != REPORT_RETRY) {
-      p2psig__unlock();
+      p2psig__signal_unlock();
       P2PSIG_ASSERT_UNLOCKED();
       sig->on_error(sig, report->error, report->message, sig->user_data);
-      p2psig__lock();
+      p2psig__signal_lock();
     }
     if (sig->on_status && !sig->closed) {
-      p2psig__unlock();
+      p2psig__signal_unlock();
       P2PSIG_ASSERT_UNLOCKED();
       sig->on_status(sig, &status, sig->user_data);
-      p2psig__lock();
+      p2psig__signal_lock();
     }
     report_free(report);
   }
@@ -143,7 +145,8 @@ p2psig__signal_report(struct p2psig_signaling *sig, enum report_kind kind,
 
   g_queue_push_tail(&sig->reports, r);
   if (!sig->report_source)
-    sig->report_source = p2psig__loop_idle(flush_reports, sig, NULL);
+    sig->report_source = p2psig__loop_signal_idle(sig->loop, flush_reports,
+                                                  sig, NULL);
   return r;
 }
 
@@ -195,13 +198,13 @@ new_on_loop(void *data)
 {
   struct new_args *args = data;
   struct p2psig_signaling *sig = args->sig;
-  GMainContext *context = p2psig__loop_context();
+  GMainContext *context = p2psig__loop_context(sig->loop);
   int rc;
 
-  g_assert(p2psig__loop_is_current());
+  g_assert(p2psig__loop_is_current(sig->loop));
   /* libsoup binds its sources to the thread-default context. */
   g_main_context_push_thread_default(context);
-  p2psig__lock();
+  p2psig__signal_lock();
 
   /* A one-round-trip offer serves nothing. */
   if (!(sig->role == P2PSIG_ROLE_OFFER && sig->one_round_trip) &&
@@ -211,7 +214,7 @@ new_on_loop(void *data)
   }
   p2psig__signal_client_start(sig, args->ca);
 
-  p2psig__peer_set_observer(sig->peer, &observer, sig);
+  p2psig__peer_set_observer(sig->peer, &observer, sig, sig->loop);
   g_debug("%s role %s on port %u (%s%s), remote %s",
           sig->role == P2PSIG_ROLE_OFFER ? "offer" : "answer",
           sig->server ? "listening" : "not listening (one round trip)",
@@ -221,7 +224,7 @@ new_on_loop(void *data)
   args->error = 0;
 
 out:
-  p2psig__unlock();
+  p2psig__signal_unlock();
   g_main_context_pop_thread_default(context);
 }
 
@@ -374,6 +377,7 @@ p2psig_signaling_new(p2psig_peer *peer, const p2psig_signaling_config *config,
   sig = g_new0(struct p2psig_signaling, 1);
   sig->refs = 1;
   sig->peer = peer;
+  sig->loop = p2psig__peer_loop(peer);
   sig->role = cfg.role;
   sig->on_error = cfg.on_error;
   sig->on_status = cfg.on_status;
@@ -392,7 +396,7 @@ p2psig_signaling_new(p2psig_peer *peer, const p2psig_signaling_config *config,
 
   args.sig = sig;
   args.error = P2PSIG_EINTERNAL;
-  p2psig__loop_run_sync(new_on_loop, &args);
+  p2psig__loop_run_sync(sig->loop, new_on_loop, &args);
   if ((rc = args.error) < 0)
     goto fail;
 
@@ -436,9 +440,9 @@ start_on_loop(void *data)
   char *offer = NULL;
   int rc;
 
-  g_assert(p2psig__loop_is_current());
-  g_main_context_push_thread_default(p2psig__loop_context());
-  p2psig__lock();
+  g_assert(p2psig__loop_is_current(sig->loop));
+  g_main_context_push_thread_default(p2psig__loop_context(sig->loop));
+  p2psig__signal_lock();
   if (sig->role != P2PSIG_ROLE_OFFER) {
     rc = args->restart ? P2PSIG_ESTATE : 0;
   } else if (args->restart ? !sig->have_remote || sig->closed
@@ -457,8 +461,8 @@ start_on_loop(void *data)
     p2psig_free(offer);
   }
   args->error = rc;
-  p2psig__unlock();
-  g_main_context_pop_thread_default(p2psig__loop_context());
+  p2psig__signal_unlock();
+  g_main_context_pop_thread_default(p2psig__loop_context(sig->loop));
 }
 
 static int
@@ -468,7 +472,7 @@ post_offer(p2psig_signaling *signaling, bool restart)
 
   if (!signaling)
     return P2PSIG_EINVAL;
-  p2psig__loop_run_sync(start_on_loop, &args);
+  p2psig__loop_run_sync(signaling->loop, start_on_loop, &args);
   return args.error;
 }
 
@@ -496,8 +500,8 @@ set_peer_on_loop(void *data)
   struct set_peer_args *args = data;
   struct p2psig_signaling *sig = args->sig;
 
-  g_main_context_push_thread_default(p2psig__loop_context());
-  p2psig__lock();
+  g_main_context_push_thread_default(p2psig__loop_context(sig->loop));
+  p2psig__signal_lock();
   if (sig->role != P2PSIG_ROLE_ANSWER || sig->closed) {
     args->error = P2PSIG_ESTATE;
     goto out;
@@ -506,9 +510,9 @@ set_peer_on_loop(void *data)
           sig->session_id);
   /* The old session's polls learn that it is over. */
   p2psig__signal_polls_end(sig);
-  p2psig__peer_set_observer(sig->peer, NULL, NULL);
+  p2psig__peer_set_observer(sig->peer, NULL, NULL, NULL);
   sig->peer = args->peer;
-  p2psig__peer_set_observer(sig->peer, &observer, sig);
+  p2psig__peer_set_observer(sig->peer, &observer, sig, sig->loop);
 
   p2psig__signal_client_reset(sig);
   g_ptr_array_set_size(sig->held, 0);
@@ -519,8 +523,8 @@ set_peer_on_loop(void *data)
   sig->session_id[0] = '\0';
   args->error = 0;
 out:
-  p2psig__unlock();
-  g_main_context_pop_thread_default(p2psig__loop_context());
+  p2psig__signal_unlock();
+  g_main_context_pop_thread_default(p2psig__loop_context(sig->loop));
 }
 
 int
@@ -530,7 +534,7 @@ p2psig_signaling_set_peer(p2psig_signaling *signaling, p2psig_peer *peer)
 
   if (!signaling || !peer)
     return P2PSIG_EINVAL;
-  p2psig__loop_run_sync(set_peer_on_loop, &args);
+  p2psig__loop_run_sync(signaling->loop, set_peer_on_loop, &args);
   return args.error;
 }
 
@@ -544,14 +548,16 @@ static void
 free_on_loop(void *data)
 {
   struct p2psig_signaling *sig = data;
+  /* sig may be gone below. */
+  GMainContext *context = p2psig__loop_context(sig->loop);
   struct report *r;
 
-  g_assert(p2psig__loop_is_current());
-  g_main_context_push_thread_default(p2psig__loop_context());
-  p2psig__lock();
+  g_assert(p2psig__loop_is_current(sig->loop));
+  g_main_context_push_thread_default(context);
+  p2psig__signal_lock();
   g_assert(!sig->closed);
   sig->closed = true;
-  p2psig__peer_set_observer(sig->peer, NULL, NULL);
+  p2psig__peer_set_observer(sig->peer, NULL, NULL, NULL);
 
   p2psig__signal_server_stop(sig);
   p2psig__signal_client_stop(sig);
@@ -565,8 +571,8 @@ free_on_loop(void *data)
   g_clear_pointer(&sig->outbox, g_ptr_array_unref);
 
   p2psig__signal_unref(sig);
-  p2psig__unlock();
-  g_main_context_pop_thread_default(p2psig__loop_context());
+  p2psig__signal_unlock();
+  g_main_context_pop_thread_default(context);
 }
 
 void
@@ -574,5 +580,5 @@ p2psig_signaling_free(p2psig_signaling *signaling)
 {
   if (!signaling)
     return;
-  p2psig__loop_run_sync(free_on_loop, signaling);
+  p2psig__loop_run_sync(signaling->loop, free_on_loop, signaling);
 }

@@ -12,6 +12,7 @@
 #include "internal.h"
 
 struct p2psig_turn_tls {
+  struct p2psig_loop *loop;   /* runs on it, under its lock */
   GSocketService *service;
   uint16_t port;
   char *host;
@@ -22,6 +23,7 @@ struct p2psig_turn_tls {
 };
 
 struct connection {
+  struct p2psig_loop *loop;       /* the tunnel's */
   struct p2psig_turn_tls *tunnel; /* NULL once the tunnel is freed */
   GSocketConnection *local;
   GSocketClient *client;
@@ -62,9 +64,11 @@ spliced(GObject *source, GAsyncResult *result, gpointer data)
   if (!g_io_stream_splice_finish(result, &error) &&
       !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     g_debug("TURN over TLS: tunnel closed: %s", error->message);
-  p2psig__lock();
+  struct p2psig_loop *loop = c->loop;
+
+  p2psig__lock(loop);
   connection_free(c);
-  p2psig__unlock();
+  p2psig__unlock(loop);
 }
 
 /* The server's certificate is checked against the tunnel's CAs. */
@@ -88,7 +92,9 @@ connected(GObject *source, GAsyncResult *result, gpointer data)
     g_socket_client_connect_to_host_finish(G_SOCKET_CLIENT(source), result,
                                            &error);
 
-  p2psig__lock();
+  struct p2psig_loop *loop = c->loop;
+
+  p2psig__lock(loop);
   stop_deadline(c);
   if (!remote || !c->tunnel) {
     /* A configuration to fix (the CA, the name) or a server down: say so
@@ -104,7 +110,7 @@ connected(GObject *source, GAsyncResult *result, gpointer data)
                                G_IO_STREAM_SPLICE_CLOSE_STREAM2,
                              G_PRIORITY_DEFAULT, c->cancellable, spliced, c);
   }
-  p2psig__unlock();
+  p2psig__unlock(loop);
 }
 
 static gboolean
@@ -126,15 +132,16 @@ incoming(GSocketService *service, GSocketConnection *local,
   struct p2psig_turn_tls *tunnel = data;
   struct connection *c;
 
-  p2psig__lock();
+  p2psig__lock(tunnel->loop);
   if (tunnel->count >= P2PSIG_TURN_TLS_MAX_CONNECTIONS) {
     g_debug("TURN over TLS: %u connections already, one refused",
             tunnel->count);
     g_io_stream_close(G_IO_STREAM(local), NULL, NULL);
-    p2psig__unlock();
+    p2psig__unlock(tunnel->loop);
     return TRUE;
   }
   c = g_new0(struct connection, 1);
+  c->loop = tunnel->loop;
   c->tunnel = tunnel;
   c->local = g_object_ref(local);
   c->cancellable = g_cancellable_new();
@@ -148,19 +155,21 @@ incoming(GSocketService *service, GSocketConnection *local,
                           (GClosureNotify)(void (*)(void))g_object_unref, 0);
   /* A deadline on connecting only: an allocation may then be quiet for
    * minutes between refreshes. */
-  c->deadline = p2psig__loop_timeout(P2PSIG_TURN_TLS_TIMEOUT_S * 1000,
+  c->deadline = p2psig__loop_timeout(tunnel->loop,
+                                     P2PSIG_TURN_TLS_TIMEOUT_S * 1000,
                                      connect_timed_out, c, NULL);
   tunnel->connections = g_list_prepend(tunnel->connections, c);
   tunnel->count++;
   g_socket_client_connect_to_host_async(c->client, tunnel->host,
                                         tunnel->server_port, c->cancellable,
                                         connected, c);
-  p2psig__unlock();
+  p2psig__unlock(tunnel->loop);
   return TRUE;
 }
 
 struct p2psig_turn_tls *
-p2psig__turn_tls_new(const char *host, uint16_t port, GTlsDatabase *ca)
+p2psig__turn_tls_new(struct p2psig_loop *loop, const char *host,
+                     uint16_t port, GTlsDatabase *ca)
 {
   struct p2psig_turn_tls *tunnel = g_new0(struct p2psig_turn_tls, 1);
   g_autoptr(GInetAddress) loopback =
@@ -169,7 +178,8 @@ p2psig__turn_tls_new(const char *host, uint16_t port, GTlsDatabase *ca)
   g_autoptr(GSocketAddress) bound = NULL;
   g_autoptr(GError) error = NULL;
 
-  g_assert(p2psig__loop_is_current());
+  g_assert(p2psig__loop_is_current(loop));
+  tunnel->loop = loop;
   tunnel->host = g_strdup(host);
   tunnel->server_port = port;
   tunnel->ca = ca ? g_object_ref(ca) : NULL;
@@ -203,7 +213,7 @@ p2psig__turn_tls_free(struct p2psig_turn_tls *tunnel)
 {
   if (!tunnel)
     return;
-  g_assert(p2psig__loop_is_current());
+  g_assert(p2psig__loop_is_current(tunnel->loop));
   if (tunnel->service) {
     g_signal_handlers_disconnect_by_data(tunnel->service, tunnel);
     g_socket_service_stop(tunnel->service);

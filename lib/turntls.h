@@ -13,6 +13,8 @@
 #include <gio/gio.h>
 #include <stdint.h>
 
+#include "internal.h"
+
 /* Connections a tunnel carries at once: libnice opens one a local address
  * (two with ICE-TCP); more is someone else on this host. */
 #define P2PSIG_TURN_TLS_MAX_CONNECTIONS 32
@@ -25,11 +27,12 @@ struct p2psig_turn_tls;
 
 /* Listens on 127.0.0.1 (a free port) for the TURN server host:port; ca:
  * the certificates trusted for it, NULL for the system's store.  Runs on
- * the library thread.  Returns NULL (and logs why) on failure. */
-struct p2psig_turn_tls *p2psig__turn_tls_new(const char *host, uint16_t port,
+ * loop, with its lock held.  Returns NULL (and logs why) on failure. */
+struct p2psig_turn_tls *p2psig__turn_tls_new(struct p2psig_loop *loop,
+                                             const char *host, uint16_t port,
                                              GTlsDatabase *ca);
 uint16_t p2psig__turn_tls_port(const struct p2psig_turn_tls *tunnel);
-/* Closes the listener and every connection; on the library thread. */
+/* Closes the listener and every connection; on its loop. */
 void p2psig__turn_tls_free(struct p2psig_turn_tls *tunnel);
 
 #endif

@@ -17,11 +17,11 @@ hostile_send(p2psig_peer *peer, uint16_t sid, uint32_t ppid, const void *buf,
   int ret;
 
   for (;;) {
-    p2psig__lock();
+    p2psig__lock(peer->loop);
     ret = peer->sctp ? p2psig__sctp_send(peer->sctp, sid, ppid, NULL, buf,
                                          len)
                      : P2PSIG_ESTATE;
-    p2psig__unlock();
+    p2psig__unlock(peer->loop);
     if (ret != P2PSIG_EAGAIN || g_get_monotonic_time() > deadline)
       return ret;
     /* The buffer drains as the remote acknowledges: look again soon. */
@@ -62,10 +62,10 @@ hostile_reset(p2psig_peer *peer, uint16_t sid)
 {
   int ret;
 
-  p2psig__lock();
+  p2psig__lock(peer->loop);
   ret = peer->sctp ? p2psig__sctp_reset_stream(peer->sctp, sid)
                    : P2PSIG_ESTATE;
-  p2psig__unlock();
+  p2psig__unlock(peer->loop);
   return ret;
 }
 
@@ -74,9 +74,9 @@ hostile_has_channel(p2psig_peer *peer, uint16_t sid)
 {
   bool has;
 
-  p2psig__lock();
+  p2psig__lock(peer->loop);
   has = g_hash_table_contains(peer->channels_by_sid, GINT_TO_POINTER(sid));
-  p2psig__unlock();
+  p2psig__unlock(peer->loop);
   return has;
 }
 
@@ -85,9 +85,9 @@ hostile_channel_count(p2psig_peer *peer)
 {
   unsigned n;
 
-  p2psig__lock();
+  p2psig__lock(peer->loop);
   n = peer->channels->len;
-  p2psig__unlock();
+  p2psig__unlock(peer->loop);
   return n;
 }
 
@@ -98,14 +98,14 @@ hostile_remote_label_bytes(p2psig_peer *peer)
 {
   size_t total = 0;
 
-  p2psig__lock();
+  p2psig__lock(peer->loop);
   for (guint i = 0; i < peer->channels->len; i++) {
     const p2psig_channel *channel = peer->channels->pdata[i];
 
     if (channel->remote_opened)
       total += strlen(channel->label) + strlen(channel->protocol);
   }
-  p2psig__unlock();
+  p2psig__unlock(peer->loop);
   return total;
 }
 
@@ -115,11 +115,11 @@ hostile_reset_state(p2psig_peer *peer, uint16_t sid)
   enum hostile_reset state = HOSTILE_RESET_NONE;
   gpointer key = GINT_TO_POINTER(sid);
 
-  p2psig__lock();
+  p2psig__lock(peer->loop);
   if (g_hash_table_contains(peer->resetting, key))
     state = HOSTILE_RESET_PENDING;
   else if (g_hash_table_contains(peer->last_reset, key))
     state = HOSTILE_RESET_DONE;
-  p2psig__unlock();
+  p2psig__unlock(peer->loop);
   return state;
 }

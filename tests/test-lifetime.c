@@ -522,7 +522,7 @@ remote_misbehaves(void *data)
   p2psig_peer *peer = args[0];
   enum ending ending = GPOINTER_TO_INT(args[1]);
 
-  p2psig__lock();
+  p2psig__lock(peer->loop);
   switch (ending) {
   case END_SCTP_ABORT:
     /* usrsctp_close with SO_LINGER 0 sends an ABORT. */
@@ -538,7 +538,7 @@ remote_misbehaves(void *data)
   default:
     break;
   }
-  p2psig__unlock();
+  p2psig__unlock(peer->loop);
 }
 
 static void
@@ -546,7 +546,7 @@ run_on_library_thread(p2psig_peer *peer, int what)
 {
   void *args[2] = { peer, GINT_TO_POINTER(what) };
 
-  p2psig__loop_run_sync(remote_misbehaves, args);
+  p2psig__loop_run_sync(peer->loop, remote_misbehaves, args);
 }
 
 /* Freezes peer: it keeps receiving but sends nothing, as a process that
@@ -558,10 +558,10 @@ freeze_cb(void *data)
   void **args = data;
   p2psig_peer *peer = args[0];
 
-  p2psig__lock();
+  p2psig__lock(peer->loop);
   args[1] = peer->ice;
   peer->ice = NULL; /* dtls_send drops what it has no ICE layer for */
-  p2psig__unlock();
+  p2psig__unlock(peer->loop);
 }
 
 static struct p2psig_ice *
@@ -569,7 +569,7 @@ freeze(p2psig_peer *peer)
 {
   void *args[2] = { peer, NULL };
 
-  p2psig__loop_run_sync(freeze_cb, args);
+  p2psig__loop_run_sync(peer->loop, freeze_cb, args);
   return args[1];
 }
 
@@ -579,9 +579,9 @@ thaw_cb(void *data)
   void **args = data;
   p2psig_peer *peer = args[0];
 
-  p2psig__lock();
+  p2psig__lock(peer->loop);
   peer->ice = args[1];
-  p2psig__unlock();
+  p2psig__unlock(peer->loop);
 }
 
 static void
@@ -589,7 +589,7 @@ thaw(p2psig_peer *peer, struct p2psig_ice *ice)
 {
   void *args[2] = { peer, ice };
 
-  p2psig__loop_run_sync(thaw_cb, args);
+  p2psig__loop_run_sync(peer->loop, thaw_cb, args);
 }
 
 static void
@@ -597,10 +597,10 @@ shorten_liveness_cb(void *data)
 {
   p2psig_peer *peer = data;
 
-  p2psig__lock();
+  p2psig__lock(peer->loop);
   peer->disconnected_after_s = 1;
   peer->failed_after_s = 3;
-  p2psig__unlock();
+  p2psig__unlock(peer->loop);
 }
 
 /* Lock held: whether before comes ahead of after in side's log. */
@@ -679,7 +679,8 @@ test_ending(gconstpointer data)
     TESTUTIL_WAIT(offer.base.failed_count == 1, WAIT_MS, "failed");
     break;
   case END_LIVENESS:
-    p2psig__loop_run_sync(shorten_liveness_cb, offer.base.peer);
+    p2psig__loop_run_sync(offer.base.peer->loop, shorten_liveness_cb,
+                          offer.base.peer);
     frozen = freeze(answer.base.peer);
     TESTUTIL_WAIT(offer.base.failed_count == 1, WAIT_MS,
                   "failed after the remote went silent");
@@ -719,6 +720,7 @@ test_ending(gconstpointer data)
 /* ---- liveness counts only what DTLS authenticated ---- */
 
 struct junk {
+  struct p2psig_loop *loop;  /* the ICE layer's */
   struct p2psig_ice *ice;
   bool stop;
   GMutex lock;
@@ -734,9 +736,9 @@ send_junk_cb(void *data)
 
   for (size_t i = 5; i < sizeof record; i++)
     record[i] = (uint8_t)g_random_int();
-  p2psig__lock();
+  p2psig__lock(junk->loop);
   p2psig__ice_send(junk->ice, record, sizeof record);
-  p2psig__unlock();
+  p2psig__unlock(junk->loop);
 }
 
 static gpointer
@@ -752,7 +754,7 @@ junk_thread(gpointer data)
     g_mutex_unlock(&junk->lock);
     if (stop)
       return NULL;
-    p2psig__loop_run_sync(send_junk_cb, junk);
+    p2psig__loop_run_sync(junk->loop, send_junk_cb, junk);
     g_usleep(50 * 1000); /* the pace of an attacker, not a wait */
   }
 }
@@ -770,8 +772,10 @@ test_liveness_junk(void)
   testutil_negotiate(&offer.base, &answer.base, NULL, NULL);
   TESTUTIL_WAIT(offer.opens == 1 && answer.opens == 1, WAIT_MS, "open");
 
-  p2psig__loop_run_sync(shorten_liveness_cb, offer.base.peer);
+  p2psig__loop_run_sync(offer.base.peer->loop, shorten_liveness_cb,
+                          offer.base.peer);
   g_mutex_init(&junk.lock);
+  junk.loop = answer.base.peer->loop;
   junk.ice = freeze(answer.base.peer);
   thread = g_thread_new("junk", junk_thread, &junk);
   /* 3 s of silence: junk from the remote's address must not count. */

@@ -47,12 +47,12 @@ held_by(p2psig_peer *peer)
 {
   struct held h;
 
-  p2psig__lock();
+  p2psig__lock(peer->loop);
   h.pending = peer->pending_candidates->len;
   h.keys = g_hash_table_size(peer->remote_candidate_keys);
   h.trickled = peer->trickled_candidates;
   h.sdp_texts = peer->remote.candidates->len;
-  p2psig__unlock();
+  p2psig__unlock(peer->loop);
   return h;
 }
 

@@ -162,9 +162,9 @@ test_close_notify_alone(void)
 
   connect_pair(&offer, &answer);
   start = g_get_monotonic_time();
-  p2psig__lock();
+  p2psig__lock(offer.peer->loop);
   p2psig__dtls_shutdown(offer.peer->dtls);
-  p2psig__unlock();
+  p2psig__unlock(offer.peer->loop);
   TESTUTIL_WAIT(answer.closed_state_count == 1, 5000, "answer closed");
   elapsed_ms = (g_get_monotonic_time() - start) / 1000;
   g_assert_cmpint(elapsed_ms, <, 1000);

@@ -10,15 +10,16 @@
  *
  * Threads and callbacks
  * ---------------------
- * The library runs its network work on a loop of its own, started with the
- * first peer and shared by every peer of the process.  The callbacks of
+ * The library runs its network work on loops of its own (one per core by
+ * default: p2psig_set_loop_count()), started with the first peer; each
+ * peer is pinned to one of them.  The callbacks of
  * peers and channels run on the loop's thread between its rounds of
  * network work, never with a lock of the library held: the callbacks of
  * one peer (its own and its channels') never run concurrently and run in
  * the order their events happened; callbacks of different peers may run at
  * the same time, on different threads (below).  A p2psig_signaling's
- * callbacks run inside the loop's network work, also with no lock held:
- * one that blocks holds up every peer.
+ * callbacks run inside its loop's network work, also with no lock held:
+ * one that blocks holds up every peer of that loop.
  *
  * Every function may be called from any thread, including from inside a
  * callback.  No callback runs inside the public call that caused it: it is
@@ -167,6 +168,24 @@ P2PSIG_API const char *p2psig_version_string(void);
  * Since: 0.1
  */
 P2PSIG_API void p2psig_free(void *ptr);
+
+/**
+ * p2psig_set_loop_count:
+ * @count: how many loops the library runs, 1 to 64; 0 for the default
+ *
+ * Chooses how many loops (threads of network work, each with a lock of
+ * its own) the library runs in this process.  Each peer is pinned to one
+ * of them when it is made, in turn, and everything of that peer runs
+ * there: peers on different loops never wait for each other.  The default
+ * is the number of cores (at most 64), or the environment variable
+ * P2PSIG_LOOPS when it is set.  The loops start with the first peer (or
+ * signaling object), and their count is fixed from then on.
+ *
+ * Returns: 0; P2PSIG_EINVAL for a @count over 64; P2PSIG_ESTATE once the
+ * loops run with another count.
+ * Since: 0.2
+ */
+P2PSIG_API int p2psig_set_loop_count(unsigned int count);
 
 /**
  * p2psig_log_level:
