@@ -21,10 +21,11 @@
  *   idle_cpu_pct           CPU of the whole process (getrusage), in % of
  *                          one core, over a window of -w s (30) that starts
  *                          -s s (10) after all opened
- *   idle_lib_cpu_pct       the same for the library's thread ("p2psig")
- *   idle_lib_wakeups_ps    its voluntary context switches per second over
- *                          that window: how often it slept and woke
- *   idle_lib_preempted_ps  its involuntary ones: other work took the CPU
+ *   idle_lib_cpu_pct       the same for the library's threads (named
+ *                          "p2psig...": the loops, watchdogs, SCTP tick)
+ *   idle_lib_wakeups_ps    their voluntary context switches per second
+ *                          over that window: how often they slept and woke
+ *   idle_lib_preempted_ps  their involuntary ones: other work took the CPU
  *                          (a loaded machine; CPU figures are then unsure)
  *   idle_s, connected      after -i s (60) idle in all (settle and window
  *                          included), how many peers are connected, have
@@ -168,48 +169,22 @@ process_cpu_s(void)
          (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-/* The library's thread, by its name; 0 if not found. */
-static long
-library_tid(void)
-{
-  DIR *dir = opendir("/proc/self/task");
-  struct dirent *e;
-  long tid = 0;
-
-  if (!dir)
-    return 0;
-  while (!tid && (e = readdir(dir))) {
-    char path[300], comm[64] = "";
-    FILE *f;
-
-    if (e->d_name[0] == '.')
-      continue;
-    snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
-    if (!(f = fopen(path, "r")))
-      continue;
-    if (fgets(comm, sizeof comm, f) && strcmp(comm, "p2psig\n") == 0)
-      tid = strtol(e->d_name, NULL, 10);
-    fclose(f);
-  }
-  closedir(dir);
-  return tid;
-}
-
 struct thread_sample {
+  int threads;       /* the library's threads found */
   double cpu_s;
-  long voluntary;    /* it slept and was woken */
-  long preempted;    /* the scheduler took the CPU from it */
+  long voluntary;    /* they slept and were woken */
+  long preempted;    /* the scheduler took the CPU from them */
 };
 
-static struct thread_sample
-sample_thread(long tid)
+/* Adds thread tid's figures to *s. */
+static void
+add_thread(struct thread_sample *s, const char *tid)
 {
-  struct thread_sample s = { 0, 0, 0 };
-  char path[64], buf[1024];
+  char path[300], buf[1024];
   unsigned long utime = 0, stime = 0;
   FILE *f;
 
-  snprintf(path, sizeof path, "/proc/self/task/%ld/stat", tid);
+  snprintf(path, sizeof path, "/proc/self/task/%s/stat", tid);
   if ((f = fopen(path, "r"))) {
     if (fgets(buf, sizeof buf, f)) {
       /* Fields after the name, which ends with the last ')'. */
@@ -221,19 +196,47 @@ sample_thread(long tid)
     }
     fclose(f);
   }
-  s.cpu_s = (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
-  snprintf(path, sizeof path, "/proc/self/task/%ld/status", tid);
+  s->cpu_s += (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+  snprintf(path, sizeof path, "/proc/self/task/%s/status", tid);
   if ((f = fopen(path, "r"))) {
     long v;
 
     while (fgets(buf, sizeof buf, f)) {
       if (sscanf(buf, "voluntary_ctxt_switches: %ld", &v) == 1)
-        s.voluntary = v;
+        s->voluntary += v;
       else if (sscanf(buf, "nonvoluntary_ctxt_switches: %ld", &v) == 1)
-        s.preempted = v;
+        s->preempted += v;
     }
     fclose(f);
   }
+  s->threads++;
+}
+
+/* The library's threads, by their names ("p2psig-0"... for the loops,
+ * "p2psig-watch", "p2psig-sctp"), added up. */
+static struct thread_sample
+sample_library(void)
+{
+  struct thread_sample s = { 0, 0, 0, 0 };
+  DIR *dir = opendir("/proc/self/task");
+  struct dirent *e;
+
+  if (!dir)
+    return s;
+  while ((e = readdir(dir))) {
+    char path[300], comm[64] = "";
+    FILE *f;
+
+    if (e->d_name[0] == '.')
+      continue;
+    snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+    if (!(f = fopen(path, "r")))
+      continue;
+    if (fgets(comm, sizeof comm, f) && strncmp(comm, "p2psig", 6) == 0)
+      add_thread(&s, e->d_name);
+    fclose(f);
+  }
+  closedir(dir);
   return s;
 }
 
@@ -390,10 +393,10 @@ main(int argc, char **argv)
 {
   struct rlimit rl;
   struct pair *pairs;
-  long npairs, rss0, fds0, rss1, fds1, tid, connected = 0, stayed = 0;
+  long npairs, rss0, fds0, rss1, fds1, connected = 0, stayed = 0;
   double t0, open_s, cpu0, cpu1, w0, w1, idle_cpu, lib_cpu = 0, wakeups = 0;
   double preempted = 0;
-  struct thread_sample s0 = { 0, 0, 0 }, s1 = { 0, 0, 0 };
+  struct thread_sample s0, s1;
   bool ok = true;
   int c;
 
@@ -483,18 +486,15 @@ main(int argc, char **argv)
   fflush(stdout);
 
   sleep_s(opt.settle_s);
-  tid = library_tid();
   w0 = now_s();
   cpu0 = process_cpu_s();
-  if (tid)
-    s0 = sample_thread(tid);
+  s0 = sample_library();
   sleep_s(opt.window_s);
   w1 = now_s();
   cpu1 = process_cpu_s();
-  if (tid)
-    s1 = sample_thread(tid);
+  s1 = sample_library();
   idle_cpu = 100 * (cpu1 - cpu0) / (w1 - w0);
-  if (tid) {
+  if (s0.threads > 0) {
     lib_cpu = 100 * (s1.cpu_s - s0.cpu_s) / (w1 - w0);
     wakeups = (double)(s1.voluntary - s0.voluntary) / (w1 - w0);
     preempted = (double)(s1.preempted - s0.preempted) / (w1 - w0);
