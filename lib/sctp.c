@@ -94,7 +94,12 @@ static gint timer_fast;           /* atomic, written under timer_lock */
 static gint64 timer_last;         /* usrsctp's time, in whole ms */
 static gint64 tick_at;            /* the last tick */
 static unsigned association_count;
-static gint64 last_busy;          /* atomic: last packet but heartbeats */
+static gint64 last_busy;          /* the tick that last saw busy set */
+/* Atomic: a packet but heartbeats went or came since the last tick.  A
+ * flag the tick clears, not a time each packet writes: every loop's
+ * thread sends and receives, and a clock read and a store to one shared
+ * line per packet cost them all. */
+static gint busy_seen;
 
 /* Per loop, under its lock. */
 struct loop_state {
@@ -177,7 +182,8 @@ static void set_timer_speed(bool fast);
 static void
 note_busy(void)
 {
-  __atomic_store_n(&last_busy, g_get_monotonic_time(), __ATOMIC_RELAXED);
+  if (!g_atomic_int_get(&busy_seen))
+    g_atomic_int_set(&busy_seen, 1);
   if (!g_atomic_int_get(&timer_fast)) {
     g_mutex_lock(&timer_lock);
     if (!timer_fast && association_count > 0)
@@ -332,9 +338,11 @@ timer_main(gpointer unused)
     g_mutex_unlock(&timer_lock);
     settling = tick(elapsed);
     g_mutex_lock(&timer_lock);
-    if (timer_fast && !settling &&
-        now - __atomic_load_n(&last_busy, __ATOMIC_RELAXED) >
-          SCTP_FAST_FOR_US)
+    if (g_atomic_int_get(&busy_seen)) {
+      g_atomic_int_set(&busy_seen, 0);
+      last_busy = now;
+    }
+    if (timer_fast && !settling && now - last_busy > SCTP_FAST_FOR_US)
       set_timer_speed(false);
     /* The loops' other timers follow the tick's speed: coalesced while it
      * is slow; and so does this thread's. */
@@ -376,7 +384,7 @@ timer_ref(void)
   g_mutex_lock(&timer_lock);
   if (association_count++ == 0) {
     timer_last = g_get_monotonic_time();
-    __atomic_store_n(&last_busy, timer_last, __ATOMIC_RELAXED);
+    last_busy = timer_last;
     set_timer_speed(true);
     p2psig__loop_coalesce_timers(false);
   }
