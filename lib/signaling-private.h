@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "dispatch.h"
 #include "internal.h"
 #include "peer.h"
 #include "signaling.h"
@@ -115,8 +116,9 @@ struct p2psig_signaling {
   unsigned poll_next;          /* the index to ask from next */
   bool poll_stopped;           /* complete, refused or failed */
 
-  GQueue reports;              /* struct report *, for on_error */
-  GSource *report_source;
+  /* The application's callbacks (struct report *), run by the
+   * dispatcher as a peer's are. */
+  struct p2psig_dispatch reports;
 };
 
 /* What p2psig_signaling_new() gathers for the library thread, where the
@@ -136,10 +138,14 @@ struct new_args {
 void p2psig__signal_unref(struct p2psig_signaling *sig);
 /* A GClosureNotify dropping the reference a signal handler holds. */
 void p2psig__signal_closure_unref(void *data, GClosure *closure);
-/* Queues a report, for on_error and on_status from an idle source (never
- * inside a libsoup handler, so that the application may free the object
- * from them), and returns it (a retry sets its delay).  path is that of
- * the request ("/sdp"): of ours, it is reported as the remote's URL. */
+/* Queues a report, for on_error and on_status through the dispatcher
+ * (never inside a libsoup handler, so that the application may free the
+ * object from them), and returns it: a retry sets its delay.  The loop
+ * runs it only after the signaling code that queued it has returned to
+ * the loop (the dispatcher runs a loop's queues on the thread that runs
+ * the loop, between iterations, and signaling code runs in one or holds
+ * the loop's context).  path is that of the request ("/sdp"): of ours, it
+ * is reported as the remote's URL. */
 struct report *p2psig__signal_report(struct p2psig_signaling *sig,
                                      enum report_kind kind, int error,
                                      unsigned http_status, const char *path,

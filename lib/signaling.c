@@ -49,7 +49,9 @@ p2psig__signal_unref(struct p2psig_signaling *sig)
   g_assert(sig->refs > 0);
   if (--sig->refs > 0)
     return;
-  /* free_on_loop() has already released everything else. */
+  /* free_on_loop() has already released everything else, and the
+   * dispatcher holds a reference while it has reports. */
+  p2psig__dispatch_clear(&sig->reports);
   g_free(sig->remote_base);
   g_strfreev(sig->cors_origins);
   g_clear_pointer(&sig->page, g_bytes_unref);
@@ -78,49 +80,82 @@ report_free(struct report *report)
 /* -------------------------------------------------------------------- */
 /* Reporting refusals                                                     */
 
-/* Runs from an idle source, so that on_error and on_status never run
- * inside a libsoup handler and the application may free the signaling
- * object from them; they run without the lock (taken once, by the
- * source), so that another thread may call into the library meanwhile.
- * The reference taken keeps sig's memory. */
-static gboolean
-flush_reports(void *data)
+/* Whether p2psig_signaling_free() was called (from the callback before,
+ * say). */
+static bool
+is_closed(struct p2psig_signaling *sig)
 {
-  struct p2psig_signaling *sig = data;
-  struct report *report;
+  bool closed;
 
-  g_clear_pointer(&sig->report_source, g_source_unref);
-  sig->refs++;
-  while (!sig->closed && (report = g_queue_pop_head(&sig->reports))) {
-    p2psig_signaling_status status = {
-      .size = sizeof status,
-      .final = report->kind == REPORT_FINAL,
-      .served = report->kind == REPORT_SERVED,
-      .http_status = report->http_status,
-      .error = report->error,
-      .retry_in_ms = report->retry_in_ms,
-      .url = report->url,
-      .reason = report->message,
-    };
-
-    /* on_error has had refusals and failures since 0.1, never retries. */
-    if (sig->on_error && report->kind != REPORT_RETRY) {
-      p2psig__signal_unlock();
-      P2PSIG_ASSERT_UNLOCKED();
-      sig->on_error(sig, report->error, report->message, sig->user_data);
-      p2psig__signal_lock();
-    }
-    if (sig->on_status && !sig->closed) {
-      p2psig__signal_unlock();
-      P2PSIG_ASSERT_UNLOCKED();
-      sig->on_status(sig, &status, sig->user_data);
-      p2psig__signal_lock();
-    }
-    report_free(report);
-  }
-  p2psig__signal_unref(sig);
-  return G_SOURCE_REMOVE;
+  p2psig__signal_lock();
+  closed = sig->closed;
+  p2psig__signal_unlock();
+  return closed;
 }
+
+/* The dispatcher runs each report as it runs a peer's events: on the
+ * loop's thread between its iterations, with no lock held, never inside a
+ * libsoup handler nor inside the public call that caused it; one that
+ * blocks is left to its thread while the loop goes on (loop.c), and holds
+ * up only the later reports of its signaling object.  The application may
+ * free the signaling object from them. */
+static void
+run_report(void *owner, void *item)
+{
+  struct p2psig_signaling *sig = owner;
+  struct report *report = item;
+  p2psig_signaling_status status = {
+    .size = sizeof status,
+    .final = report->kind == REPORT_FINAL,
+    .served = report->kind == REPORT_SERVED,
+    .http_status = report->http_status,
+    .error = report->error,
+    .retry_in_ms = report->retry_in_ms,
+    .url = report->url,
+    .reason = report->message,
+  };
+
+  /* on_error has had refusals and failures since 0.1, never retries. */
+  if (sig->on_error && report->kind != REPORT_RETRY)
+    sig->on_error(sig, report->error, report->message, sig->user_data);
+  if (sig->on_status && !is_closed(sig))
+    sig->on_status(sig, &status, sig->user_data);
+}
+
+static void
+report_free_item(void *item)
+{
+  report_free(item);
+}
+
+static void
+reports_ref(void *owner)
+{
+  /* Pushed from signaling code, which holds the lock. */
+  ((struct p2psig_signaling *)owner)->refs++;
+}
+
+static void
+reports_unref(void *owner)
+{
+  p2psig__signal_lock();
+  p2psig__signal_unref(owner);
+  p2psig__signal_unlock();
+}
+
+static void
+reports_stopped(void *owner)
+{
+  (void)owner; /* the reference the run held is dropped after this */
+}
+
+static const struct p2psig_dispatch_ops report_ops = {
+  .run = run_report,
+  .free_item = report_free_item,
+  .ref = reports_ref,
+  .unref = reports_unref,
+  .stopped = reports_stopped,
+};
 
 struct report *
 p2psig__signal_report(struct p2psig_signaling *sig, enum report_kind kind,
@@ -143,10 +178,12 @@ p2psig__signal_report(struct p2psig_signaling *sig, enum report_kind kind,
   if (kind != REPORT_RETRY)
     g_debug("%s: %s", p2psig_error_name(error), r->message);
 
-  g_queue_push_tail(&sig->reports, r);
-  if (!sig->report_source)
-    sig->report_source = p2psig__loop_signal_idle(sig->loop, flush_reports,
-                                                  sig, NULL);
+  {
+    GQueue one = G_QUEUE_INIT;
+
+    g_queue_push_tail(&one, r);
+    p2psig__dispatch_push(&sig->reports, &one);
+  }
   return r;
 }
 
@@ -378,6 +415,7 @@ p2psig_signaling_new(p2psig_peer *peer, const p2psig_signaling_config *config,
   sig->refs = 1;
   sig->peer = peer;
   sig->loop = p2psig__peer_loop(peer);
+  p2psig__dispatch_init(&sig->reports, &report_ops, sig, sig->loop);
   sig->role = cfg.role;
   sig->on_error = cfg.on_error;
   sig->on_status = cfg.on_status;
@@ -386,7 +424,6 @@ p2psig_signaling_new(p2psig_peer *peer, const p2psig_signaling_config *config,
   p2psig__signal_auth_init(sig, cfg.token);
   sig->limits = p2psig__signal_limits;
   p2psig__signal_client_init(sig);
-  g_queue_init(&sig->reports);
   g_queue_init(&sig->conns);
   g_queue_init(&sig->polls);
   sig->held = g_ptr_array_new_with_free_func(g_free);
@@ -405,9 +442,13 @@ p2psig_signaling_new(p2psig_peer *peer, const p2psig_signaling_config *config,
 
 fail:
   if (sig) {
+    /* A report queued on the way never runs: the caller gets no object. */
+    p2psig__dispatch_stop(&sig->reports, false);
     g_ptr_array_unref(sig->held);
     g_ptr_array_unref(sig->outbox);
+    p2psig__signal_lock();
     p2psig__signal_unref(sig);
+    p2psig__signal_unlock();
   }
   if (cfg.on_status) {
     p2psig_signaling_status status = {
@@ -550,7 +591,6 @@ free_on_loop(void *data)
   struct p2psig_signaling *sig = data;
   /* sig may be gone below. */
   GMainContext *context = p2psig__loop_context(sig->loop);
-  struct report *r;
 
   g_assert(p2psig__loop_is_current(sig->loop));
   g_main_context_push_thread_default(context);
@@ -561,12 +601,6 @@ free_on_loop(void *data)
 
   p2psig__signal_server_stop(sig);
   p2psig__signal_client_stop(sig);
-  if (sig->report_source) {
-    g_source_destroy(sig->report_source);
-    g_clear_pointer(&sig->report_source, g_source_unref);
-  }
-  while ((r = g_queue_pop_head(&sig->reports)))
-    report_free(r);
   g_clear_pointer(&sig->held, g_ptr_array_unref);
   g_clear_pointer(&sig->outbox, g_ptr_array_unref);
 
@@ -580,5 +614,9 @@ p2psig_signaling_free(p2psig_signaling *signaling)
 {
   if (!signaling)
     return;
+  /* No report starts after this; one running on another thread is waited
+   * for, unless the caller may not wait (it is inside one of this
+   * object's callbacks, or holds a lock or a loop). */
+  p2psig__dispatch_stop(&signaling->reports, p2psig__loop_may_wait());
   p2psig__loop_run_sync(signaling->loop, free_on_loop, signaling);
 }

@@ -54,6 +54,8 @@ struct side {
   bool probe_lock;          /* on_error: can another thread call in? */
   struct probe *probe;      /* ... its probe, joined by the test */
   bool lock_free;           /* ... it could, while on_error ran */
+  unsigned block_ms;        /* on_error: block this long */
+  bool blocking;            /* ... it has started to */
 };
 
 /* Another thread's call into the library (which takes its lock), made
@@ -152,7 +154,10 @@ on_error(p2psig_signaling *sig, int error, const char *message,
   side->last_error = error;
   g_free(side->last_message);
   side->last_message = g_strdup(message);
+  side->blocking = side->block_ms > 0;
   testutil_unlock();
+  if (side->block_ms)
+    g_usleep(side->block_ms * 1000);
 }
 
 static void
@@ -863,6 +868,66 @@ test_callbacks_unlocked(void)
   g_assert_true(offer.lock_free);
   side_clear(&offer);
   side_clear(&other);
+}
+
+/* Makes side's peer on loop: peers go to the loops in turn. */
+static void
+side_on_loop(struct testutil_side *side, const char *name,
+             struct testutil_side *other, struct p2psig_loop *loop)
+{
+  for (;;) {
+    testutil_side_init(side, name, other, NULL);
+    if (p2psig__peer_loop(side->peer) == loop)
+      return;
+    testutil_side_clear(side);
+  }
+}
+
+/* A signaling callback that blocks holds up only its own object's later
+ * callbacks: meanwhile a pair of peers on the same loop exchanges a
+ * message at once.  When signaling's callbacks ran inside the loop's
+ * iteration, the message waited for the callback (BLOCK_MS). */
+#define BLOCK_MS 500
+#define BLOCKED_LIMIT_MS 100
+
+static void
+test_callback_blocks(void)
+{
+  struct side offer, other;
+  struct testutil_side a, b;
+  g_autofree char *other_addr = NULL;
+  struct p2psig_loop *loop;
+  gint64 start, took_ms;
+
+  side_init(&offer, "offer", true);
+  side_init(&other, "other", true);
+  offer.block_ms = BLOCK_MS;
+  loop = p2psig__peer_loop(offer.base.peer);
+  side_on_loop(&a, "a", &b, loop);
+  side_on_loop(&b, "b", &a, loop);
+  testutil_side_channel(&a, "data", NULL);
+  testutil_negotiate(&a, &b, NULL, NULL);
+  TESTUTIL_WAIT(a.opened == 1 && b.announced == 1, TIMEOUT_MS, "open");
+
+  side_listen(&other, P2PSIG_ROLE_OFFER, "127.0.0.1:0", "127.0.0.1:9");
+  other_addr = loopback_address(side_port(&other));
+  side_listen(&offer, P2PSIG_ROLE_OFFER, "127.0.0.1:0", other_addr);
+  g_assert_cmpint(p2psig_signaling_start(offer.sig), ==, 0);
+  TESTUTIL_WAIT(offer.blocking, TIMEOUT_MS, "offer's on_error blocking");
+
+  start = g_get_monotonic_time();
+  g_assert_cmpint(p2psig_channel_send_text(a.channel, "meanwhile"), ==, 0);
+  TESTUTIL_WAIT(b.messages->len == 1, TIMEOUT_MS, "the message");
+  took_ms = (g_get_monotonic_time() - start) / 1000;
+  g_test_message("a message on the blocked callback's loop took %"
+                 G_GINT64_FORMAT " ms", took_ms);
+  g_assert_cmpint(took_ms, <, BLOCKED_LIMIT_MS);
+
+  /* Freeing waits for the callback, and none comes after. */
+  side_clear(&offer);
+  side_clear(&other);
+  testutil_side_clear(&a);
+  testutil_side_clear(&b);
 }
 
 static int
@@ -2483,6 +2548,7 @@ main(int argc, char **argv)
   g_test_add_func("/signaling/ice-restart", test_ice_restart);
   g_test_add_func("/signaling/remote-refuses", test_remote_refuses);
   g_test_add_func("/signaling/callbacks-unlocked", test_callbacks_unlocked);
+  g_test_add_func("/signaling/callback-blocks", test_callback_blocks);
   g_test_add_func("/signaling/addresses", test_addresses);
   g_test_add_func("/signaling/free-pending", test_free_pending);
   g_test_add_func("/signaling/token", test_token);

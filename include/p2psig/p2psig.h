@@ -18,8 +18,9 @@
  * one peer (its own and its channels') never run concurrently and run in
  * the order their events happened; callbacks of different peers may run at
  * the same time, on different threads (below).  A p2psig_signaling's
- * callbacks run inside its loop's network work, also with no lock held:
- * one that blocks holds up every peer of that loop.
+ * callbacks (on_error, on_status) run the same way, on the loop of the
+ * signaling object's first peer, in order: one that blocks holds up only
+ * that signaling object's later callbacks.
  *
  * Every function may be called from any thread, including from inside a
  * callback.  No callback runs inside the public call that caused it: it is
@@ -884,13 +885,12 @@ P2PSIG_API void p2psig_peer_close(p2psig_peer *peer);
  * after this returns, and one running on another thread is waited for.
  * Called from inside one of the peer's callbacks, it returns at once and
  * the release is deferred until that callback returns.  It cannot wait, and
- * returns at once while no further callback of the peer starts, in two
- * cases where waiting would deadlock: from a p2psig_signaling callback
- * (which runs on the library's network thread), and when the callback
- * running is itself inside p2psig_peer_free(), waiting for the caller's own
- * callback to return (two peers' callbacks freeing each other's peers at
- * the same time).  A signaling object attached to the peer must be freed
- * first.
+ * returns at once while no further callback of the peer starts, when the
+ * callback running is itself inside p2psig_peer_free() or
+ * p2psig_signaling_free(), waiting for the caller's own callback to return
+ * (two callbacks freeing each other's objects at the same time), and when
+ * the caller holds a lock of the library (a log handler).  A signaling
+ * object attached to the peer must be freed first.
  *
  * Since: 0.1
  */
@@ -1470,7 +1470,10 @@ p2psig_signaling_get_port(const p2psig_signaling *signaling);
  * p2psig_signaling_free:
  * @signaling: (nullable)
  *
- * Stops the server and drops pending requests.
+ * Stops the server and drops pending requests.  No callback of the
+ * signaling object runs after this returns; one running on another thread
+ * is waited for, as p2psig_peer_free() waits for a peer's (called from
+ * inside the object's own callback, it returns at once).
  * Since: 0.1
  */
 P2PSIG_API void p2psig_signaling_free(p2psig_signaling *signaling);
