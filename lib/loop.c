@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The library loops: P2PSIG loops (by default one per core; see
- * p2psig_set_loop_count), each a GMainContext with a lock of its own that
+ * The library loops: one by default, or several (p2psig_set_loop_count;
+ * more than one is experimental, see the header), each a GMainContext with a lock of its own that
  * guards the state of the peers pinned to it, and one signaling lock (see
  * internal.h for the rules).
  *
@@ -325,12 +325,12 @@ first_thread_main(gpointer data)
   return loop_thread_main(self);
 }
 
-/* P2PSIG_LOOPS, read when no count was set: for benchmarks and tests. */
+/* P2PSIG_LOOPS, read when no count was set, or one.  One loop per core
+ * is the aim; until the race the header names is found, one. */
 static unsigned
 default_count(void)
 {
   const char *env = g_getenv("P2PSIG_LOOPS");
-  unsigned cores = g_get_num_processors();
 
   if (env && *env) {
     char *end;
@@ -341,7 +341,7 @@ default_count(void)
     g_warning("P2PSIG_LOOPS=%s is not a number from 1 to %d: ignored", env,
               P2PSIG_MAX_LOOPS);
   }
-  return MIN(MAX(cores, 1u), (unsigned)P2PSIG_MAX_LOOPS);
+  return 1;
 }
 
 static void

@@ -168,10 +168,9 @@ schedule_retry(struct p2psig_signaling *sig, unsigned status, const char *why)
 {
   g_debug("POST %s%s failed (%s): retrying in %u ms", sig->remote_base,
           post_path(sig->current), why, sig->backoff_ms);
-  p2psig__signal_report(sig, REPORT_RETRY,
-                        status ? P2PSIG_EHTTP : P2PSIG_ENETWORK, status,
-                        post_path(sig->current), "%s", why)
-      ->retry_in_ms = sig->backoff_ms;
+  p2psig__signal_report_retry(sig, sig->backoff_ms,
+                              status ? P2PSIG_EHTTP : P2PSIG_ENETWORK, status,
+                              post_path(sig->current), why);
   sig->retry_source = p2psig__loop_signal_timeout(sig->loop, sig->backoff_ms, retry_cb, sig,
                                            NULL);
   sig->backoff_ms = MIN(sig->backoff_ms * 2, BACKOFF_MAX_MS);
@@ -391,10 +390,9 @@ schedule_poll(struct p2psig_signaling *sig, bool failed, unsigned status,
   g_debug("GET %s/candidate: %s: polling again in %u ms", sig->remote_base,
           why, sig->poll_backoff_ms);
   if (failed)
-    p2psig__signal_report(sig, REPORT_RETRY,
-                          status ? P2PSIG_EHTTP : P2PSIG_ENETWORK, status,
-                          "/candidate", "%s", why)
-        ->retry_in_ms = sig->poll_backoff_ms;
+    p2psig__signal_report_retry(sig, sig->poll_backoff_ms,
+                                status ? P2PSIG_EHTTP : P2PSIG_ENETWORK,
+                                status, "/candidate", why);
   sig->poll_retry = p2psig__loop_signal_timeout(sig->loop,
                                                 sig->poll_backoff_ms, poll_retry_cb,
                                          sig, NULL);

@@ -140,17 +140,17 @@ void p2psig__signal_unref(struct p2psig_signaling *sig);
 void p2psig__signal_closure_unref(void *data, GClosure *closure);
 /* Queues a report, for on_error and on_status through the dispatcher
  * (never inside a libsoup handler, so that the application may free the
- * object from them), and returns it: a retry sets its delay.  The loop
- * runs it only after the signaling code that queued it has returned to
- * the loop (the dispatcher runs a loop's queues on the thread that runs
- * the loop, between iterations, and signaling code runs in one or holds
- * the loop's context).  path is that of the request ("/sdp"): of ours, it
- * is reported as the remote's URL. */
-struct report *p2psig__signal_report(struct p2psig_signaling *sig,
-                                     enum report_kind kind, int error,
-                                     unsigned http_status, const char *path,
-                                     const char *fmt, ...)
-    G_GNUC_PRINTF(6, 7);
+ * object from them).  path is that of the request ("/sdp"): of ours, it is
+ * reported as the remote's URL. */
+void p2psig__signal_report(struct p2psig_signaling *sig,
+                           enum report_kind kind, int error,
+                           unsigned http_status, const char *path,
+                           const char *fmt, ...) G_GNUC_PRINTF(6, 7);
+/* The same for a retry after retry_in_ms. */
+void p2psig__signal_report_retry(struct p2psig_signaling *sig,
+                                 unsigned retry_in_ms, int error,
+                                 unsigned http_status, const char *path,
+                                 const char *why);
 /* Says why p2psig_signaling_new() fails: a debug line, and the reason
  * on_status gets (the first one given). */
 void p2psig__signal_new_fail(struct new_args *args, const char *fmt, ...)

@@ -157,19 +157,19 @@ static const struct p2psig_dispatch_ops report_ops = {
   .stopped = reports_stopped,
 };
 
-struct report *
-p2psig__signal_report(struct p2psig_signaling *sig, enum report_kind kind,
-                      int error, unsigned http_status, const char *path,
-                      const char *fmt, ...)
+/* Queues a report made whole: once pushed, it belongs to the dispatcher,
+ * which may run or drop it at once on another thread (a
+ * p2psig_signaling_free() there drops what waits). */
+static void
+queue_report(struct p2psig_signaling *sig, enum report_kind kind, int error,
+             unsigned http_status, unsigned retry_in_ms, const char *path,
+             const char *text)
 {
   struct report *r = g_new0(struct report, 1);
-  g_autofree char *text = NULL;
-  va_list ap;
+  GQueue one = G_QUEUE_INIT;
 
-  va_start(ap, fmt);
-  text = g_strdup_vprintf(fmt, ap);
-  va_end(ap);
   r->kind = kind;
+  r->retry_in_ms = retry_in_ms;
   r->message = p2psig__signal_one_line(text);
   r->error = error;
   r->http_status = http_status;
@@ -177,14 +177,31 @@ p2psig__signal_report(struct p2psig_signaling *sig, enum report_kind kind,
                                  : g_strconcat(sig->remote_base, path, NULL);
   if (kind != REPORT_RETRY)
     g_debug("%s: %s", p2psig_error_name(error), r->message);
+  g_queue_push_tail(&one, r);
+  p2psig__dispatch_push(&sig->reports, &one);
+}
 
-  {
-    GQueue one = G_QUEUE_INIT;
+void
+p2psig__signal_report(struct p2psig_signaling *sig, enum report_kind kind,
+                      int error, unsigned http_status, const char *path,
+                      const char *fmt, ...)
+{
+  g_autofree char *text = NULL;
+  va_list ap;
 
-    g_queue_push_tail(&one, r);
-    p2psig__dispatch_push(&sig->reports, &one);
-  }
-  return r;
+  va_start(ap, fmt);
+  text = g_strdup_vprintf(fmt, ap);
+  va_end(ap);
+  queue_report(sig, kind, error, http_status, 0, path, text);
+}
+
+void
+p2psig__signal_report_retry(struct p2psig_signaling *sig,
+                            unsigned retry_in_ms, int error,
+                            unsigned http_status, const char *path,
+                            const char *why)
+{
+  queue_report(sig, REPORT_RETRY, error, http_status, retry_in_ms, path, why);
 }
 
 /* -------------------------------------------------------------------- */

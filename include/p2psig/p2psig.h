@@ -10,9 +10,9 @@
  *
  * Threads and callbacks
  * ---------------------
- * The library runs its network work on loops of its own (one per core by
- * default: p2psig_set_loop_count()), started with the first peer; each
- * peer is pinned to one of them.  The callbacks of
+ * The library runs its network work on a loop of its own (or several:
+ * p2psig_set_loop_count()), started with the first peer; each peer is
+ * pinned to one of them.  The callbacks of
  * peers and channels run on the loop's thread between its rounds of
  * network work, never with a lock of the library held: the callbacks of
  * one peer (its own and its channels') never run concurrently and run in
@@ -178,8 +178,11 @@ P2PSIG_API void p2psig_free(void *ptr);
  * its own) the library runs in this process.  Each peer is pinned to one
  * of them when it is made, in turn, and everything of that peer runs
  * there: peers on different loops never wait for each other.  The default
- * is the number of cores (at most 64), or the environment variable
- * P2PSIG_LOOPS when it is set.  The loops start with the first peer (or
+ * is one loop, or the environment variable P2PSIG_LOOPS when it is set.
+ * More than one is experimental in this version: under load, a test of
+ * peers that close and free themselves from their callbacks still fails
+ * now and then with two loops (a remote's close not seen, a peer not
+ * released), never with one.  The loops start with the first peer (or
  * signaling object), and their count is fixed from then on.
  *
  * Returns: 0; P2PSIG_EINVAL for a @count over 64; P2PSIG_ESTATE once the
