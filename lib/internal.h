@@ -74,7 +74,6 @@ bool p2psig__is_local_address(const char *ip);
 struct p2psig_loop;
 /* How many loops run (starting them on the first call). */
 unsigned p2psig__loop_count(void);
-struct p2psig_loop *p2psig__loop_nth(unsigned index);
 unsigned p2psig__loop_index(const struct p2psig_loop *loop);
 /* The loop for a new peer: each in turn. */
 struct p2psig_loop *p2psig__loop_next(void);

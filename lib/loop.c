@@ -408,15 +408,6 @@ p2psig__loop_count(void)
   return loop_count;
 }
 
-struct p2psig_loop *
-p2psig__loop_nth(unsigned index)
-{
-  struct p2psig_loop *all = all_loops();
-
-  g_assert(index < loop_count);
-  return &all[index];
-}
-
 unsigned
 p2psig__loop_index(const struct p2psig_loop *loop)
 {
