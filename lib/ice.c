@@ -14,6 +14,7 @@
 #include <interfaces.h>
 #include <gio/gio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "mdns.h"
 #include "turntls.h"
@@ -347,6 +348,65 @@ on_component_state(NiceAgent *agent, guint stream_id, guint component_id,
   p2psig__lock(ice->loop);
   set_state(ice, state);
   p2psig__unlock(ice->loop);
+}
+
+/* The kernel's default receive buffer (208 KiB on Linux, counted with its
+ * overhead) holds about 90 full datagrams: a burst that arrives while the
+ * loop's thread is busy elsewhere overflows it, and what is dropped is
+ * lost, among it a remote's last datagrams (its ABORT and close_notify).
+ * Asked for at twice the SCTP receive window, which is what the remote may
+ * have in flight, since the kernel counts each datagram's buffer (about
+ * 2.3 KiB for 1,200 bytes) rather than its bytes.  The kernel caps the
+ * request at net.core.rmem_max unless the process may override it
+ * (CAP_NET_ADMIN), as quic-go does.  UDP only: on TCP a fixed size would
+ * turn the kernel's own tuning off. */
+#define ICE_UDP_RECV_BUFFER (4 * 1024 * 1024)
+
+/* The kernel reports twice what was set, its accounting included. */
+static gint
+recv_buffer_size(GSocket *sock)
+{
+  gint size = 0;
+
+  g_socket_get_option(sock, SOL_SOCKET, SO_RCVBUF, &size, NULL);
+  return size / 2;
+}
+
+/* The pair carrying the data changed: size its socket's receive buffer.
+ * libnice emits this after releasing its lock. */
+static void
+on_selected_pair(NiceAgent *agent, guint stream_id, guint component_id,
+                 NiceCandidate *local, NiceCandidate *remote,
+                 gpointer user_data)
+{
+  static gsize capped_said;
+  GSocket *sock = nice_agent_get_selected_socket(agent, stream_id,
+                                                 component_id);
+  gint size;
+
+  if (!sock)
+    return;
+  if (g_socket_get_socket_type(sock) != G_SOCKET_TYPE_DATAGRAM ||
+      recv_buffer_size(sock) >= ICE_UDP_RECV_BUFFER) {
+    g_object_unref(sock);
+    return;
+  }
+  g_socket_set_option(sock, SOL_SOCKET, SO_RCVBUF, ICE_UDP_RECV_BUFFER,
+                      NULL);
+#ifdef SO_RCVBUFFORCE
+  if (recv_buffer_size(sock) < ICE_UDP_RECV_BUFFER)
+    g_socket_set_option(sock, SOL_SOCKET, SO_RCVBUFFORCE,
+                        ICE_UDP_RECV_BUFFER, NULL);
+#endif
+  size = recv_buffer_size(sock);
+  if (size < ICE_UDP_RECV_BUFFER && g_once_init_enter(&capped_said)) {
+    g_info("UDP receive buffers capped at %d bytes (net.core.rmem_max); "
+           "%d wanted, so that a burst is not dropped while a loop is busy",
+           size, ICE_UDP_RECV_BUFFER);
+    g_once_init_leave(&capped_said, 1);
+  }
+  g_debug("selected pair's receive buffer: %d bytes", size);
+  g_object_unref(sock);
 }
 
 static void
@@ -714,6 +774,8 @@ p2psig__ice_new(const struct p2psig_ice_options *options,
                    G_CALLBACK(on_gathering_done), ice);
   g_signal_connect(ice->agent, "component-state-changed",
                    G_CALLBACK(on_component_state), ice);
+  g_signal_connect(ice->agent, "new-selected-pair-full",
+                   G_CALLBACK(on_selected_pair), ice);
   ice->cancellable = g_cancellable_new();
   p2psig__loop_run_sync(ice->loop, setup_servers, &setup);
   if (setup.error < 0) {

@@ -325,8 +325,7 @@ first_thread_main(gpointer data)
   return loop_thread_main(self);
 }
 
-/* P2PSIG_LOOPS, read when no count was set, or one.  One loop per core
- * is the aim; until the race the header names is found, one. */
+/* P2PSIG_LOOPS, read when no count was set, or one loop per core. */
 static unsigned
 default_count(void)
 {
@@ -341,7 +340,7 @@ default_count(void)
     g_warning("P2PSIG_LOOPS=%s is not a number from 1 to %d: ignored", env,
               P2PSIG_MAX_LOOPS);
   }
-  return 1;
+  return MIN(g_get_num_processors(), P2PSIG_MAX_LOOPS);
 }
 
 static void

@@ -12,6 +12,9 @@
  *   after a free); a remote's close, its SCTP ABORT alone or its DTLS
  *   close_notify alone is closed by the remote at once, a silent remote
  *   ICE disconnected then failed, each before the peer state.
+ * - /lifetime/burst/behind-busy-loop: the remote streams while our loop is
+ *   busy for 300 ms: our UDP socket drops nothing, and the remote's close
+ *   after it is heard at once.
  * - /lifetime/liveness/junk: datagrams that DTLS cannot authenticate,
  *   sent from the remote's address, do not keep a frozen remote alive.
  * - /lifetime/free/waits: p2psig_peer_free() from another thread while one
@@ -25,7 +28,10 @@
  * its DTLS session, or failing.
  */
 #include <p2psig/p2psig.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "peer-private.h"
 #include "testutil.h"
@@ -66,7 +72,8 @@ struct side {
 
   enum trigger trigger;
   enum action action;
-  bool acted;
+  bool acted;             /* a callback began the action */
+  bool act_done;          /* and act() has returned: the test may end */
   bool closed_channel;     /* the action closed a channel */
   int act_result;
 };
@@ -138,6 +145,7 @@ act(struct side *side, p2psig_peer *peer, p2psig_channel *channel)
   }
   testutil_lock();
   side->act_result = ret;
+  side->act_done = true; /* the last touch: side may be gone after */
   testutil_unlock();
 }
 
@@ -410,7 +418,7 @@ test_callback(gconstpointer data)
   testutil_negotiate(&offer.base, &answer.base, NULL, NULL);
   if (!connects) {
     /* Closed or freed while gathering: it never connects. */
-    TESTUTIL_WAIT(answer.acted, WAIT_MS, "the answer acted");
+    TESTUTIL_WAIT(answer.act_done, WAIT_MS, "the answer acted");
     goto done;
   }
   TESTUTIL_WAIT(offer.opens >= 2 || answer.acted, WAIT_MS,
@@ -445,7 +453,7 @@ test_callback(gconstpointer data)
   default:
     break;
   }
-  TESTUTIL_WAIT(answer.acted, WAIT_MS, "the answer acted");
+  TESTUTIL_WAIT(answer.act_done, WAIT_MS, "the answer acted");
   testutil_lock();
   g_assert_cmpint(answer.act_result, ==, 0);
   /* If the offer's association is up, the remote's leaving reaches it;
@@ -844,6 +852,153 @@ test_free_waits(void)
   testutil_side_clear(&offer);
 }
 
+/* ---- nothing dropped behind a busy loop ---- */
+
+#define BUSY_MS 300
+#define BURST_BYTES (3 * 1024 * 1024)
+#define BURST_MESSAGE (64 * 1024)
+#define WANTED_RECV_BUFFER (4 * 1024 * 1024) /* ice.c's */
+
+/* Holds a loop's thread, as a long piece of work on it would, until
+ * released: the loop reads none of its sockets meanwhile. */
+static struct {
+  bool entered, release;
+} busy;
+
+static gboolean
+busy_on_loop(gpointer unused)
+{
+  testutil_lock();
+  busy.entered = true;
+  while (!busy.release)
+    testutil_wait_until(g_get_monotonic_time() + 100 * 1000);
+  testutil_unlock();
+  return G_SOURCE_REMOVE;
+}
+
+/* Datagrams the kernel dropped at the UDP socket bound to 127.0.0.1:port
+ * for want of room (Linux's /proc/net/udp); -1: not known here. */
+static long
+udp_drops(uint16_t port)
+{
+  g_autofree char *table = NULL;
+  g_autofree char *local = g_strdup_printf("0100007F:%04X", port);
+  g_auto(GStrv) lines = NULL;
+  long drops = -1;
+
+  if (!g_file_get_contents("/proc/net/udp", &table, NULL, NULL))
+    return -1;
+  lines = g_strsplit(table, "\n", -1);
+  for (int i = 1; lines[i] && drops < 0; i++) {
+    g_auto(GStrv) fields = g_strsplit_set(g_strstrip(lines[i]), " ", -1);
+    GPtrArray *words = g_ptr_array_new();
+
+    for (int f = 0; fields[f]; f++)
+      if (*fields[f])
+        g_ptr_array_add(words, fields[f]);
+    if (words->len >= 13 && strcmp(words->pdata[1], local) == 0)
+      drops = strtol(words->pdata[words->len - 1], NULL, 10);
+    g_ptr_array_free(words, TRUE);
+  }
+  return drops;
+}
+
+/* Whether this process may have a UDP receive buffer of the size the
+ * library asks for (net.core.rmem_max, or CAP_NET_ADMIN). */
+static bool
+big_recv_buffer_allowed(void)
+{
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  int size = WANTED_RECV_BUFFER;
+  socklen_t len = sizeof size;
+
+  if (fd < 0)
+    return false;
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size) < 0 ||
+      (getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, &len) == 0 &&
+       size / 2 < WANTED_RECV_BUFFER)) {
+    size = WANTED_RECV_BUFFER;
+#ifdef SO_RCVBUFFORCE
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size);
+#endif
+    getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, &len);
+  }
+  close(fd);
+  return size / 2 >= WANTED_RECV_BUFFER;
+}
+
+static void
+send_burst(p2psig_channel *ch, const uint8_t *buf)
+{
+  for (int sent = 0; sent < BURST_BYTES / BURST_MESSAGE;)
+    if (p2psig_channel_send(ch, buf, BURST_MESSAGE, P2PSIG_KIND_BINARY) == 0)
+      sent++;
+    else
+      g_usleep(1000); /* buffers full: the remote drains them */
+}
+
+/* The remote streams at full speed, our loop busy for BUSY_MS in the
+ * middle, then it closes: our socket drops nothing of what SCTP may have
+ * in flight (a loss costs a retransmission, and the close, last, is never
+ * repeated), and its close is heard at once. */
+static void
+test_burst_behind_busy_loop(void)
+{
+  struct side offer = { 0 }, answer = { 0 };
+  g_autofree uint8_t *buf = g_malloc0(BURST_MESSAGE);
+  p2psig_peer_stats stats = P2PSIG_STATS_INIT(p2psig_peer_stats);
+  p2psig_channel *ch;
+  GSource *source;
+  long drops;
+
+  if (!big_recv_buffer_allowed()) {
+    g_test_skip("net.core.rmem_max is below 4 MiB and the process may "
+                "not override it");
+    return;
+  }
+  side_init(&offer, "offer", &answer);
+  side_init(&answer, "answer", &offer);
+  g_assert_true(p2psig__peer_loop(offer.base.peer) !=
+                p2psig__peer_loop(answer.base.peer));
+  ch = side_channel(&offer, "burst");
+  testutil_negotiate(&offer.base, &answer.base, NULL, NULL);
+  TESTUTIL_WAIT(offer.opens == 1 && answer.opens == 1, WAIT_MS, "open");
+  g_assert_cmpint(p2psig_peer_get_stats(answer.base.peer, &stats), ==, 0);
+  g_assert_true(stats.has_selected_pair);
+  drops = udp_drops(stats.local_port);
+  if (drops < 0) {
+    side_clear(&answer);
+    side_clear(&offer);
+    g_test_skip("no /proc/net/udp: drops not known");
+    return;
+  }
+
+  send_burst(ch, buf);
+  memset(&busy, 0, sizeof busy);
+  source = p2psig__loop_idle(p2psig__peer_loop(answer.base.peer),
+                             busy_on_loop, NULL, NULL);
+  TESTUTIL_WAIT(busy.entered, WAIT_MS, "the answer's loop busy");
+  send_burst(ch, buf); /* all SCTP may send unacknowledged goes out */
+  g_usleep(BUSY_MS * 1000);
+  testutil_lock();
+  busy.release = true;
+  testutil_unlock();
+  g_source_unref(source);
+  send_burst(ch, buf);
+  TESTUTIL_WAIT(answer.messages == 3 * BURST_BYTES / BURST_MESSAGE,
+                WAIT_MS, "every message delivered");
+  g_assert_cmpint(udp_drops(stats.local_port) - drops, ==, 0);
+
+  p2psig_peer_close(offer.base.peer);
+  TESTUTIL_WAIT(answer.base.closed_state_count == 1, 1000,
+                "closed by the remote");
+  testutil_lock();
+  g_assert_cmpint(answer.base.state_error, ==, P2PSIG_ECLOSED_BY_REMOTE);
+  testutil_unlock();
+  side_clear(&answer);
+  side_clear(&offer);
+}
+
 #define RING_MAX 3
 #define BARRIER_MS 10000
 
@@ -950,6 +1105,10 @@ main(int argc, char **argv)
   int ret;
 
   g_test_init(&argc, &argv, NULL);
+  /* The two sides of a pair on loops of their own (peers take the loops
+   * in turn), whatever the machine's cores: each side's callbacks and
+   * packets then race the other's, as between two processes. */
+  g_assert_cmpint(p2psig_set_loop_count(2), ==, 0);
   for (enum trigger t = ON_CANDIDATE; t <= ON_BUFFERED_AMOUNT_LOW; t++) {
     for (enum action a = ACT_PEER_CLOSE; a <= ACT_CHANNEL_CLOSE; a++) {
       g_autofree char *path = g_strdup_printf(
@@ -970,6 +1129,8 @@ main(int argc, char **argv)
     }
   }
   g_test_add_func("/lifetime/liveness/junk", test_liveness_junk);
+  g_test_add_func("/lifetime/burst/behind-busy-loop",
+                  test_burst_behind_busy_loop);
   g_test_add_func("/lifetime/free/waits", test_free_waits);
   g_test_add_data_func("/lifetime/free/ring/2", GINT_TO_POINTER(2),
                        test_free_ring);

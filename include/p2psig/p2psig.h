@@ -178,11 +178,8 @@ P2PSIG_API void p2psig_free(void *ptr);
  * its own) the library runs in this process.  Each peer is pinned to one
  * of them when it is made, in turn, and everything of that peer runs
  * there: peers on different loops never wait for each other.  The default
- * is one loop, or the environment variable P2PSIG_LOOPS when it is set.
- * More than one is experimental in this version: under load, a test of
- * peers that close and free themselves from their callbacks still fails
- * now and then with two loops (a remote's close not seen, a peer not
- * released), never with one.  The loops start with the first peer (or
+ * is one loop per core (at most 64), or the environment variable
+ * P2PSIG_LOOPS when it is set.  The loops start with the first peer (or
  * signaling object), and their count is fixed from then on.
  *
  * Returns: 0; P2PSIG_EINVAL for a @count over 64; P2PSIG_ESTATE once the
