@@ -749,7 +749,7 @@ P2PSIG_API int p2psig_peer_restart_ice(p2psig_peer *peer, char **sdp);
  * function, held or applied, and then refuses more with P2PSIG_ELIMIT
  * (the signaling answers POST /candidate with 413).  Browsers gather fewer
  * than 20; each candidate costs the ICE agent checks, and tens of thousands
- * stall the library thread for seconds.  The remote description's own
+ * stall the peer's loop for seconds.  The remote description's own
  * candidates are bounded alike: the first 100 that parse are used, the
  * others ignored.
  *
@@ -1256,9 +1256,10 @@ typedef struct p2psig_signaling_status {
  *
  * Every report of on_error, with the HTTP status and whether it is final,
  * and also each retry of a request of ours, with its delay.  It runs on the
- * library thread, outside libsoup, and may free the signaling object;
- * except when p2psig_signaling_new() fails: then it runs once, on the
- * caller's thread, before p2psig_signaling_new() returns, with @final set
+ * loop of the signaling object (its first peer's), outside libsoup, and
+ * may free the signaling object; except when p2psig_signaling_new()
+ * fails: then it runs once, on the caller's thread, before
+ * p2psig_signaling_new() returns, with @final set
  * and the reason (the address that cannot be listened on and the system's
  * words, the TLS file that cannot be used and why, what is wrong with the
  * token or another field).
