@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The library loops: one by default, or several (p2psig_set_loop_count;
- * more than one is experimental, see the header), each a GMainContext with a lock of its own that
+ * The library loops: P2PSIG loops (by default one per core; see
+ * p2psig_set_loop_count), each a GMainContext with a lock of its own that
  * guards the state of the peers pinned to it, and one signaling lock (see
  * internal.h for the rules).
  *
@@ -340,7 +340,7 @@ default_count(void)
     g_warning("P2PSIG_LOOPS=%s is not a number from 1 to %d: ignored", env,
               P2PSIG_MAX_LOOPS);
   }
-  return MIN(g_get_num_processors(), P2PSIG_MAX_LOOPS);
+  return MIN(MAX(g_get_num_processors(), 1u), (unsigned)P2PSIG_MAX_LOOPS);
 }
 
 static void
