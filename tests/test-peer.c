@@ -168,6 +168,44 @@ test_unreachable_stun(void)
 /* Each description carries the candidates gathered before it: two peers
  * that pass no candidates on still connect, and what on_candidate reports
  * later is what the description holds. */
+/* libnice waits one pacing interval before a stream's first check; the
+ * library makes that timer due at once (lib/ice.c, hasten_first_check).
+ * It finds the timer by name: this fails if libnice or GLib change so
+ * that it no longer does, on either side. */
+static int hastened;
+
+static void
+count_hastened(p2psig_log_level level, const char *domain,
+               const char *message, void *user_data)
+{
+  if (strcmp(message, "first check sent without waiting for the pacing "
+                      "interval") == 0)
+    g_atomic_int_inc(&hastened);
+}
+
+static void
+test_first_check_at_once(void)
+{
+  struct testutil_side offer, answer;
+  char *offer_sdp = NULL, *answer_sdp = NULL;
+
+  p2psig_set_log_handler(P2PSIG_LOG_DEBUG, count_hastened, NULL);
+  testutil_side_init(&offer, "offer", NULL, &config);
+  testutil_side_init(&answer, "answer", NULL, &config);
+  testutil_side_channel(&offer, "data",
+                        &(p2psig_channel_config){ P2PSIG_CHANNEL_CONFIG_INIT,
+                                                  .protocol = "proto" });
+  testutil_negotiate(&offer, &answer, &offer_sdp, &answer_sdp);
+  TESTUTIL_WAIT(offer.opened == 1, 10000, "offer channel open");
+  TESTUTIL_WAIT(answer.opened == 1, 10000, "answer channel open");
+  p2psig_set_log_handler(P2PSIG_LOG_WARNING, NULL, NULL);
+  g_assert_cmpint(g_atomic_int_get(&hastened), ==, 2);
+  p2psig_free(offer_sdp);
+  p2psig_free(answer_sdp);
+  testutil_side_clear(&offer);
+  testutil_side_clear(&answer);
+}
+
 static void
 test_candidates_in_description(void)
 {
@@ -560,6 +598,7 @@ main(int argc, char **argv)
                   test_peer_close_closes_channels);
   g_test_add_func("/peer/candidates-in-description",
                   test_candidates_in_description);
+  g_test_add_func("/peer/first-check-at-once", test_first_check_at_once);
   g_test_add_func("/peer/unreachable-stun", test_unreachable_stun);
   g_test_add_func("/peer/fingerprint-mismatch", test_fingerprint_mismatch);
   g_test_add_func("/peer/bad-arguments", test_bad_arguments);
