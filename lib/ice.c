@@ -83,6 +83,11 @@ struct p2psig_ice {
 
 #define COMPONENT_ID 1
 
+/* Descriptors that must be left for a stream (its main context's, and a
+ * spare) and for gathering (a UDP socket at least, and a spare). */
+#define STREAM_DESCRIPTORS 2
+#define GATHER_DESCRIPTORS 2
+
 /* Whether an address is of the family the peer was limited to. */
 static bool
 family_allowed(const struct p2psig_ice *ice, const NiceAddress *addr)
@@ -736,12 +741,22 @@ p2psig__ice_relay_protocol(const struct p2psig_ice *ice,
 /* A stream of one component, receiving, with the configured ports; 0 if
  * libnice refused.  Its credentials become ours. */
 static guint
-add_stream(struct p2psig_ice *ice)
+add_stream(struct p2psig_ice *ice, int *error)
 {
-  guint id = nice_agent_add_stream(ice->agent, 1);
+  guint id;
 
-  if (id == 0)
+  /* The stream's main context (libnice's, for its I/O streams) takes a
+   * descriptor, and GLib aborts if it cannot. */
+  if (!p2psig__descriptors_reserve(STREAM_DESCRIPTORS)) {
+    *error = P2PSIG_EDESCRIPTORS;
     return 0;
+  }
+  id = nice_agent_add_stream(ice->agent, 1);
+  p2psig__descriptors_release();
+  if (id == 0) {
+    *error = P2PSIG_EINTERNAL;
+    return 0;
+  }
   g_object_set(ice->agent, "idle-timeout", NICE_IDLE_TIMEOUT_MS, NULL);
   nice_agent_set_stream_name(ice->agent, id, "application");
   if (ice->port_min || ice->port_max)
@@ -822,7 +837,7 @@ p2psig__ice_new(const struct p2psig_ice_options *options,
   }
   ice->port_min = options->port_min;
   ice->port_max = options->port_max;
-  ice->stream_id = add_stream(ice);
+  ice->stream_id = add_stream(ice, error);
   if (ice->stream_id == 0) {
     g_object_unref(ice->agent);
     p2psig__loop_run_sync(ice->loop, free_servers_on_loop, ice);
@@ -830,7 +845,6 @@ p2psig__ice_new(const struct p2psig_ice_options *options,
     g_free(ice->stun_ip);
     g_array_unref(ice->awaiting);
     g_free(ice);
-    *error = P2PSIG_EINTERNAL;
     return NULL;
   }
   ice->data_stream_id = ice->stream_id;
@@ -967,6 +981,10 @@ p2psig__ice_gather(struct p2psig_ice *ice)
 {
   if (ice->gathering_started)
     return 0;
+  /* Its sockets: libnice gathers nothing where it cannot make them, which
+   * would be reported as no network. */
+  if (!p2psig__descriptors_left(GATHER_DESCRIPTORS))
+    return P2PSIG_EDESCRIPTORS;
   /* A STUN name still being looked up goes to libnice as it is: libnice
    * looks it up too and gathers its srflx candidates whenever it answers;
    * host candidates never wait for it. */
@@ -991,12 +1009,13 @@ int
 p2psig__ice_restart(struct p2psig_ice *ice)
 {
   guint id;
+  int error;
 
   if (!ice->gathering_started)
     return P2PSIG_ESTATE;
-  id = add_stream(ice);
+  id = add_stream(ice, &error);
   if (id == 0)
-    return P2PSIG_EINTERNAL;
+    return error;
   /* A generation that never connected gives way to this one: at most two
    * streams (the data's and the newest) hold sockets. */
   if (ice->stream_id != ice->data_stream_id)

@@ -5,9 +5,11 @@
  * descriptions), a channel opened by the offerer, text, binary and empty
  * messages both ways, channel close, peer close.
  */
+#include <dirent.h>
 #include <gio/gio.h>
 #include <p2psig/p2psig.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "testutil.h"
 
@@ -204,6 +206,72 @@ test_first_check_at_once(void)
   p2psig_free(answer_sdp);
   testutil_side_clear(&offer);
   testutil_side_clear(&answer);
+}
+
+/* How many descriptors are open now (inherited ones may be numbered
+ * high: the limit bounds the numbers of new ones, so it is set from the
+ * count). */
+static int
+open_fds(void)
+{
+  DIR *dir = opendir("/proc/self/fd");
+  struct dirent *e;
+  int n = 0;
+
+  g_assert_nonnull(dir);
+  while ((e = readdir(dir)))
+    if (e->d_name[0] != '.')
+      n++;
+  closedir(dir);
+  return n;
+}
+
+/* Peers made until the process's descriptor limit stops them: each call
+ * succeeds or fails with P2PSIG_EDESCRIPTORS, and nothing aborts (GLib
+ * aborts a process that cannot make a main context's wake-up descriptor,
+ * and libnice makes one per stream: before the check, peer 19 here). */
+static void
+test_out_of_descriptors(void)
+{
+  static const char *const loopback[] = { "127.0.0.1", NULL };
+  p2psig_peer_config cfg = { P2PSIG_PEER_CONFIG_INIT,
+                             .local_addresses = loopback,
+                             .disable_ice_tcp = true };
+  p2psig_peer *peers[64] = { 0 };
+  struct rlimit saved, low;
+  int refused = 0, made = 0, error;
+  char *sdp = NULL;
+
+  g_assert_cmpint(getrlimit(RLIMIT_NOFILE, &saved), ==, 0);
+  low = saved;
+  low.rlim_cur = (rlim_t)open_fds() + 40;
+  g_assert_cmpint(setrlimit(RLIMIT_NOFILE, &low), ==, 0);
+  for (size_t i = 0; i < G_N_ELEMENTS(peers); i++) {
+    error = 1;
+    peers[i] = p2psig_peer_new(&cfg, &error);
+    if (!peers[i]) {
+      g_assert_cmpint(error, ==, P2PSIG_EDESCRIPTORS);
+      refused++;
+      continue;
+    }
+    error = p2psig_peer_create_offer(peers[i], &sdp);
+    if (error < 0) {
+      g_assert_cmpint(error, ==, P2PSIG_EDESCRIPTORS);
+      refused++;
+      continue;
+    }
+    p2psig_free(sdp);
+    made++;
+  }
+  g_assert_cmpint(made, >, 0);
+  g_assert_cmpint(refused, >, 0);
+  for (size_t i = 0; i < G_N_ELEMENTS(peers); i++)
+    p2psig_peer_free(peers[i]);
+  g_assert_cmpint(setrlimit(RLIMIT_NOFILE, &saved), ==, 0);
+  g_assert_cmpstr(p2psig_strerror(P2PSIG_EDESCRIPTORS), ==,
+                  "out of file descriptors");
+  g_assert_cmpstr(p2psig_error_name(P2PSIG_EDESCRIPTORS), ==,
+                  "P2PSIG_EDESCRIPTORS");
 }
 
 static void
@@ -599,6 +667,7 @@ main(int argc, char **argv)
   g_test_add_func("/peer/candidates-in-description",
                   test_candidates_in_description);
   g_test_add_func("/peer/first-check-at-once", test_first_check_at_once);
+  g_test_add_func("/peer/out-of-descriptors", test_out_of_descriptors);
   g_test_add_func("/peer/unreachable-stun", test_unreachable_stun);
   g_test_add_func("/peer/fingerprint-mismatch", test_fingerprint_mismatch);
   g_test_add_func("/peer/bad-arguments", test_bad_arguments);
