@@ -67,6 +67,7 @@ struct p2psig_ice {
    * the source that looks for its timer (for hasten_stream_id). */
   guint hastened_stream_id;
   guint hasten_stream_id;
+  guint remote_candidates_stream_id; /* the last stream given one */
   GSource *hasten;
 
   /* mDNS (mdns.h): remote "<uuid>.local" candidates, and our own names. */
@@ -313,7 +314,10 @@ stop_hastening(struct p2psig_ice *ice)
 static void
 hasten_first_check(struct p2psig_ice *ice)
 {
-  if (ice->hastened_stream_id == ice->stream_id)
+  /* Pairs need candidates on both sides: until then the timer is not
+   * there, and another agent's could be found instead. */
+  if (ice->hastened_stream_id == ice->stream_id || !ice->gathering_started ||
+      ice->remote_candidates_stream_id != ice->stream_id)
     return;
   /* The timer may be newer than a source already waiting: that one scans
    * below its own id, so it makes way for one attached after the call. */
@@ -1115,8 +1119,10 @@ add_to_nice(struct p2psig_ice *ice, const struct p2psig_candidate *c,
     *detail = g_strdup("libnice refused the candidate");
     return P2PSIG_ECANDIDATE;
   }
-  if (added > 0)
+  if (added > 0) {
+    ice->remote_candidates_stream_id = ice->stream_id;
     hasten_first_check(ice);
+  }
   return 0;
 }
 
