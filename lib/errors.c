@@ -40,6 +40,7 @@ static const struct error_entry errors[] = {
   { "P2PSIG_EUNAUTHORIZED", "missing or wrong signaling token" },
   { "P2PSIG_ELIMIT", "limit reached" },
   { "P2PSIG_ECLOSED_BY_REMOTE", "closed by the remote peer" },
+  { "P2PSIG_EDESCRIPTORS", "out of file descriptors" },
 };
 
 static const struct error_entry *

@@ -63,6 +63,12 @@ struct p2psig_ice {
   bool nice_gathering_done;         /* since the last server was given */
   bool gathering_done;              /* on_candidate(NULL) sent */
   GSource *gathering_deadline;
+  /* hasten_first_check: the stream whose first check was hastened, and
+   * the source that looks for its timer (for hasten_stream_id). */
+  guint hastened_stream_id;
+  guint hasten_stream_id;
+  guint remote_candidates_stream_id; /* the last stream given one */
+  GSource *hasten;
 
   /* mDNS (mdns.h): remote "<uuid>.local" candidates, and our own names. */
   struct p2psig_mdns *mdns;         /* made on first use */
@@ -77,6 +83,11 @@ struct p2psig_ice {
 #define MAX_RESOLVING (2 * P2PSIG_MAX_REMOTE_CANDIDATES)
 
 #define COMPONENT_ID 1
+
+/* Descriptors that must be left for a stream (its main context's, and a
+ * spare) and for gathering (a UDP socket at least, and a spare). */
+#define STREAM_DESCRIPTORS 2
+#define GATHER_DESCRIPTORS 2
 
 /* Whether an address is of the family the peer was limited to. */
 static bool
@@ -249,6 +260,71 @@ stop_gathering_deadline(struct p2psig_ice *ice)
     g_source_destroy(ice->gathering_deadline);
     g_clear_pointer(&ice->gathering_deadline, g_source_unref);
   }
+}
+
+/* libnice sends a stream's first check one pacing interval after its
+ * first pairs form: inside nice_agent_set_remote_candidates it attaches a
+ * timer of that interval (1 ms, its least) named below, and never checks
+ * at once.  With the loop's poll in whole milliseconds that is 1-1.5 ms,
+ * a third of a setup in one process.  Made due at once, the timer sends
+ * the check in the loop's next iteration and then paces as before.  The
+ * timer is found by name among the sources attached just before ours.
+ * GLib's timeouts keep their expiry in the source's ready time, so
+ * setting it is what a timeout's own dispatch does; were the name or that
+ * to change, checks would start one interval later, as without this. */
+#define NICE_CHECK_TIMER_NAME "Connectivity check schedule"
+#define HASTEN_SCAN_IDS 64
+
+static gboolean
+hasten_first_check_on_loop(gpointer data)
+{
+  struct p2psig_ice *ice = data;
+  GMainContext *ctx = p2psig__loop_context(ice->loop);
+  guint id = g_source_get_id(ice->hasten);
+
+  g_clear_pointer(&ice->hasten, g_source_unref);
+  /* On the loop's thread with its lock: libnice cannot destroy the timer
+   * meanwhile (its own callbacks run on this thread, and our calls into
+   * the agent hold this lock). */
+  for (guint i = 1; i <= HASTEN_SCAN_IDS && i < id; i++) {
+    GSource *s = g_main_context_find_source_by_id(ctx, id - i);
+
+    if (s && g_strcmp0(g_source_get_name(s), NICE_CHECK_TIMER_NAME) == 0) {
+      g_source_set_ready_time(s, 0);
+      ice->hastened_stream_id = ice->hasten_stream_id;
+      g_debug("first check sent without waiting for the pacing interval");
+      break;
+    }
+  }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+stop_hastening(struct p2psig_ice *ice)
+{
+  if (ice->hasten) {
+    g_source_destroy(ice->hasten);
+    g_clear_pointer(&ice->hasten, g_source_unref);
+  }
+}
+
+/* Lock held, just after a call that may have formed the stream's first
+ * pairs: its remote candidates set, or its gathering started (the answer
+ * has the remote's candidates before its own). */
+static void
+hasten_first_check(struct p2psig_ice *ice)
+{
+  /* Pairs need candidates on both sides: until then the timer is not
+   * there, and another agent's could be found instead. */
+  if (ice->hastened_stream_id == ice->stream_id || !ice->gathering_started ||
+      ice->remote_candidates_stream_id != ice->stream_id)
+    return;
+  /* The timer may be newer than a source already waiting: that one scans
+   * below its own id, so it makes way for one attached after the call. */
+  stop_hastening(ice);
+  ice->hasten_stream_id = ice->stream_id;
+  ice->hasten = p2psig__loop_idle(ice->loop, hasten_first_check_on_loop,
+                                  ice, NULL);
 }
 
 /* Lock held.  Ends gathering once libnice is done and no server name is
@@ -669,12 +745,22 @@ p2psig__ice_relay_protocol(const struct p2psig_ice *ice,
 /* A stream of one component, receiving, with the configured ports; 0 if
  * libnice refused.  Its credentials become ours. */
 static guint
-add_stream(struct p2psig_ice *ice)
+add_stream(struct p2psig_ice *ice, int *error)
 {
-  guint id = nice_agent_add_stream(ice->agent, 1);
+  guint id;
 
-  if (id == 0)
+  /* The stream's main context (libnice's, for its I/O streams) takes a
+   * descriptor, and GLib aborts if it cannot. */
+  if (!p2psig__descriptors_reserve(STREAM_DESCRIPTORS)) {
+    *error = P2PSIG_EDESCRIPTORS;
     return 0;
+  }
+  id = nice_agent_add_stream(ice->agent, 1);
+  p2psig__descriptors_release();
+  if (id == 0) {
+    *error = P2PSIG_EINTERNAL;
+    return 0;
+  }
   g_object_set(ice->agent, "idle-timeout", NICE_IDLE_TIMEOUT_MS, NULL);
   nice_agent_set_stream_name(ice->agent, id, "application");
   if (ice->port_min || ice->port_max)
@@ -736,10 +822,9 @@ p2psig__ice_new(const struct p2psig_ice_options *options,
   /* More connectivity-check retransmissions than libnice's 7, so that a
    * lossy link (30 % each way) still finds its pair; a dead pair costs a
    * little longer to give up. */
-  /* libnice sends the first check one pacing interval after the pairs
-   * form, never at once, and the next ones as far apart: 20 ms by default.
-   * Its minimum, 1 ms, starts checks in about 1 ms; a data-channel peer has
-   * few pairs, so the check rate stays low. */
+  /* libnice paces checks 20 ms apart by default; its minimum, 1 ms, is
+   * used (a data-channel peer has few pairs, so the check rate stays low),
+   * and hasten_first_check sends the first one without waiting. */
   /* ICE-TCP (RFC 6544): two peers whose UDP is blocked still meet over
    * TCP (see add_to_nice for how the controlling side takes part). */
   g_object_set(ice->agent, "upnp", FALSE, "ice-tcp", options->ice_tcp,
@@ -756,7 +841,7 @@ p2psig__ice_new(const struct p2psig_ice_options *options,
   }
   ice->port_min = options->port_min;
   ice->port_max = options->port_max;
-  ice->stream_id = add_stream(ice);
+  ice->stream_id = add_stream(ice, error);
   if (ice->stream_id == 0) {
     g_object_unref(ice->agent);
     p2psig__loop_run_sync(ice->loop, free_servers_on_loop, ice);
@@ -764,7 +849,6 @@ p2psig__ice_new(const struct p2psig_ice_options *options,
     g_free(ice->stun_ip);
     g_array_unref(ice->awaiting);
     g_free(ice);
-    *error = P2PSIG_EINTERNAL;
     return NULL;
   }
   ice->data_stream_id = ice->stream_id;
@@ -851,6 +935,7 @@ p2psig__ice_free(struct p2psig_ice *ice)
   g_cancellable_cancel(ice->cancellable);
   g_clear_object(&ice->cancellable);
   stop_gathering_deadline(ice);
+  stop_hastening(ice);
   free_servers_on_loop(ice);
   g_clear_pointer(&ice->mdns, p2psig__mdns_free);
   g_array_unref(ice->awaiting);
@@ -900,6 +985,10 @@ p2psig__ice_gather(struct p2psig_ice *ice)
 {
   if (ice->gathering_started)
     return 0;
+  /* Its sockets: libnice gathers nothing where it cannot make them, which
+   * would be reported as no network. */
+  if (!p2psig__descriptors_left(GATHER_DESCRIPTORS))
+    return P2PSIG_EDESCRIPTORS;
   /* A STUN name still being looked up goes to libnice as it is: libnice
    * looks it up too and gathers its srflx candidates whenever it answers;
    * host candidates never wait for it. */
@@ -916,6 +1005,7 @@ p2psig__ice_gather(struct p2psig_ice *ice)
     stop_gathering_deadline(ice);
     return P2PSIG_ENETWORK;
   }
+  hasten_first_check(ice);
   return 0;
 }
 
@@ -923,12 +1013,13 @@ int
 p2psig__ice_restart(struct p2psig_ice *ice)
 {
   guint id;
+  int error;
 
   if (!ice->gathering_started)
     return P2PSIG_ESTATE;
-  id = add_stream(ice);
+  id = add_stream(ice, &error);
   if (id == 0)
-    return P2PSIG_EINTERNAL;
+    return error;
   /* A generation that never connected gives way to this one: at most two
    * streams (the data's and the newest) hold sockets. */
   if (ice->stream_id != ice->data_stream_id)
@@ -1027,6 +1118,10 @@ add_to_nice(struct p2psig_ice *ice, const struct p2psig_candidate *c,
   if (added < 0) {
     *detail = g_strdup("libnice refused the candidate");
     return P2PSIG_ECANDIDATE;
+  }
+  if (added > 0) {
+    ice->remote_candidates_stream_id = ice->stream_id;
+    hasten_first_check(ice);
   }
   return 0;
 }

@@ -55,6 +55,17 @@
 /* RFC 8841 section 6: a remote SDP without a=max-message-size means this. */
 #define P2PSIG_DEFAULT_REMOTE_MAX_MESSAGE_SIZE 65536
 
+/* descriptors.c */
+#define P2PSIG_DESCRIPTORS_PROBE_MAX 8
+/* Whether n file descriptors (at most P2PSIG_DESCRIPTORS_PROBE_MAX) are
+ * left under the process's limit; if so, holds the descriptors lock until
+ * p2psig__descriptors_release(), around the call that takes them.  A leaf
+ * lock: nothing else is taken under it. */
+bool p2psig__descriptors_reserve(unsigned n);
+void p2psig__descriptors_release(void);
+/* The check alone, for a call that need not exclude others. */
+bool p2psig__descriptors_left(unsigned n);
+
 /* config.c */
 /* Copies a public config struct of src_size bytes (its .size) into dst,
  * dst_size bytes, zero-filled: P2PSIG_EINVAL with a reason in *detail for a

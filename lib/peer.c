@@ -492,6 +492,9 @@ dtls_send(void *data, const uint8_t *buf, size_t len)
  * One timer checks every connected peer once a second, rather than a timer
  * a peer: an idle process wakes once a second for all of them.  The peers
  * are in an array, each knowing its index, so that leaving is O(1). */
+/* Descriptors a new peer needs left: its stream's and a socket. */
+#define PEER_DESCRIPTORS 2
+
 #define DISCONNECTED_AFTER_S 5
 #define FAILED_AFTER_S 30
 
@@ -915,6 +918,12 @@ p2psig_peer_new(const p2psig_peer_config *config, int *error)
                             &detail);
   if (err < 0) {
     g_debug("peer configuration refused: %s", detail);
+    goto fail_early;
+  }
+  /* Before the checks of local_addresses, which list the interfaces
+   * through a socket of their own and would find none. */
+  if (!p2psig__descriptors_left(PEER_DESCRIPTORS)) {
+    err = P2PSIG_EDESCRIPTORS;
     goto fail_early;
   }
 

@@ -5,9 +5,11 @@
  * descriptions), a channel opened by the offerer, text, binary and empty
  * messages both ways, channel close, peer close.
  */
+#include <dirent.h>
 #include <gio/gio.h>
 #include <p2psig/p2psig.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "testutil.h"
 
@@ -168,6 +170,110 @@ test_unreachable_stun(void)
 /* Each description carries the candidates gathered before it: two peers
  * that pass no candidates on still connect, and what on_candidate reports
  * later is what the description holds. */
+/* libnice waits one pacing interval before a stream's first check; the
+ * library makes that timer due at once (lib/ice.c, hasten_first_check).
+ * It finds the timer by name: this fails if libnice or GLib change so
+ * that it no longer does, on either side. */
+static int hastened;
+
+static void
+count_hastened(p2psig_log_level level, const char *domain,
+               const char *message, void *user_data)
+{
+  if (strcmp(message, "first check sent without waiting for the pacing "
+                      "interval") == 0)
+    g_atomic_int_inc(&hastened);
+}
+
+static void
+test_first_check_at_once(void)
+{
+  struct testutil_side offer, answer;
+  char *offer_sdp = NULL, *answer_sdp = NULL;
+
+  p2psig_set_log_handler(P2PSIG_LOG_DEBUG, count_hastened, NULL);
+  testutil_side_init(&offer, "offer", NULL, &config);
+  testutil_side_init(&answer, "answer", NULL, &config);
+  testutil_side_channel(&offer, "data",
+                        &(p2psig_channel_config){ P2PSIG_CHANNEL_CONFIG_INIT,
+                                                  .protocol = "proto" });
+  testutil_negotiate(&offer, &answer, &offer_sdp, &answer_sdp);
+  TESTUTIL_WAIT(offer.opened == 1, 10000, "offer channel open");
+  TESTUTIL_WAIT(answer.opened == 1, 10000, "answer channel open");
+  p2psig_set_log_handler(P2PSIG_LOG_WARNING, NULL, NULL);
+  g_assert_cmpint(g_atomic_int_get(&hastened), ==, 2);
+  p2psig_free(offer_sdp);
+  p2psig_free(answer_sdp);
+  testutil_side_clear(&offer);
+  testutil_side_clear(&answer);
+}
+
+/* How many descriptors are open now (inherited ones may be numbered
+ * high: the limit bounds the numbers of new ones, so it is set from the
+ * count). */
+static int
+open_fds(void)
+{
+  DIR *dir = opendir("/proc/self/fd");
+  struct dirent *e;
+  int n = 0;
+
+  g_assert_nonnull(dir);
+  while ((e = readdir(dir)))
+    if (e->d_name[0] != '.')
+      n++;
+  closedir(dir);
+  return n;
+}
+
+/* Peers made until the process's descriptor limit stops them: each call
+ * succeeds or fails with P2PSIG_EDESCRIPTORS, and nothing aborts (GLib
+ * aborts a process that cannot make a main context's wake-up descriptor,
+ * and libnice makes one per stream: before the check, peer 19 here). */
+static void
+test_out_of_descriptors(void)
+{
+  static const char *const loopback[] = { "127.0.0.1", NULL };
+  p2psig_peer_config cfg = { P2PSIG_PEER_CONFIG_INIT,
+                             .local_addresses = loopback,
+                             .disable_ice_tcp = true };
+  p2psig_peer *peers[64] = { 0 };
+  struct rlimit saved, low;
+  int refused = 0, made = 0, error;
+  char *sdp = NULL;
+
+  g_assert_cmpint(getrlimit(RLIMIT_NOFILE, &saved), ==, 0);
+  low = saved;
+  low.rlim_cur = (rlim_t)open_fds() + 40;
+  g_assert_cmpint(setrlimit(RLIMIT_NOFILE, &low), ==, 0);
+  for (size_t i = 0; i < G_N_ELEMENTS(peers); i++) {
+    error = 1;
+    peers[i] = p2psig_peer_new(&cfg, &error);
+    if (!peers[i]) {
+      g_assert_cmpint(error, ==, P2PSIG_EDESCRIPTORS);
+      refused++;
+      continue;
+    }
+    error = p2psig_peer_create_offer(peers[i], &sdp);
+    if (error < 0) {
+      g_assert_cmpint(error, ==, P2PSIG_EDESCRIPTORS);
+      refused++;
+      continue;
+    }
+    p2psig_free(sdp);
+    made++;
+  }
+  g_assert_cmpint(made, >, 0);
+  g_assert_cmpint(refused, >, 0);
+  for (size_t i = 0; i < G_N_ELEMENTS(peers); i++)
+    p2psig_peer_free(peers[i]);
+  g_assert_cmpint(setrlimit(RLIMIT_NOFILE, &saved), ==, 0);
+  g_assert_cmpstr(p2psig_strerror(P2PSIG_EDESCRIPTORS), ==,
+                  "out of file descriptors");
+  g_assert_cmpstr(p2psig_error_name(P2PSIG_EDESCRIPTORS), ==,
+                  "P2PSIG_EDESCRIPTORS");
+}
+
 static void
 test_candidates_in_description(void)
 {
@@ -560,6 +666,8 @@ main(int argc, char **argv)
                   test_peer_close_closes_channels);
   g_test_add_func("/peer/candidates-in-description",
                   test_candidates_in_description);
+  g_test_add_func("/peer/first-check-at-once", test_first_check_at_once);
+  g_test_add_func("/peer/out-of-descriptors", test_out_of_descriptors);
   g_test_add_func("/peer/unreachable-stun", test_unreachable_stun);
   g_test_add_func("/peer/fingerprint-mismatch", test_fingerprint_mismatch);
   g_test_add_func("/peer/bad-arguments", test_bad_arguments);

@@ -122,8 +122,11 @@ typedef enum p2psig_error {
   P2PSIG_EUNAUTHORIZED = -20, /* signaling request without the right token */
   P2PSIG_ELIMIT = -21,      /* a limit on what a remote peer may make us
                                hold was reached (Since: 0.2) */
-  P2PSIG_ECLOSED_BY_REMOTE = -22 /* the remote peer closed the connection
+  P2PSIG_ECLOSED_BY_REMOTE = -22, /* the remote peer closed the connection
                                (Since: 0.2) */
+  P2PSIG_EDESCRIPTORS = -23 /* out of file descriptors: the process's
+                               limit (RLIMIT_NOFILE) leaves too few for
+                               another peer or ICE restart (Since: 0.2) */
 } p2psig_error;
 
 /**
@@ -660,6 +663,9 @@ typedef struct p2psig_peer_config {
  * 30 days; WebRTC checks certificates by their fingerprint in the SDP,
  * so neither side looks at the validity period).
  *
+ * A peer holds file descriptors (README, "Limits"): with fewer than two
+ * left under the process's limit, this fails with P2PSIG_EDESCRIPTORS.
+ *
  * Returns: the peer, to free with p2psig_peer_free(), or NULL.
  * Since: 0.1
  */
@@ -677,7 +683,8 @@ P2PSIG_API p2psig_peer *p2psig_peer_new(const p2psig_peer_config *config,
  * controlling agent.  Channels created before the offer are announced once
  * the connection is up.
  *
- * Returns: 0 or a negative p2psig_error.
+ * Returns: 0 or a negative p2psig_error (P2PSIG_EDESCRIPTORS when too
+ * few file descriptors are left for the sockets).
  * Since: 0.1
  */
 P2PSIG_API int p2psig_peer_create_offer(p2psig_peer *peer, char **sdp);
