@@ -310,7 +310,9 @@ stop_hastening(struct p2psig_ice *ice)
 
 /* Lock held, just after a call that may have formed the stream's first
  * pairs: its remote candidates set, or its gathering started (the answer
- * has the remote's candidates before its own). */
+ * has the remote's candidates before its own).  The timer is the agent's:
+ * at an ICE restart it may still be ticking for the previous generation,
+ * and is then not found (the first check leaves at its next tick). */
 static void
 hasten_first_check(struct p2psig_ice *ice)
 {
