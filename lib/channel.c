@@ -382,8 +382,9 @@ empty_message(void)
 {
   static GBytes *empty;
 
-  if (!empty)
-    empty = g_bytes_new_static("", 0);
+  /* Loops on two threads may ask at once. */
+  if (g_once_init_enter(&empty))
+    g_once_init_leave(&empty, g_bytes_new_static("", 0));
   return empty;
 }
 

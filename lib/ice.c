@@ -985,6 +985,8 @@ p2psig__ice_local_pwd(const struct p2psig_ice *ice)
 int
 p2psig__ice_gather(struct p2psig_ice *ice)
 {
+  guint sources_before;
+
   if (ice->gathering_started)
     return 0;
   /* Its sockets: libnice gathers nothing where it cannot make them, which
@@ -1002,11 +1004,15 @@ p2psig__ice_gather(struct p2psig_ice *ice)
   ice->gathering_deadline =
     p2psig__loop_timeout(ice->loop, P2PSIG_ICE_GATHERING_TIMEOUT_MS, gathering_timed_out,
                          ice, NULL);
+  /* The host candidates' sockets are made and attached inside the call. */
+  sources_before = p2psig__loop_newest_source_id(ice->loop);
   if (!nice_agent_gather_candidates(ice->agent, ice->stream_id)) {
     g_debug("gathering failed to start");
     stop_gathering_deadline(ice);
     return P2PSIG_ENETWORK;
   }
+  p2psig__loop_unblock_sockets(ice->loop, sources_before,
+                               p2psig__loop_newest_source_id(ice->loop));
   hasten_first_check(ice);
   return 0;
 }

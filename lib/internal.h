@@ -148,6 +148,16 @@ GSource *p2psig__loop_signal_timeout(struct p2psig_loop *loop,
                                      void *data, GDestroyNotify destroy);
 GSource *p2psig__loop_signal_idle(struct p2psig_loop *loop, GSourceFunc fn,
                                   void *data, GDestroyNotify destroy);
+/* GLib numbers a context's sources in the order they are attached: the
+ * id of the loop's newest source (for the range below). */
+guint p2psig__loop_newest_source_id(struct p2psig_loop *loop);
+/* Lets the sockets' sources attached to the loop with ids in (after,
+ * upto] be dispatched without GLib blocking them, which costs two walks
+ * of the context's descriptor list and an extra iteration each time
+ * (lib/loop.c); done from the loop's thread, soon.  Only for sources that
+ * no nested iteration of the context dispatches (libnice's). */
+void p2psig__loop_unblock_sockets(struct p2psig_loop *loop, guint after,
+                                  guint upto);
 /* Let the loops' timers fire late (by up to 50 ms), to coalesce idle
  * wake-ups, or not; precise_timers holds that off on one loop while set
  * (ICE checks pace at 1 ms).  Each loop applies it at its next iteration. */

@@ -37,6 +37,8 @@
 
 #include "dispatch.h"
 
+#include <gio/gio.h>
+
 /* A callback running this long has blocked: the isolation test wants other
  * peers held up < 5 ms, and this is found at most WATCH_US after it. */
 #define OVERRUN_US 1000
@@ -725,6 +727,98 @@ p2psig__loop_signal_idle(struct p2psig_loop *loop, GSourceFunc fn,
                          void *data, GDestroyNotify destroy)
 {
   return attach_locked(loop, true, idle_source(), fn, data, destroy);
+}
+
+guint
+p2psig__loop_newest_source_id(struct p2psig_loop *loop)
+{
+  /* A source that is never ready (no descriptor, no ready time). */
+  static GSourceFuncs never_ready;
+  GSource *probe = g_source_new(&never_ready, sizeof(GSource));
+  guint id = g_source_attach(probe, loop->context);
+
+  g_source_destroy(probe);
+  g_source_unref(probe);
+  return id;
+}
+
+/* Unblocked sockets.  GLib 2.74 blocks a source while it dispatches it,
+ * unless it may recurse: for a source that watches a descriptor that
+ * removes the descriptor's poll record from the context's list and puts
+ * it back (each a walk of the list, which holds every socket of the
+ * loop's peers) and wakes the context twice, so that the next poll
+ * returns at once for nothing.  With thousands of peers on a loop that was
+ * most of the loop thread's time (doc/overview.md, "Idle cost and scale").
+ * Blocking only matters to a nested iteration of the context, and
+ * libnice runs none; nothing of ours does.  libnice makes its sockets'
+ * sources with g_socket_create_source and names none, so they are known
+ * by GSocket's source functions, taken from a source of our own. */
+struct unblock_job {
+  struct p2psig_loop *loop;
+  guint after, upto;
+};
+
+static const GSourceFuncs *
+socket_source_funcs(void)
+{
+  static const GSourceFuncs *funcs; /* atomic; set once found */
+  const GSourceFuncs *found = g_atomic_pointer_get(&funcs);
+  GSocket *socket;
+  GSource *source;
+
+  if (found)
+    return found;
+  /* One descriptor, briefly: none left, and the sockets stay blocked. */
+  socket = g_socket_new(G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_DATAGRAM,
+                        G_SOCKET_PROTOCOL_DEFAULT, NULL);
+  if (!socket)
+    return NULL;
+  source = g_socket_create_source(socket, G_IO_IN, NULL);
+  found = source->source_funcs;
+  g_source_unref(source);
+  g_object_unref(socket);
+  g_atomic_pointer_set(&funcs, found);
+  return found;
+}
+
+static gboolean
+unblock_sockets_on_loop(gpointer data)
+{
+  struct unblock_job *job = data;
+  GMainContext *ctx = job->loop->context;
+  const GSourceFuncs *funcs = socket_source_funcs();
+  unsigned unblocked = 0;
+
+  /* On the loop's thread with its lock: libnice destroys its sources only
+   * in our calls into it (which take this lock) or in its callbacks (which
+   * run on this thread), so none goes while we look. */
+  for (guint id = job->after + 1; funcs && id && id <= job->upto; id++) {
+    GSource *s = g_main_context_find_source_by_id(ctx, id);
+
+    if (s && s->source_funcs == funcs) {
+      g_source_set_can_recurse(s, TRUE);
+      unblocked++;
+    }
+  }
+  if (unblocked)
+    g_debug("%u socket sources dispatched unblocked", unblocked);
+  return G_SOURCE_REMOVE;
+}
+
+void
+p2psig__loop_unblock_sockets(struct p2psig_loop *loop, guint after,
+                             guint upto)
+{
+  struct unblock_job *job;
+
+  if (upto <= after)
+    return;
+  job = g_new(struct unblock_job, 1);
+  job->loop = loop;
+  job->after = after;
+  job->upto = upto;
+  g_source_unref(p2psig__loop_idle(loop, unblock_sockets_on_loop, job,
+                                   g_free));
 }
 
 /* Timer slack (Linux): while nothing needs precise timers, the kernel may

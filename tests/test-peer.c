@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <gio/gio.h>
 #include <p2psig/p2psig.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 
@@ -204,6 +205,36 @@ test_first_check_at_once(void)
   g_assert_cmpint(g_atomic_int_get(&hastened), ==, 2);
   p2psig_free(offer_sdp);
   p2psig_free(answer_sdp);
+  testutil_side_clear(&offer);
+  testutil_side_clear(&answer);
+}
+
+/* GLib blocks a socket's source each time it dispatches it, at a cost
+ * that grows with the loop's sockets; the library lets libnice's sockets
+ * go unblocked (lib/loop.c), finding them by GSocket's source functions.
+ * This fails if it finds none on either side. */
+static int unblocking_jobs;
+
+static void
+count_unblocked(p2psig_log_level level, const char *domain,
+                const char *message, void *user_data)
+{
+  unsigned n;
+
+  if (sscanf(message, "%u socket sources dispatched unblocked", &n) == 1 &&
+      n > 0)
+    g_atomic_int_inc(&unblocking_jobs);
+}
+
+static void
+test_sockets_unblocked(void)
+{
+  struct testutil_side offer, answer;
+
+  p2psig_set_log_handler(P2PSIG_LOG_DEBUG, count_unblocked, NULL);
+  connect_pair(&offer, &answer);
+  p2psig_set_log_handler(P2PSIG_LOG_WARNING, NULL, NULL);
+  g_assert_cmpint(g_atomic_int_get(&unblocking_jobs), ==, 2);
   testutil_side_clear(&offer);
   testutil_side_clear(&answer);
 }
@@ -667,6 +698,7 @@ main(int argc, char **argv)
   g_test_add_func("/peer/candidates-in-description",
                   test_candidates_in_description);
   g_test_add_func("/peer/first-check-at-once", test_first_check_at_once);
+  g_test_add_func("/peer/sockets-unblocked", test_sockets_unblocked);
   g_test_add_func("/peer/out-of-descriptors", test_out_of_descriptors);
   g_test_add_func("/peer/unreachable-stun", test_unreachable_stun);
   g_test_add_func("/peer/fingerprint-mismatch", test_fingerprint_mismatch);

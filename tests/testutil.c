@@ -158,7 +158,10 @@ testutil_on_open(p2psig_channel *channel, void *user_data)
   g_assert_true(side->channel == channel);
   side->opened++;
   testutil_unlock();
-  g_assert_true(open);
+  /* Events come after the fact: a channel whose remote has just gone may
+   * be closed already, its on_close queued behind this. */
+  if (!open)
+    g_test_message("%s: closed again before its on_open ran", side->name);
   g_assert_cmpint(id, >=, 0);
   g_assert_cmpint(id, <, 65535);
 }
@@ -309,6 +312,9 @@ testutil_open_pair(struct testutil_side *offer, struct testutil_side *answer)
   testutil_negotiate(offer, answer, NULL, NULL);
   TESTUTIL_WAIT(offer->opened == 1 && answer->opened == 1, 10000,
                 "channels open");
+  /* Nothing closes them here: open in on_open's wake means open now. */
+  g_assert_true(p2psig_channel_is_open(offer->channel));
+  g_assert_true(p2psig_channel_is_open(answer->channel));
 }
 
 void

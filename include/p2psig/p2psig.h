@@ -484,7 +484,10 @@ typedef void (*p2psig_channel_cb)(p2psig_peer *peer, p2psig_channel *channel,
  *
  * A channel opened, or closed (exactly once per channel; the channel is
  * freed when on_close returns), or its buffered amount fell to its low
- * threshold.
+ * threshold.  Events are reported in order but after the fact: when
+ * on_open runs, the channel may have closed since (the remote aborted),
+ * so that p2psig_channel_is_open(), which tells the state now, returns
+ * false and sends fail; its on_close follows.
  *
  * Since: 0.1
  */
