@@ -37,6 +37,9 @@ struct p2psig_ice {
    * until the new one connects and replaces it. */
   guint stream_id;
   guint data_stream_id;
+  /* The stream whose sockets are parked (parking.c), once READY. */
+  struct p2psig_park_group *parked;
+  guint parked_stream_id;
   uint16_t port_min, port_max;
   struct p2psig_ice_callbacks cbs;
   void *data;
@@ -380,6 +383,7 @@ on_gathering_done(NiceAgent *agent, guint stream_id, gpointer user_data)
 #define NICE_IDLE_TIMEOUT_READY_MS 50
 
 static void retire_data_stream(struct p2psig_ice *ice);
+static void park(struct p2psig_ice *ice);
 
 static void
 set_state(struct p2psig_ice *ice, enum p2psig_ice_state state)
@@ -416,6 +420,7 @@ on_component_state(NiceAgent *agent, guint stream_id, guint component_id,
     g_object_set(agent, "idle-timeout", NICE_IDLE_TIMEOUT_READY_MS, NULL);
     state = P2PSIG_ICE_COMPLETED;
     retire_data_stream(ice);
+    park(ice);
     break;
   case NICE_COMPONENT_STATE_FAILED:
     state = P2PSIG_ICE_FAILED;
@@ -776,11 +781,45 @@ add_stream(struct p2psig_ice *ice, int *error)
   return id;
 }
 
+/* The newest stream is done with its checks (no socket comes or goes any
+ * more but for ICE-TCP's): its sockets are read through a group of the
+ * loop's, so that the loop's own iterations no longer visit them. */
+static void
+park(struct p2psig_ice *ice)
+{
+  struct p2psig_park_group *group;
+
+  p2psig__lock(ice->loop);
+  if (!ice->parked && (group = p2psig__park_join(ice->loop))) {
+    ice->parked = group;
+    ice->parked_stream_id = ice->stream_id;
+    nice_agent_attach_recv(ice->agent, ice->stream_id, COMPONENT_ID,
+                           p2psig__park_context(group), on_receive, ice);
+    p2psig__park_changed(group);
+  }
+  p2psig__unlock(ice->loop);
+}
+
+/* After stream id's sources went back to the loop's context, before its
+ * sockets close. */
+static void
+unpark(struct p2psig_ice *ice, guint id)
+{
+  p2psig__lock(ice->loop);
+  if (ice->parked && ice->parked_stream_id == id) {
+    p2psig__park_leave(ice->parked);
+    ice->parked = NULL;
+    ice->parked_stream_id = 0;
+  }
+  p2psig__unlock(ice->loop);
+}
+
 static void
 remove_stream(struct p2psig_ice *ice, guint id)
 {
   nice_agent_attach_recv(ice->agent, id, COMPONENT_ID, p2psig__loop_context(ice->loop),
                          NULL, NULL);
+  unpark(ice, id);
   nice_agent_remove_stream(ice->agent, id);
 }
 
@@ -948,6 +987,7 @@ p2psig__ice_free(struct p2psig_ice *ice)
                          p2psig__loop_context(ice->loop), NULL, NULL);
   nice_agent_attach_recv(ice->agent, ice->data_stream_id, COMPONENT_ID,
                          p2psig__loop_context(ice->loop), NULL, NULL);
+  unpark(ice, ice->parked_stream_id);
   /* A TURN server that does not answer gets libnice's default 3 tries
    * (2 s), not ours (minutes).  No nice_agent_remove_stream(): it would
    * release the stream's allocations apart, outside the close's callback;

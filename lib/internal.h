@@ -79,6 +79,21 @@ int p2psig__config_copy(void *dst, size_t dst_size, const void *src,
 /* Whether ip (an IP address in text) is one of this host's. */
 bool p2psig__is_local_address(const char *ip);
 
+/* parking.c: a connected stream's sockets polled apart, in a group of
+ * its loop's (see there).  The loop's lock held for each. */
+struct p2psig_loop;
+struct p2psig_park_group;
+/* A group with room, counting the caller in; NULL: none (stay put). */
+struct p2psig_park_group *p2psig__park_join(struct p2psig_loop *loop);
+/* The context to give nice_agent_attach_recv. */
+GMainContext *p2psig__park_context(struct p2psig_park_group *group);
+/* After moving sources to or from the group's context. */
+void p2psig__park_changed(struct p2psig_park_group *group);
+/* The caller's sources have left (call after moving them). */
+void p2psig__park_leave(struct p2psig_park_group *group);
+/* Streams parked now, and how many times one was, in the process. */
+void p2psig__park_counts(unsigned *now, unsigned *joined);
+
 /* loop.c */
 /* The most loops a process may run (p2psig_set_loop_count). */
 #define P2PSIG_MAX_LOOPS 64

@@ -41,10 +41,13 @@ void
 pp_on_state(p2psig_peer *peer, p2psig_state state, int error, void *ud)
 {
   (void)peer;
-  (void)error;
   (void)ud;
-  printf("%s: state %s at %.3f\n", pp_role, p2psig_state_name(state),
-         pp_now_s());
+  if (error)
+    printf("%s: state %s at %.3f (%s)\n", pp_role, p2psig_state_name(state),
+           pp_now_s(), p2psig_strerror(error));
+  else
+    printf("%s: state %s at %.3f\n", pp_role, p2psig_state_name(state),
+           pp_now_s());
   pthread_mutex_lock(&pp_lock);
   pp_state = state;
   if (state == P2PSIG_STATE_FAILED ||

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "internal.h"
 #include "testutil.h"
 
 /* Every channel here is the offer's "data", with protocol "proto". */
@@ -237,6 +238,77 @@ test_sockets_unblocked(void)
   g_assert_cmpint(g_atomic_int_get(&unblocking_jobs), ==, 2);
   testutil_side_clear(&offer);
   testutil_side_clear(&answer);
+}
+
+/* Parking logs each join and leave: wakes TESTUTIL_WAIT to look. */
+static void
+on_parking_log(p2psig_log_level level, const char *domain,
+               const char *message, void *user_data)
+{
+  if (g_str_has_prefix(message, "parked:")) {
+    testutil_lock();
+    testutil_unlock();
+  }
+}
+
+static unsigned
+parked_now(void)
+{
+  unsigned now, joined;
+
+  p2psig__park_counts(&now, &joined);
+  return now;
+}
+
+static unsigned
+parked_ever(void)
+{
+  unsigned now, joined;
+
+  p2psig__park_counts(&now, &joined);
+  return joined;
+}
+
+/* Once its checks are over, a peer's sockets are read apart from its
+ * loop's context (lib/parking.c): messages flow both ways so, and an ICE
+ * restart's new stream parks in its turn; freed peers leave. */
+static void
+test_parked(void)
+{
+  struct testutil_side offer, answer;
+  unsigned ever = parked_ever();
+  char *offer_sdp = NULL, *answer_sdp = NULL;
+
+  p2psig_set_log_handler(P2PSIG_LOG_DEBUG, on_parking_log, NULL);
+  g_assert_cmpuint(parked_now(), ==, 0);
+  connect_pair(&offer, &answer);
+  TESTUTIL_WAIT(parked_now() == 2, 10000, "both streams parked");
+  send_three(&offer);
+  send_three(&answer);
+  TESTUTIL_WAIT(answer.messages->len >= 3 && offer.messages->len >= 3, 5000,
+                "messages through parked sockets");
+  testutil_lock();
+  check_three(&answer);
+  check_three(&offer);
+  testutil_unlock();
+
+  g_assert_cmpint(p2psig_peer_restart_ice(offer.peer, &offer_sdp), ==, 0);
+  g_assert_cmpint(p2psig_peer_set_remote_description(
+                    answer.peer, P2PSIG_SDP_OFFER, offer_sdp), ==, 0);
+  g_assert_cmpint(p2psig_peer_create_answer(answer.peer, &answer_sdp), ==,
+                  0);
+  g_assert_cmpint(p2psig_peer_set_remote_description(
+                    offer.peer, P2PSIG_SDP_ANSWER, answer_sdp), ==, 0);
+  TESTUTIL_WAIT(parked_ever() == ever + 4 && parked_now() == 2, 10000,
+                "the restart's streams parked, the old ones left");
+  g_assert_cmpint(p2psig_channel_send_text(offer.channel, "after"), ==, 0);
+  TESTUTIL_WAIT(answer.messages->len == 4, 5000, "a message after");
+  p2psig_free(offer_sdp);
+  p2psig_free(answer_sdp);
+  testutil_side_clear(&offer);
+  testutil_side_clear(&answer);
+  TESTUTIL_WAIT(parked_now() == 0, 5000, "freed peers no longer parked");
+  p2psig_set_log_handler(P2PSIG_LOG_WARNING, NULL, NULL);
 }
 
 /* How many descriptors are open now (inherited ones may be numbered
@@ -699,6 +771,7 @@ main(int argc, char **argv)
                   test_candidates_in_description);
   g_test_add_func("/peer/first-check-at-once", test_first_check_at_once);
   g_test_add_func("/peer/sockets-unblocked", test_sockets_unblocked);
+  g_test_add_func("/peer/parked", test_parked);
   g_test_add_func("/peer/out-of-descriptors", test_out_of_descriptors);
   g_test_add_func("/peer/unreachable-stun", test_unreachable_stun);
   g_test_add_func("/peer/fingerprint-mismatch", test_fingerprint_mismatch);

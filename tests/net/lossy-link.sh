@@ -56,21 +56,33 @@ for loss in "$@"; do
   done
   say "loss $loss in each direction, $count messages"
   start=$SECONDS
-  ip netns exec "$b" "$P2PSIG_LOSSY_PEER" answer 198.18.0.2:60000 \
-    198.18.0.1:50000 "$count" > "$dir/answer.log" 2>&1 &
-  answer=$!
-  ip netns exec "$a" "$P2PSIG_LOSSY_PEER" offer 198.18.0.1:50000 \
-    198.18.0.2:60000 "$count" > "$dir/offer.log" 2>&1 &
-  offer=$!
-  status=0
-  wait "$answer" || status=$?
-  wait "$offer" || status=$?
-  if [[ "$status" != 0 ]]; then
+  for attempt in 1 2; do
+    ip netns exec "$b" "$P2PSIG_LOSSY_PEER" answer 198.18.0.2:60000 \
+      198.18.0.1:50000 "$count" > "$dir/answer.log" 2>&1 &
+    answer=$!
+    ip netns exec "$a" "$P2PSIG_LOSSY_PEER" offer 198.18.0.1:50000 \
+      198.18.0.2:60000 "$count" > "$dir/offer.log" 2>&1 &
+    offer=$!
+    status=0
+    wait "$answer" || status=$?
+    wait "$offer" || status=$?
+    [[ "$status" == 0 ]] && break
+    # libnice's connectivity checks back off (0.5 s, doubling): at 30 %
+    # loss each way the controlling side's check sometimes gets no answer
+    # before the DTLS client gives up (doc/overview.md, "Liveness and
+    # consent").  That setup is tried once more; a connection that came up
+    # and then lost or corrupted a message is never retried.
+    if [[ "$attempt" == 1 ]] &&
+       ! grep -q "^offer: state connected" "$dir/offer.log"; then
+      say "the offer never connected (ICE under loss): trying the setup again"
+      grep "^answer: state\|^offer: state" "$dir/answer.log" "$dir/offer.log" || true
+      continue
+    fi
     say "FAIL at loss $loss"
     say "--- answer"; cat "$dir/answer.log"
     say "--- offer"; cat "$dir/offer.log"
     exit 1
-  fi
+  done
   grep "^answer:" "$dir/answer.log"; grep "^offer:" "$dir/offer.log"
   say "loss $loss passed in $((SECONDS - start)) s"
 done
