@@ -197,6 +197,11 @@ measure() {
   say "echo round trip, $n round trips each"
   run_bench "$log" "${ours[@]}" -n "$n" echo
   run_bench "$log" "${pion[@]}" -n "$n" echo
+  say "head-of-line: 1 MiB on one channel, then 100 B on another," \
+    "${BENCH_HOL_ROUNDS:-30} rounds each (ours with and without I-DATA)"
+  run_bench "$log" "${ours[@]}" -n "${BENCH_HOL_ROUNDS:-30}" hol
+  run_bench "$log" "${ours[@]}" -I -n "${BENCH_HOL_ROUNDS:-30}" hol
+  run_bench "$log" "${pion[@]}" -n "${BENCH_HOL_ROUNDS:-30}" hol
   for size in "${sizes[@]}"; do
     say "throughput, $size-byte messages, ${w} s + ${s} s each"
     run_bench "$log" "${ours[@]}" -t "$s" -w "$w" throughput "$size"
@@ -425,6 +430,10 @@ awk '
     row("  messages per datagram", "rate_100B_msgs_per_dgram", "")
     row("echo round trip median (us)", "echo_median_us", "lower")
     row("echo round trip p99 (us)", "echo_p99_us", "lower")
+    row("100 B behind 1 MiB, other channel (ms)", "hol_small_median_ms", "lower")
+    row("  p90 (ms)", "hol_small_p90_ms", "lower")
+    row("  without I-DATA, median (ms)", "hol_noidata_small_median_ms", "")
+    row("  the 1 MiB message, median (ms)", "hol_big_median_ms", "lower")
     row("setup in one process, median (ms)", "setup_median_ms", "lower")
     row("  min (ms)", "setup_min_ms", "lower")
     row("  max (ms)", "setup_max_ms", "lower")
