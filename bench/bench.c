@@ -89,7 +89,9 @@ static struct {
   double interval; /* > 0: print progress to stderr every interval s */
   bool roundtrips_given;
   bool no_interleaving; /* -I: disable_message_interleaving */
-} opt = {10, 1, 10000, 20, 2, "127.0.0.1", "ours", 0, false, false};
+  size_t hol_size;      /* -b: hol's large message */
+} opt = {10, 1, 10000, 20, 2, "127.0.0.1", "ours", 0, false, false,
+         1024 * 1024};
 
 static void
 die(const char *what, int error)
@@ -258,7 +260,7 @@ watch_peer(p2psig_peer *offerer)
 
 enum mode { MODE_COUNT, MODE_ECHO, MODE_SETUP, MODE_HOL };
 
-#define HOL_BIG (1024 * 1024)
+#define HOL_DEFAULT_SIZE (1024 * 1024)
 #define HOL_SMALL 100
 #define HOL_WARMUP 3
 
@@ -865,8 +867,10 @@ bench_setup(void)
 
 /* --- head-of-line blocking between channels ------------------------------- */
 
-/* Each round, the offerer sends a 1 MiB message on "data" and right after
- * it a 100-byte one on "small"; the answer notes when each arrives.  With
+/* Each round, the offerer sends a 1 MiB message (-b) on "data" and right
+ * after it a 100-byte one on "small"; the answer notes when each arrives.
+ * A size other than 1 MiB shows in the figures' names (pion, which cannot
+ * send over 65535 bytes, runs with -b 65535).  With
  * message interleaving (I-DATA) the small one need not wait for the large
  * one; without it (-I, or a remote without it), SCTP sends the large one
  * whole first. */
@@ -876,15 +880,19 @@ bench_hol(void)
   struct pair *pair = pair_new(MODE_HOL);
   long n = opt.roundtrips_given ? opt.roundtrips : 30;
   double *small = calloc(n, sizeof *small), *big = calloc(n, sizeof *big);
-  uint8_t *buf = malloc(HOL_BIG);
-  const char *prefix = opt.no_interleaving ? "hol_noidata" : "hol";
-  char name[64];
+  uint8_t *buf = malloc(opt.hol_size);
+  char prefix[48], size_buf[16], name[80];
 
   if (!small || !big || !buf)
     die("calloc", P2PSIG_ENOMEM);
-  memset(buf, 'b', HOL_BIG);
-  fprintf(stderr, "bench: %s head-of-line, %ld rounds of 1 MiB then 100 B "
-          "on another channel%s\n", opt.label, n,
+  snprintf(prefix, sizeof prefix, "hol%s%s%s",
+           opt.hol_size == HOL_DEFAULT_SIZE ? "" : "_",
+           opt.hol_size == HOL_DEFAULT_SIZE
+               ? "" : size_name(opt.hol_size, size_buf, sizeof size_buf),
+           opt.no_interleaving ? "_noidata" : "");
+  memset(buf, 'b', opt.hol_size);
+  fprintf(stderr, "bench: %s head-of-line, %ld rounds of %zu B then 100 B "
+          "on another channel%s\n", opt.label, n, opt.hol_size,
           opt.no_interleaving ? ", interleaving off" : "");
   pair_connect(pair, true);
   {
@@ -911,7 +919,7 @@ bench_hol(void)
     pair->hol_big_at = pair->hol_small_at = 0;
     pthread_mutex_unlock(&pair->lock);
     big_sent = bench_now_s();
-    if ((r = p2psig_channel_send(pair->channel[0], buf, HOL_BIG,
+    if ((r = p2psig_channel_send(pair->channel[0], buf, opt.hol_size,
                                  P2PSIG_KIND_BINARY)) < 0)
       die("hol send (large)", r);
     small_sent = bench_now_s();
@@ -956,6 +964,7 @@ usage(int status)
   fprintf(status ? stderr : stdout,
           "usage: bench [-t SECONDS] [-w SECONDS] [-n ROUNDTRIPS] [-r RUNS]\n"
           "             [-p PAIRS] [-a ADDRESS] [-l LABEL] [-i SECONDS] [-I]\n"
+          "             [-b HOL_SIZE]\n"
           "             throughput SIZE | pairs SIZE | rate | echo | setup "
           "| hol | all\n");
   exit(status);
@@ -968,7 +977,7 @@ main(int argc, char **argv)
   int c;
 
   watch_init();
-  while ((c = getopt(argc, argv, "ht:w:n:r:p:a:l:i:I")) != -1) {
+  while ((c = getopt(argc, argv, "ht:w:n:r:p:a:l:i:Ib:")) != -1) {
     switch (c) {
     case 't': opt.seconds = number(optarg, 0.1, 3600); break;
     case 'w': opt.warmup = number(optarg, 0, 3600); break;
@@ -977,6 +986,7 @@ main(int argc, char **argv)
       opt.roundtrips_given = true;
       break;
     case 'I': opt.no_interleaving = true; break;
+    case 'b': opt.hol_size = (size_t)number(optarg, HOL_SMALL + 1, 1048576); break;
     case 'r': opt.runs = (long)number(optarg, 1, 1e6); break;
     case 'p': opt.pairs = (long)number(optarg, 1, MAX_PAIRS); break;
     case 'a': opt.address = optarg; break;
