@@ -87,7 +87,11 @@ static struct {
   const char *address;
   const char *label;
   double interval; /* > 0: print progress to stderr every interval s */
-} opt = {10, 1, 10000, 20, 2, "127.0.0.1", "ours", 0};
+  bool roundtrips_given;
+  bool no_interleaving; /* -I: disable_message_interleaving */
+  size_t hol_size;      /* -b: hol's large message */
+} opt = {10, 1, 10000, 20, 2, "127.0.0.1", "ours", 0, false, false,
+         1024 * 1024};
 
 static void
 die(const char *what, int error)
@@ -254,7 +258,11 @@ watch_peer(p2psig_peer *offerer)
 
 /* --- two peers wired to each other -------------------------------------- */
 
-enum mode { MODE_COUNT, MODE_ECHO, MODE_SETUP };
+enum mode { MODE_COUNT, MODE_ECHO, MODE_SETUP, MODE_HOL };
+
+#define HOL_DEFAULT_SIZE (1024 * 1024)
+#define HOL_SMALL 100
+#define HOL_WARMUP 3
 
 struct pair;
 
@@ -268,6 +276,8 @@ struct pair {
   struct side side[2];
   p2psig_peer *peer[2];
   p2psig_channel *channel[2];
+  p2psig_channel *small;  /* MODE_HOL: the offerer's second channel */
+  int opens[2];           /* on_open, each side */
 
   pthread_mutex_t lock; /* guards what the condition below waits for */
   pthread_cond_t cond;
@@ -289,6 +299,9 @@ struct pair {
   long echo_total;
   double *rtt;     /* echo_total - echo_warmup of them */
   uint8_t echo_msg[100];
+
+  /* MODE_HOL: when the answer got this round's messages; 0: not yet */
+  double hol_big_at, hol_small_at;
 };
 
 static void
@@ -343,6 +356,7 @@ on_open(p2psig_channel *channel, void *user_data)
 
   pthread_mutex_lock(&pair->lock);
   pair->open[side->which] = true;
+  pair->opens[side->which]++;
   pthread_cond_broadcast(&pair->cond);
   pthread_mutex_unlock(&pair->lock);
 }
@@ -406,6 +420,19 @@ on_message(p2psig_channel *channel, const void *data, size_t len,
       echo_on_offer_message(pair, channel);
     }
     break;
+  case MODE_HOL:
+    if (side->which == 1) {
+      double t = bench_now_s();
+
+      pthread_mutex_lock(&pair->lock);
+      if (len == HOL_SMALL)
+        pair->hol_small_at = t;
+      else
+        pair->hol_big_at = t;
+      pthread_cond_broadcast(&pair->cond);
+      pthread_mutex_unlock(&pair->lock);
+    }
+    break;
   case MODE_SETUP:
     break;
   }
@@ -442,6 +469,7 @@ pair_new(enum mode mode)
       .on_open = on_open,
       .on_message = on_message,
       .on_buffered_amount_low = on_buffered_amount_low,
+      .disable_message_interleaving = opt.no_interleaving,
     };
 
     pair->side[i].pair = pair;
@@ -455,6 +483,12 @@ pair_new(enum mode mode)
                                                 &error);
   if (!pair->channel[0])
     die("p2psig_peer_create_channel", error);
+  if (mode == MODE_HOL) {
+    pair->small = p2psig_peer_create_channel(pair->peer[0], "small", NULL,
+                                             &error);
+    if (!pair->small)
+      die("p2psig_peer_create_channel", error);
+  }
   return pair;
 }
 
@@ -831,6 +865,97 @@ bench_setup(void)
   free(v);
 }
 
+/* --- head-of-line blocking between channels ------------------------------- */
+
+/* Each round, the offerer sends a 1 MiB message (-b) on "data" and right
+ * after it a 100-byte one on "small"; the answer notes when each arrives.
+ * A size other than 1 MiB shows in the figures' names (pion, which cannot
+ * send over 65535 bytes, runs with -b 65535).  With
+ * message interleaving (I-DATA) the small one need not wait for the large
+ * one; without it (-I, or a remote without it), SCTP sends the large one
+ * whole first. */
+static void
+bench_hol(void)
+{
+  struct pair *pair = pair_new(MODE_HOL);
+  long n = opt.roundtrips_given ? opt.roundtrips : 30;
+  double *small = calloc(n, sizeof *small), *big = calloc(n, sizeof *big);
+  uint8_t *buf = malloc(opt.hol_size);
+  char prefix[48], size_buf[16], name[80];
+
+  if (!small || !big || !buf)
+    die("calloc", P2PSIG_ENOMEM);
+  snprintf(prefix, sizeof prefix, "hol%s%s%s",
+           opt.hol_size == HOL_DEFAULT_SIZE ? "" : "_",
+           opt.hol_size == HOL_DEFAULT_SIZE
+               ? "" : size_name(opt.hol_size, size_buf, sizeof size_buf),
+           opt.no_interleaving ? "_noidata" : "");
+  memset(buf, 'b', opt.hol_size);
+  fprintf(stderr, "bench: %s head-of-line, %ld rounds of %zu B then 100 B "
+          "on another channel%s\n", opt.label, n, opt.hol_size,
+          opt.no_interleaving ? ", interleaving off" : "");
+  pair_connect(pair, true);
+  {
+    struct timespec deadline;
+
+    deadline_in(&deadline, OPEN_TIMEOUT_S);
+    pthread_mutex_lock(&pair->lock);
+    while ((pair->opens[0] < 2 || pair->opens[1] < 2) && !pair->failed &&
+           pthread_cond_timedwait(&pair->cond, &pair->lock, &deadline) !=
+             ETIMEDOUT)
+      ;
+    if (pair->opens[0] < 2 || pair->opens[1] < 2) {
+      fprintf(stderr, "bench: both channels did not open\n");
+      exit(1);
+    }
+    pthread_mutex_unlock(&pair->lock);
+  }
+  for (long i = -HOL_WARMUP; i < n; i++) {
+    struct timespec deadline;
+    double big_sent, small_sent;
+    int r;
+
+    pthread_mutex_lock(&pair->lock);
+    pair->hol_big_at = pair->hol_small_at = 0;
+    pthread_mutex_unlock(&pair->lock);
+    big_sent = bench_now_s();
+    if ((r = p2psig_channel_send(pair->channel[0], buf, opt.hol_size,
+                                 P2PSIG_KIND_BINARY)) < 0)
+      die("hol send (large)", r);
+    small_sent = bench_now_s();
+    if ((r = p2psig_channel_send(pair->small, buf, HOL_SMALL,
+                                 P2PSIG_KIND_BINARY)) < 0)
+      die("hol send (small)", r);
+    deadline_in(&deadline, 30);
+    pthread_mutex_lock(&pair->lock);
+    while ((!pair->hol_big_at || !pair->hol_small_at) && !pair->failed &&
+           pthread_cond_timedwait(&pair->cond, &pair->lock, &deadline) !=
+             ETIMEDOUT)
+      ;
+    if (!pair->hol_big_at || !pair->hol_small_at) {
+      fprintf(stderr, "bench: round %ld did not arrive\n", i);
+      exit(1);
+    }
+    if (i >= 0) {
+      small[i] = pair->hol_small_at - small_sent;
+      big[i] = pair->hol_big_at - big_sent;
+    }
+    pthread_mutex_unlock(&pair->lock);
+  }
+  qsort(small, n, sizeof *small, cmp_double);
+  qsort(big, n, sizeof *big, cmp_double);
+  snprintf(name, sizeof name, "%s_small_median_ms", prefix);
+  report(name, quantile(small, n, 0.5) * 1e3);
+  snprintf(name, sizeof name, "%s_small_p90_ms", prefix);
+  report(name, quantile(small, n, 0.9) * 1e3);
+  snprintf(name, sizeof name, "%s_big_median_ms", prefix);
+  report(name, quantile(big, n, 0.5) * 1e3);
+  free(small);
+  free(big);
+  free(buf);
+  pair_free(pair);
+}
+
 /* --- main ----------------------------------------------------------------- */
 
 static void
@@ -838,9 +963,10 @@ usage(int status)
 {
   fprintf(status ? stderr : stdout,
           "usage: bench [-t SECONDS] [-w SECONDS] [-n ROUNDTRIPS] [-r RUNS]\n"
-          "             [-p PAIRS] [-a ADDRESS] [-l LABEL] [-i SECONDS]\n"
+          "             [-p PAIRS] [-a ADDRESS] [-l LABEL] [-i SECONDS] [-I]\n"
+          "             [-b HOL_SIZE]\n"
           "             throughput SIZE | pairs SIZE | rate | echo | setup "
-          "| all\n");
+          "| hol | all\n");
   exit(status);
 }
 
@@ -851,11 +977,16 @@ main(int argc, char **argv)
   int c;
 
   watch_init();
-  while ((c = getopt(argc, argv, "ht:w:n:r:p:a:l:i:")) != -1) {
+  while ((c = getopt(argc, argv, "ht:w:n:r:p:a:l:i:Ib:")) != -1) {
     switch (c) {
     case 't': opt.seconds = number(optarg, 0.1, 3600); break;
     case 'w': opt.warmup = number(optarg, 0, 3600); break;
-    case 'n': opt.roundtrips = (long)number(optarg, 1, 1e8); break;
+    case 'n':
+      opt.roundtrips = (long)number(optarg, 1, 1e8);
+      opt.roundtrips_given = true;
+      break;
+    case 'I': opt.no_interleaving = true; break;
+    case 'b': opt.hol_size = (size_t)number(optarg, HOL_SMALL + 1, 1048576); break;
     case 'r': opt.runs = (long)number(optarg, 1, 1e6); break;
     case 'p': opt.pairs = (long)number(optarg, 1, MAX_PAIRS); break;
     case 'a': opt.address = optarg; break;
@@ -882,6 +1013,8 @@ main(int argc, char **argv)
     bench_echo();
   } else if (!strcmp(what, "setup") && optind == argc) {
     bench_setup();
+  } else if (!strcmp(what, "hol") && optind == argc) {
+    bench_hol();
   } else if (!strcmp(what, "all") && optind == argc) {
     bench_setup();
     bench_echo();

@@ -197,6 +197,16 @@ measure() {
   say "echo round trip, $n round trips each"
   run_bench "$log" "${ours[@]}" -n "$n" echo
   run_bench "$log" "${pion[@]}" -n "$n" echo
+  # pion sends at most 65535 bytes a message: both stacks at that size,
+  # then ours alone at 1 MiB; ours with and without I-DATA each time.
+  local hr="${BENCH_HOL_ROUNDS:-30}"
+  say "head-of-line: 65535 B, then 1 MiB, on one channel, then 100 B on" \
+    "another, $hr rounds each"
+  run_bench "$log" "${ours[@]}" -n "$hr" -b 65535 hol
+  run_bench "$log" "${ours[@]}" -I -n "$hr" -b 65535 hol
+  run_bench "$log" "${pion[@]}" -n "$hr" -b 65535 hol
+  run_bench "$log" "${ours[@]}" -n "$hr" hol
+  run_bench "$log" "${ours[@]}" -I -n "$hr" hol
   for size in "${sizes[@]}"; do
     say "throughput, $size-byte messages, ${w} s + ${s} s each"
     run_bench "$log" "${ours[@]}" -t "$s" -w "$w" throughput "$size"
@@ -425,6 +435,14 @@ awk '
     row("  messages per datagram", "rate_100B_msgs_per_dgram", "")
     row("echo round trip median (us)", "echo_median_us", "lower")
     row("echo round trip p99 (us)", "echo_p99_us", "lower")
+    row("100 B behind 65535 B, other channel (ms)", "hol_65535_small_median_ms", "lower")
+    row("  p90 (ms)", "hol_65535_small_p90_ms", "lower")
+    row("  ours without I-DATA, median (ms)", "hol_65535_noidata_small_median_ms", "")
+    row("  the 65535 B message, median (ms)", "hol_65535_big_median_ms", "lower")
+    row("100 B behind 1 MiB (ms), ours only", "hol_small_median_ms", "")
+    row("  p90 (ms)", "hol_small_p90_ms", "")
+    row("  without I-DATA, median (ms)", "hol_noidata_small_median_ms", "")
+    row("  the 1 MiB message, median (ms)", "hol_big_median_ms", "")
     row("setup in one process, median (ms)", "setup_median_ms", "lower")
     row("  min (ms)", "setup_min_ms", "lower")
     row("  max (ms)", "setup_max_ms", "lower")

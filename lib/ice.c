@@ -791,10 +791,18 @@ park(struct p2psig_ice *ice)
 
   p2psig__lock(ice->loop);
   if (!ice->parked && (group = p2psig__park_join(ice->loop))) {
+    GMainContext *context = p2psig__park_context(group);
+    guint before = p2psig__context_newest_source_id(context);
+
     ice->parked = group;
     ice->parked_stream_id = ice->stream_id;
     nice_agent_attach_recv(ice->agent, ice->stream_id, COMPONENT_ID,
-                           p2psig__park_context(group), on_receive, ice);
+                           context, on_receive, ice);
+    /* The moved sockets' sources are new ones: unblocked too, or each
+     * datagram would wake the group twice more (on its thread: libnice
+     * calls this from its state signal). */
+    p2psig__context_unblock_sockets(
+        context, before, p2psig__context_newest_source_id(context));
     p2psig__park_changed(group);
   }
   p2psig__unlock(ice->loop);
@@ -1045,14 +1053,16 @@ p2psig__ice_gather(struct p2psig_ice *ice)
     p2psig__loop_timeout(ice->loop, P2PSIG_ICE_GATHERING_TIMEOUT_MS, gathering_timed_out,
                          ice, NULL);
   /* The host candidates' sockets are made and attached inside the call. */
-  sources_before = p2psig__loop_newest_source_id(ice->loop);
+  sources_before =
+      p2psig__context_newest_source_id(p2psig__loop_context(ice->loop));
   if (!nice_agent_gather_candidates(ice->agent, ice->stream_id)) {
     g_debug("gathering failed to start");
     stop_gathering_deadline(ice);
     return P2PSIG_ENETWORK;
   }
   p2psig__loop_unblock_sockets(ice->loop, sources_before,
-                               p2psig__loop_newest_source_id(ice->loop));
+                               p2psig__context_newest_source_id(
+                                   p2psig__loop_context(ice->loop)));
   hasten_first_check(ice);
   return 0;
 }

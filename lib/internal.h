@@ -164,13 +164,18 @@ GSource *p2psig__loop_signal_timeout(struct p2psig_loop *loop,
 GSource *p2psig__loop_signal_idle(struct p2psig_loop *loop, GSourceFunc fn,
                                   void *data, GDestroyNotify destroy);
 /* GLib numbers a context's sources in the order they are attached: the
- * id of the loop's newest source (for the range below). */
-guint p2psig__loop_newest_source_id(struct p2psig_loop *loop);
-/* Lets the sockets' sources attached to the loop with ids in (after,
- * upto] be dispatched without GLib blocking them, which costs two walks
- * of the context's descriptor list and an extra iteration each time
- * (lib/loop.c); done from the loop's thread, soon.  Only for sources that
- * no nested iteration of the context dispatches (libnice's). */
+ * id of the context's newest source (for the ranges below). */
+guint p2psig__context_newest_source_id(GMainContext *context);
+/* Lets the sockets' sources attached to context with ids in (after, upto]
+ * be dispatched without GLib blocking them, which costs two walks of the
+ * context's descriptor list and a wake-up of the context each time
+ * (lib/loop.c).  Only for sources that no nested iteration of the context
+ * dispatches (libnice's), and only where none of them can go meanwhile:
+ * on the loop's thread, under its lock. */
+void p2psig__context_unblock_sockets(GMainContext *context, guint after,
+                                     guint upto);
+/* The same for the loop's own context, done from the loop's thread,
+ * soon. */
 void p2psig__loop_unblock_sockets(struct p2psig_loop *loop, guint after,
                                   guint upto);
 /* Let the loops' timers fire late (by up to 50 ms), to coalesce idle

@@ -730,12 +730,12 @@ p2psig__loop_signal_idle(struct p2psig_loop *loop, GSourceFunc fn,
 }
 
 guint
-p2psig__loop_newest_source_id(struct p2psig_loop *loop)
+p2psig__context_newest_source_id(GMainContext *context)
 {
   /* A source that is never ready (no descriptor, no ready time). */
   static GSourceFuncs never_ready;
   GSource *probe = g_source_new(&never_ready, sizeof(GSource));
-  guint id = g_source_attach(probe, loop->context);
+  guint id = g_source_attach(probe, context);
 
   g_source_destroy(probe);
   g_source_unref(probe);
@@ -781,19 +781,18 @@ socket_source_funcs(void)
   return found;
 }
 
-static gboolean
-unblock_sockets_on_loop(gpointer data)
+/* On the loop's thread with its lock: libnice destroys its sources only
+ * in our calls into it (which take this lock) or in its callbacks (which
+ * run on this thread), so none goes while we look. */
+void
+p2psig__context_unblock_sockets(GMainContext *context, guint after,
+                                guint upto)
 {
-  struct unblock_job *job = data;
-  GMainContext *ctx = job->loop->context;
   const GSourceFuncs *funcs = socket_source_funcs();
   unsigned unblocked = 0;
 
-  /* On the loop's thread with its lock: libnice destroys its sources only
-   * in our calls into it (which take this lock) or in its callbacks (which
-   * run on this thread), so none goes while we look. */
-  for (guint id = job->after + 1; funcs && id && id <= job->upto; id++) {
-    GSource *s = g_main_context_find_source_by_id(ctx, id);
+  for (guint id = after + 1; funcs && id && id <= upto; id++) {
+    GSource *s = g_main_context_find_source_by_id(context, id);
 
     if (s && s->source_funcs == funcs) {
       g_source_set_can_recurse(s, TRUE);
@@ -802,6 +801,14 @@ unblock_sockets_on_loop(gpointer data)
   }
   if (unblocked)
     g_debug("%u socket sources dispatched unblocked", unblocked);
+}
+
+static gboolean
+unblock_sockets_on_loop(gpointer data)
+{
+  struct unblock_job *job = data;
+
+  p2psig__context_unblock_sockets(job->loop->context, job->after, job->upto);
   return G_SOURCE_REMOVE;
 }
 

@@ -597,6 +597,7 @@ dtls_connected(void *data)
   start_liveness(peer);
   peer->sctp = p2psig__sctp_new(peer->loop, P2PSIG_SCTP_PORT, peer->remote.sctp_port,
                                 peer->config.sctp_streams,
+                                !peer->config.disable_message_interleaving,
                                 &sctp_callbacks, peer, &error);
   if (!peer->sctp || p2psig__sctp_connect(peer->sctp) < 0)
     p2psig__peer_fail(peer, error ? error : P2PSIG_ESCTP);

@@ -29,6 +29,7 @@
 #endif
 
 #include "dcep.h"
+#include "reassembly.h"
 
 /* Streams offered in each direction unless the application says
  * otherwise: 128 channels opened from each side (ids follow the DTLS role,
@@ -42,6 +43,14 @@
  * window the remote may fill. */
 #define SCTP_SEND_BUFFER_SIZE P2PSIG_SCTP_MAX_SEND
 #define SCTP_RECV_BUFFER_SIZE (2 * 1024 * 1024)
+/* What an association may hold of messages still arriving in pieces: with
+ * interleaving, up to 16 of the largest at once (as much as a sending
+ * peer may buffer, send_buffer_limit's default). */
+#define SCTP_PIECES_HELD_MAX (16 * 1024 * 1024)
+/* usrsctp 0.9.5 has the I-DATA option (RFC 8260) without declaring it. */
+#ifndef SCTP_INTERLEAVING_SUPPORTED
+#define SCTP_INTERLEAVING_SUPPORTED 0x00001206
+#endif
 /* usrsctp's timers are driven by a tick: every 10 ms while some
  * association moves data or is being set up or torn down, since its
  * retransmission (RTO 200 ms and up), delayed-SACK (200 ms) and
@@ -82,8 +91,9 @@ struct p2psig_sctp {
   bool readable;
   bool paused;              /* not read until resumed (back-pressure) */
   bool blocked;             /* a send returned EAGAIN */
-  GByteArray *partial;      /* a message arriving in pieces */
-  bool partial_too_big;     /* drop the rest of it */
+  bool interleave;          /* offer I-DATA */
+  bool interleaving;        /* negotiated */
+  struct p2psig_reassembly *pieces; /* messages arriving in pieces */
   unsigned settle_heartbeats; /* left to correct the RTT estimate */
 };
 
@@ -466,6 +476,22 @@ configure_socket(struct p2psig_sctp *sctp)
       set_option(sock, SOL_SOCKET, SO_RCVBUF, &recv_buffer_size,
                  sizeof recv_buffer_size))
     return -1;
+  /* I-DATA (RFC 8260), so that a large message on one channel does not
+   * hold up the others.  usrsctp offers it only with fragment
+   * interleaving at level 2, under which pieces of messages of several
+   * streams may be read mixed (reassembly.h). */
+  if (sctp->interleave) {
+    int level = 2;
+    struct sctp_assoc_value idata = {
+      .assoc_id = SCTP_FUTURE_ASSOC, .assoc_value = 1,
+    };
+
+    if (set_option(sock, IPPROTO_SCTP, SCTP_FRAGMENT_INTERLEAVE, &level,
+                   sizeof level) ||
+        set_option(sock, IPPROTO_SCTP, SCTP_INTERLEAVING_SUPPORTED, &idata,
+                   sizeof idata))
+      g_debug("no message interleaving");
+  }
   /* Channel priorities (DCEP) map onto usrsctp's priority scheduler. */
   set_option(sock, IPPROTO_SCTP, SCTP_PLUGGABLE_SS, &scheduler,
              sizeof scheduler);
@@ -495,7 +521,7 @@ conn_address(struct p2psig_sctp *sctp, uint16_t port)
 
 struct p2psig_sctp *
 p2psig__sctp_new(struct p2psig_loop *loop, uint16_t local_port,
-                 uint16_t remote_port, uint16_t streams,
+                 uint16_t remote_port, uint16_t streams, bool interleave,
                  const struct p2psig_sctp_callbacks *cbs, void *data,
                  int *error)
 {
@@ -518,7 +544,9 @@ p2psig__sctp_new(struct p2psig_loop *loop, uint16_t local_port,
   sctp->local_port = local_port;
   sctp->remote_port = remote_port;
   sctp->offered = streams ? streams : SCTP_DEFAULT_STREAMS;
-  sctp->partial = g_byte_array_new();
+  sctp->interleave = interleave;
+  sctp->pieces = p2psig__reassembly_new(P2PSIG_MAX_MESSAGE_SIZE,
+                                        SCTP_PIECES_HELD_MAX);
   usrsctp_register_address(sctp);
   timer_ref();
   sctp->sock = usrsctp_socket(AF_CONN, SOCK_STREAM, IPPROTO_SCTP, NULL, NULL,
@@ -553,7 +581,7 @@ p2psig__sctp_free(struct p2psig_sctp *sctp)
   g_ptr_array_remove(state_of(sctp)->settling, sctp);
   usrsctp_deregister_address(sctp);
   timer_unref();
-  g_byte_array_unref(sctp->partial);
+  p2psig__reassembly_free(sctp->pieces);
   g_free(sctp);
 }
 
@@ -657,8 +685,13 @@ handle_assoc_change(struct p2psig_sctp *sctp,
 {
   switch (change->sac_state) {
   case SCTP_COMM_UP:
-    g_debug("association up: %u out, %u in streams", change->sac_outbound_streams,
-            change->sac_inbound_streams);
+    /* sac_info lists what both sides support. */
+    for (size_t i = sizeof *change; i < len; i++)
+      if (((const uint8_t *)change)[i] == SCTP_ASSOC_SUPPORTS_INTERLEAVING)
+        sctp->interleaving = true;
+    g_debug("association up: %u out, %u in streams, %s", change->sac_outbound_streams,
+            change->sac_inbound_streams,
+            sctp->interleaving ? "I-DATA" : "DATA");
     sctp->streams = MIN(change->sac_outbound_streams,
                         change->sac_inbound_streams);
     sctp->streams_in = change->sac_inbound_streams;
@@ -710,7 +743,11 @@ handle_stream_reset(struct p2psig_sctp *sctp,
   }
   for (size_t i = 0; i < n && !sctp->closed; i++) {
     if (ev->strreset_flags & SCTP_STREAM_RESET_INCOMING_SSN)
+    {
+      p2psig__reassembly_drop_stream(sctp->pieces,
+                                     ev->strreset_stream_list[i]);
       sctp->cbs.on_stream_reset(sctp->data, ev->strreset_stream_list[i]);
+    }
     if (ev->strreset_flags & SCTP_STREAM_RESET_OUTGOING_SSN)
       sctp->cbs.on_outgoing_reset(sctp->data, ev->strreset_stream_list[i]);
   }
@@ -741,9 +778,10 @@ handle_notification(struct p2psig_sctp *sctp, const uint8_t *buf, size_t len)
   case SCTP_PARTIAL_DELIVERY_EVENT:
     /* A partly delivered message was abandoned (partial reliability):
      * drop what we hold of it, never deliver it cut short. */
-    g_debug("partial delivery aborted");
-    g_byte_array_set_size(sctp->partial, 0);
-    sctp->partial_too_big = false;
+    g_debug("partial delivery aborted on stream %u",
+            n->sn_pdapi_event.pdapi_stream);
+    p2psig__reassembly_drop_stream(sctp->pieces,
+                                   (uint16_t)n->sn_pdapi_event.pdapi_stream);
     break;
   default:
     g_debug("notification %u", n->sn_header.sn_type);
@@ -756,31 +794,27 @@ deliver(struct p2psig_sctp *sctp, const struct sctp_rcvinfo *info,
         const uint8_t *buf, size_t len, int flags)
 {
   GBytes *message;
+  uint64_t key = p2psig__piece_key(info->rcv_sid,
+                                   info->rcv_flags & SCTP_UNORDERED,
+                                   info->rcv_ssn);
 
-  if (!(flags & MSG_EOR)) {
-    if (sctp->partial->len + len > P2PSIG_MAX_MESSAGE_SIZE)
-      sctp->partial_too_big = true;
-    if (!sctp->partial_too_big)
-      g_byte_array_append(sctp->partial, buf, (guint)len);
+  switch (p2psig__reassembly_add(sctp->pieces, key, buf, len,
+                                 flags & MSG_EOR, &message)) {
+  case P2PSIG_PIECE_HELD:
     return;
-  }
-  if (sctp->partial_too_big ||
-      sctp->partial->len + len > P2PSIG_MAX_MESSAGE_SIZE) {
-    g_debug("dropped a message over %u bytes on stream %u",
-            P2PSIG_MAX_MESSAGE_SIZE, info->rcv_sid);
-    g_byte_array_set_size(sctp->partial, 0);
-    sctp->partial_too_big = false;
+  case P2PSIG_PIECE_DROPPED:
+    if (flags & MSG_EOR)
+      g_info("dropped a message on stream %u: over %u bytes, or over %u "
+             "bytes of messages in pieces at once", info->rcv_sid,
+             P2PSIG_MAX_MESSAGE_SIZE, SCTP_PIECES_HELD_MAX);
     return;
-  }
-  /* The message outlives this call (the peer queues it for its callback):
-   * a reassembled one is handed over as it is, a whole one copied out of
-   * the shared receive buffer. */
-  if (sctp->partial->len > 0) {
-    g_byte_array_append(sctp->partial, buf, (guint)len);
-    message = g_byte_array_free_to_bytes(sctp->partial);
-    sctp->partial = g_byte_array_new();
-  } else {
-    message = g_bytes_new(buf, len);
+  case P2PSIG_PIECE_OVERFLOW:
+    g_warning("the remote keeps too many messages half sent: ending the "
+              "association");
+    ended(sctp, P2PSIG_ESCTP);
+    return;
+  case P2PSIG_PIECE_MESSAGE:
+    break;
   }
   sctp->cbs.on_message(sctp->data, info->rcv_sid, ntohl(info->rcv_ppid),
                        message);
@@ -951,6 +985,12 @@ p2psig__sctp_set_priority(struct p2psig_sctp *sctp, uint16_t sid,
   if (sctp->connected && !sctp->closed)
     set_option(sctp->sock, IPPROTO_SCTP, SCTP_SS_VALUE, &value,
                sizeof value);
+}
+
+bool
+p2psig__sctp_interleaving(const struct p2psig_sctp *sctp)
+{
+  return sctp->interleaving;
 }
 
 double

@@ -40,11 +40,13 @@ struct p2psig_sctp_send_options {
   uint32_t pr_value;
 };
 
-/* streams: offered each way; 0: the default (sctp.c).  Every call on the
- * association is made with loop's lock held, and so are its callbacks. */
+/* streams: offered each way; 0: the default (sctp.c).  interleave: offer
+ * message interleaving (I-DATA, RFC 8260).  Every call on the association
+ * is made with loop's lock held, and so are its callbacks. */
 struct p2psig_sctp *p2psig__sctp_new(struct p2psig_loop *loop,
                                      uint16_t local_port,
                                      uint16_t remote_port, uint16_t streams,
+                                     bool interleave,
                                      const struct p2psig_sctp_callbacks *cbs,
                                      void *data, int *error);
 void p2psig__sctp_free(struct p2psig_sctp *sctp);
@@ -66,6 +68,8 @@ int p2psig__sctp_send(struct p2psig_sctp *sctp, uint16_t sid, uint32_t ppid,
  * first. */
 void p2psig__sctp_set_priority(struct p2psig_sctp *sctp, uint16_t sid,
                                uint16_t priority);
+/* Whether the association negotiated I-DATA (known once it is up). */
+bool p2psig__sctp_interleaving(const struct p2psig_sctp *sctp);
 /* Smoothed round-trip time of the association, or 0 when unknown. */
 double p2psig__sctp_rtt_ms(const struct p2psig_sctp *sctp);
 /* CRC32c of an SCTP packet (checksum field zeroed), in the byte order the

@@ -7,7 +7,7 @@
 # (FUZZ_BUILDDIR overrides it) and runs each for SECONDS_PER_TARGET
 # (default 60), one after another, on a scratch copy of its seed corpus
 # (tests/fuzz/corpus/<name>/ is never written).  TARGETs are names such as
-# "sdp" or "fuzz-sdp"; all five by default.  Installs clang and the
+# "sdp" or "fuzz-sdp"; all of them by default.  Installs clang and the
 # libFuzzer runtime (libclang-rt-14-dev on Debian 12) when missing and run
 # as root.
 #
@@ -25,7 +25,7 @@ if ! [[ "$seconds" =~ ^[1-9][0-9]*$ ]]; then
 fi
 shift $(($# > 0 ? 1 : 0))
 
-all_targets=(sdp candidate signal-json http dcep mdns)
+all_targets=(sdp candidate signal-json http dcep mdns reassembly)
 if (($# == 0)); then
   set -- "${all_targets[@]}"
 fi

@@ -212,8 +212,11 @@ test_first_check_at_once(void)
 
 /* GLib blocks a socket's source each time it dispatches it, at a cost
  * that grows with the loop's sockets; the library lets libnice's sockets
- * go unblocked (lib/loop.c), finding them by GSocket's source functions.
- * This fails if it finds none on either side. */
+ * go unblocked (lib/loop.c), finding them by GSocket's source functions:
+ * after gathering, from an idle on the loop (which finds nothing when the
+ * stream has parked first), and at once when they park (new sources in
+ * the group's context).  So each side logs once or twice; this fails if
+ * neither finds any. */
 static int unblocking_jobs;
 
 static void
@@ -235,7 +238,8 @@ test_sockets_unblocked(void)
   p2psig_set_log_handler(P2PSIG_LOG_DEBUG, count_unblocked, NULL);
   connect_pair(&offer, &answer);
   p2psig_set_log_handler(P2PSIG_LOG_WARNING, NULL, NULL);
-  g_assert_cmpint(g_atomic_int_get(&unblocking_jobs), ==, 2);
+  g_assert_cmpint(g_atomic_int_get(&unblocking_jobs), >=, 2);
+  g_assert_cmpint(g_atomic_int_get(&unblocking_jobs), <=, 4);
   testutil_side_clear(&offer);
   testutil_side_clear(&answer);
 }

@@ -5,7 +5,7 @@
 // data-channels-flow-control example), so that pion's figures can be set
 // beside ours in the same run.
 //
-//	pion-bench [flags] throughput SIZE | pairs SIZE | rate | echo | setup | all
+//	pion-bench [flags] throughput SIZE | pairs SIZE | rate | echo | setup | hol | all
 //
 // Same workloads, flow control and output as bench.c ("pion <figure>
 // <value>" per line): see bench/README.md.  pion gathers no loopback
@@ -38,12 +38,17 @@ const (
 	maxBufferedAmount          = 1024 * 1024
 	bufferedAmountLowThreshold = 512 * 1024
 	openTimeout                = 15 * time.Second
+	holBigSize                 = 1024 * 1024 // bench.c's
+	holRounds                  = 30          // without -n
+	holWarmup                  = 3
+	pionMaxMessage             = 65535 // see benchHol
 )
 
 var (
 	seconds    = flag.Float64("t", 10, "measured seconds (throughput, rate)")
 	warmup     = flag.Float64("w", 1, "warm-up seconds (throughput, rate)")
-	roundtrips = flag.Int("n", 10000, "round trips (echo)")
+	roundtrips = flag.Int("n", 10000, "round trips (echo); rounds (hol, default 30)")
+	holSize    = flag.Int("b", holBigSize, "size of hol's big message (bench.c's 1 MiB; pion v3 reads at most 65535)")
 	runs       = flag.Int("r", 20, "runs (setup)")
 	pairs      = flag.Int("p", 2, "pairs sending at once (pairs)")
 	iface      = flag.String("iface", "", "gather on this interface only (empty: every one)")
@@ -127,8 +132,14 @@ func (s *side) setRemote(d webrtc.SessionDescription) {
 }
 
 type pair struct {
-	side       [2]*side
-	dc         [2]*webrtc.DataChannel // offerer's, answer's
+	side [2]*side
+	dc   [2]*webrtc.DataChannel // "data": offerer's, answer's
+	// extra[k] is the channel named newPair's labels[k], likewise.
+	extra  [][2]*webrtc.DataChannel
+	labels []string
+	// opening[i]: side i's channels not open yet; offerOpen and answerOpen
+	// are closed when every channel of that side is.
+	opening    [2]int32
 	offerOpen  chan struct{}
 	answerOpen chan struct{}
 	failed     chan struct{}
@@ -137,12 +148,18 @@ type pair struct {
 	onMessage [2]func(dc *webrtc.DataChannel, msg webrtc.DataChannelMessage)
 }
 
-func newPair() *pair {
+// newPair makes a pair whose offerer creates the channel "data" and then one
+// per label (reliable and ordered all), before connect.
+func newPair(labels ...string) *pair {
 	p := &pair{
+		extra:      make([][2]*webrtc.DataChannel, len(labels)),
+		labels:     labels,
 		offerOpen:  make(chan struct{}),
 		answerOpen: make(chan struct{}),
 		failed:     make(chan struct{}),
 	}
+	p.opening[0] = int32(1 + len(labels))
+	p.opening[1] = p.opening[0]
 	for i := range p.side {
 		pc, err := api.NewPeerConnection(webrtc.Configuration{})
 		if err != nil {
@@ -163,32 +180,63 @@ func newPair() *pair {
 			}
 		})
 	}
-	dc, err := p.side[0].pc.CreateDataChannel("data", nil)
-	if err != nil {
-		die("CreateDataChannel", err)
-	}
-	p.dc[0] = dc
-	dc.OnOpen(func() { close(p.offerOpen) })
-	dc.OnMessage(func(msg webrtc.DataChannelMessage) {
-		if f := p.onMessage[0]; f != nil {
-			f(dc, msg)
+	for k := -1; k < len(labels); k++ {
+		label := "data"
+		if k >= 0 {
+			label = labels[k]
 		}
-	})
+		dc, err := p.side[0].pc.CreateDataChannel(label, nil)
+		if err != nil {
+			die("CreateDataChannel", err)
+		}
+		p.channel(label)[0] = dc
+		p.watch(0, dc)
+	}
 	p.side[1].pc.OnDataChannel(func(d *webrtc.DataChannel) {
-		p.dc[1] = d
-		d.OnOpen(func() { close(p.answerOpen) })
-		d.OnMessage(func(msg webrtc.DataChannelMessage) {
-			if f := p.onMessage[1]; f != nil {
-				f(d, msg)
-			}
-		})
+		c := p.channel(d.Label())
+		if c == nil {
+			die("OnDataChannel", fmt.Errorf("unexpected channel %q", d.Label()))
+		}
+		c[1] = d
+		p.watch(1, d)
 	})
 	return p
 }
 
-// connect runs offer and answer and waits for the offerer's channel to open
+// channel returns the offerer's and answer's channels of that label, or nil.
+func (p *pair) channel(label string) *[2]*webrtc.DataChannel {
+	if label == "data" {
+		return &p.dc
+	}
+	for k, l := range p.labels {
+		if l == label {
+			return &p.extra[k]
+		}
+	}
+	return nil
+}
+
+// watch hands side i's dc's messages to onMessage[i] and counts its opening.
+func (p *pair) watch(i int, dc *webrtc.DataChannel) {
+	dc.OnOpen(func() {
+		if atomic.AddInt32(&p.opening[i], -1) == 0 {
+			if i == 0 {
+				close(p.offerOpen)
+			} else {
+				close(p.answerOpen)
+			}
+		}
+	})
+	dc.OnMessage(func(msg webrtc.DataChannelMessage) {
+		if f := p.onMessage[i]; f != nil {
+			f(dc, msg)
+		}
+	})
+}
+
+// connect runs offer and answer and waits for the offerer's channels to open
 // (and the answer's when bothOpen); returns the time from CreateOffer to the
-// offerer's OnOpen.
+// offerer's (last) OnOpen.
 func (p *pair) connect(bothOpen bool) time.Duration {
 	t0 := time.Now()
 	offer, err := p.side[0].pc.CreateOffer(nil)
@@ -216,7 +264,7 @@ func (p *pair) connect(bothOpen bool) time.Duration {
 	case <-p.failed:
 		die("connect", fmt.Errorf("peer connection failed"))
 	case <-timeout:
-		die("connect", fmt.Errorf("the channel did not open"))
+		die("connect", fmt.Errorf("the offerer's channels did not open"))
 	}
 	if bothOpen {
 		select {
@@ -224,7 +272,7 @@ func (p *pair) connect(bothOpen bool) time.Duration {
 		case <-p.failed:
 			die("connect", fmt.Errorf("peer connection failed"))
 		case <-timeout:
-			die("connect", fmt.Errorf("the answer's channel did not open"))
+			die("connect", fmt.Errorf("the answer's channels did not open"))
 		}
 	}
 	return d
@@ -448,8 +496,94 @@ func benchSetup() {
 	report("setup_max_ms", v[n-1]*1e3)
 }
 
+// --- head-of-line blocking -----------------------------------------------------
+
+// benchHol: per round, the offerer sends size bytes on "data" and, once that
+// Send returns, 100 bytes on "small" (both reliable and ordered); a round
+// ends when the answer has both.  Latency: the answer's OnMessage less the
+// time just before each Send.  bench.c sends 1 MiB; pion v3.1.56 cannot
+// (pionMaxMessage): pion/sctp refuses to send more than 65536 bytes (its
+// Association's maxMessageSize, which pion/webrtc leaves at its default: no
+// API sets it, a=max-message-size is neither sent nor read), and
+// DataChannel.readLoop reads into a 65535-byte buffer (a larger message
+// closes the answer's channel).  Any other size shows in the figure names.
+func benchHol(size, n int) {
+	name := "hol_"
+	if size != holBigSize {
+		name += sizeName(size) + "_"
+	}
+	fmt.Fprintf(os.Stderr, "pion-bench: %s hol, %d rounds (+%d warm-up) of %d bytes on \"data\" then 100 on \"small\"\n",
+		*label, n, holWarmup, size)
+	p := newPair("small")
+	big := make([]byte, size)
+	for i := range big {
+		big[i] = 'h'
+	}
+	small := make([]byte, 100)
+	for i := range small {
+		small[i] = 's'
+	}
+	var (
+		mu               sync.Mutex
+		bigAt, smallAt   time.Time
+		got              int
+		arrived          = make(chan struct{}, 1)
+		bigLat, smallLat []float64
+	)
+	p.onMessage[1] = func(dc *webrtc.DataChannel, m webrtc.DataChannelMessage) {
+		t := time.Now()
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case dc.Label() == "data" && len(m.Data) == size:
+			bigAt = t
+		case dc.Label() == "small" && len(m.Data) == len(small):
+			smallAt = t
+		default:
+			die("hol", fmt.Errorf("unexpected %d bytes on %q", len(m.Data), dc.Label()))
+		}
+		if got++; got == 2 {
+			got = 0
+			arrived <- struct{}{}
+		}
+	}
+	p.connect(true)
+	dcData, dcSmall := p.dc[0], p.extra[0][0]
+	for r := 0; r < holWarmup+n; r++ {
+		t0 := time.Now()
+		if err := dcData.Send(big); err != nil {
+			die("hol send (data)", err)
+		}
+		t1 := time.Now()
+		if err := dcSmall.Send(small); err != nil {
+			die("hol send (small)", err)
+		}
+		select {
+		case <-arrived:
+		case <-p.failed:
+			die("hol", fmt.Errorf("peer connection failed"))
+		case <-time.After(30 * time.Second):
+			die("hol", fmt.Errorf("round %d did not finish", r))
+		}
+		if r < holWarmup {
+			continue
+		}
+		mu.Lock()
+		bigLat = append(bigLat, bigAt.Sub(t0).Seconds())
+		smallLat = append(smallLat, smallAt.Sub(t1).Seconds())
+		mu.Unlock()
+	}
+	sort.Float64s(bigLat)
+	sort.Float64s(smallLat)
+	report(name+"small_median_ms", quantile(smallLat, 0.5)*1e3)
+	report(name+"small_p90_ms", quantile(smallLat, 0.9)*1e3)
+	report(name+"big_median_ms", quantile(bigLat, 0.5)*1e3)
+	fmt.Fprintf(os.Stderr, "pion-bench: %s hol: %d rounds ran (+%d warm-up)\n", *label, len(smallLat), holWarmup)
+	p.close()
+}
+
 func usage() {
-	fmt.Fprintf(os.Stderr, "usage: pion-bench [flags] throughput SIZE | pairs SIZE | rate | echo | setup | all\n")
+	fmt.Fprintf(os.Stderr, "usage: pion-bench [flags] throughput SIZE | pairs SIZE | rate | echo | setup | hol | all\n")
 	flag.PrintDefaults()
 	os.Exit(2)
 }
@@ -484,6 +618,23 @@ func main() {
 		benchEcho()
 	case args[0] == "setup" && len(args) == 1:
 		benchSetup()
+	case args[0] == "hol" && len(args) == 1:
+		n := holRounds
+		flag.Visit(func(f *flag.Flag) {
+			if f.Name == "n" {
+				n = *roundtrips
+			}
+		})
+		if n < 1 {
+			fmt.Fprintf(os.Stderr, "pion-bench: bad -n %d (1 or more)\n", n)
+			os.Exit(2)
+		}
+		if *holSize < 1 || *holSize > pionMaxMessage {
+			fmt.Fprintf(os.Stderr, "pion-bench: hol: bad -b %d (1..%d: pion v3 sends at most 65536 bytes a message"+
+				" and reads at most 65535; bench.c sends %d)\n", *holSize, pionMaxMessage, holBigSize)
+			os.Exit(2)
+		}
+		benchHol(*holSize, n)
 	case args[0] == "all" && len(args) == 1:
 		benchSetup()
 		benchEcho()

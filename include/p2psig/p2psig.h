@@ -652,6 +652,15 @@ typedef struct p2psig_peer_config {
                                      (its data is dropped, with a log line).
                                      A stream in and out costs about 104
                                      bytes, allocated at connection */
+  /* Since: 0.2 */
+  bool disable_message_interleaving; /* false: SCTP message interleaving
+                                     (I-DATA, RFC 8260) is offered and used
+                                     when the remote offers it too, so that
+                                     a large message on one channel does
+                                     not hold up the messages of the others
+                                     behind it; true: DATA chunks only, and
+                                     a message is sent whole before the
+                                     next one starts */
 } p2psig_peer_config;
 
 #define P2PSIG_PEER_CONFIG_INIT .size = sizeof(p2psig_peer_config)
