@@ -79,10 +79,13 @@ p2psig__reassembly_add(struct p2psig_reassembly *r, uint64_t key,
                        GBytes **message)
 {
   gint64 k = (gint64)key;
-  struct held *h = g_hash_table_lookup(r->messages, &k);
+  /* Most messages come whole with nothing held: no lookup for them. */
+  struct held *h = g_hash_table_size(r->messages) > 0
+                       ? g_hash_table_lookup(r->messages, &k) : NULL;
 
   *message = NULL;
   if (!h) {
+    /* Copied: buf is the loop's shared read buffer. */
     if (last) {
       if (len > r->message_max)
         return P2PSIG_PIECE_DROPPED;
@@ -108,9 +111,9 @@ p2psig__reassembly_add(struct p2psig_reassembly *r, uint64_t key,
   r->held += len;
   if (!last)
     return P2PSIG_PIECE_HELD;
-  r->held -= cost_of(h);
+  r->held -= h->bytes->len;
   *message = g_byte_array_free_to_bytes(g_steal_pointer(&h->bytes));
-  g_hash_table_remove(r->messages, &k);
+  forget(r, k, h);
   return P2PSIG_PIECE_MESSAGE;
 }
 

@@ -742,8 +742,7 @@ handle_stream_reset(struct p2psig_sctp *sctp,
     return;
   }
   for (size_t i = 0; i < n && !sctp->closed; i++) {
-    if (ev->strreset_flags & SCTP_STREAM_RESET_INCOMING_SSN)
-    {
+    if (ev->strreset_flags & SCTP_STREAM_RESET_INCOMING_SSN) {
       p2psig__reassembly_drop_stream(sctp->pieces,
                                      ev->strreset_stream_list[i]);
       sctp->cbs.on_stream_reset(sctp->data, ev->strreset_stream_list[i]);
@@ -985,12 +984,6 @@ p2psig__sctp_set_priority(struct p2psig_sctp *sctp, uint16_t sid,
   if (sctp->connected && !sctp->closed)
     set_option(sctp->sock, IPPROTO_SCTP, SCTP_SS_VALUE, &value,
                sizeof value);
-}
-
-bool
-p2psig__sctp_interleaving(const struct p2psig_sctp *sctp)
-{
-  return sctp->interleaving;
 }
 
 double

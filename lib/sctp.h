@@ -68,8 +68,6 @@ int p2psig__sctp_send(struct p2psig_sctp *sctp, uint16_t sid, uint32_t ppid,
  * first. */
 void p2psig__sctp_set_priority(struct p2psig_sctp *sctp, uint16_t sid,
                                uint16_t priority);
-/* Whether the association negotiated I-DATA (known once it is up). */
-bool p2psig__sctp_interleaving(const struct p2psig_sctp *sctp);
 /* Smoothed round-trip time of the association, or 0 when unknown. */
 double p2psig__sctp_rtt_ms(const struct p2psig_sctp *sctp);
 /* CRC32c of an SCTP packet (checksum field zeroed), in the byte order the
