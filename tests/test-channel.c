@@ -41,6 +41,7 @@ struct chan {
   uint64_t next_seq;
   uint64_t stream_bytes;
   int stream_errors;
+  gulong stream_read_delay_us; /* a slow reader: sleeps after each */
 };
 
 /* What to do inside on_message (run without our lock). */
@@ -229,6 +230,7 @@ on_message(p2psig_channel *channel, const void *data, size_t len,
   struct side *side = side_of(user_data);
   struct chan *c;
   enum hook hook = HOOK_NONE;
+  gulong read_delay_us = 0;
 
   testutil_lock();
   testutil_side_check_alive(&side->base);
@@ -237,6 +239,7 @@ on_message(p2psig_channel *channel, const void *data, size_t len,
   side->message_events++;
   if (c->stream) {
     check_stream_message(c, data, len);
+    read_delay_us = c->stream_read_delay_us;
   } else if (side->keep_messages) {
     struct testutil_message *m = g_new(struct testutil_message, 1);
 
@@ -260,6 +263,8 @@ on_message(p2psig_channel *channel, const void *data, size_t len,
     side->hook_runs++;
   testutil_unlock();
 
+  if (read_delay_us)
+    g_usleep(read_delay_us);
   if (hook == HOOK_CLOSE_CHANNEL) {
     int ret = p2psig_channel_close(channel);
 
@@ -925,6 +930,7 @@ test_large(void)
 #define FC_LIMIT (1024 * 1024)
 #define FC_THRESHOLD (256 * 1024)
 #define MAX_SEND_US (1000 * 1000)
+#define FC_READ_DELAY_US 1000
 
 struct fc_sender {
   struct chan *c;
@@ -985,6 +991,10 @@ test_flow_control(void)
   TESTUTIL_WAIT(s.c->open_events == 1, WAIT_MS, "flow open");
   testutil_lock();
   a->stream = true;
+  /* The answer reads at most 64 MiB/s, slower than the sender writes:
+   * its receive window closes and the sender's buffer fills every
+   * round, whatever the speed of the path between them. */
+  a->stream_read_delay_us = FC_READ_DELAY_US;
   testutil_unlock();
   s.channel = chan_channel(s.c);
   s.buf = g_malloc(FC_MESSAGE);
