@@ -107,6 +107,8 @@ void p2psig__park_counts(unsigned *now, unsigned *joined);
 struct p2psig_loop;
 /* How many loops run (starting them on the first call). */
 unsigned p2psig__loop_count(void);
+/* For the tests: how many sources loop index's context holds now. */
+unsigned p2psig__loop_sources(unsigned index);
 unsigned p2psig__loop_index(const struct p2psig_loop *loop);
 /* The loop for a new peer: each in turn. */
 struct p2psig_loop *p2psig__loop_next(void);
