@@ -302,6 +302,16 @@ struct pair {
 
   /* MODE_HOL: when the answer got this round's messages; 0: not yet */
   double hol_big_at, hol_small_at;
+
+  /* MODE_SETUP: when the offerer's ICE connected and its DTLS did; 0: not
+   * yet */
+  double ice_at, connected_at;
+};
+
+/* Where one setup's time went, from the offerer's side: its four API
+ * calls, then until ICE connected, DTLS connected, the channel open. */
+struct setup_phases {
+  double calls, ice, dtls, sctp;
 };
 
 static void
@@ -334,7 +344,30 @@ on_state(p2psig_peer *peer, p2psig_state state, int error, void *user_data)
     pair->fail_error = error;
     pthread_cond_broadcast(&pair->cond);
     pthread_mutex_unlock(&pair->lock);
+  } else if (state == P2PSIG_STATE_CONNECTED && side->which == 0) {
+    double now = bench_now_s();
+
+    pthread_mutex_lock(&pair->lock);
+    if (!pair->connected_at)
+      pair->connected_at = now;
+    pthread_mutex_unlock(&pair->lock);
   }
+}
+
+static void
+on_ice_connection_state(p2psig_peer *peer, p2psig_ice_connection_state state,
+                        void *user_data)
+{
+  struct side *side = user_data;
+  struct pair *pair = side->pair;
+  double now = bench_now_s();
+
+  if (side->which != 0 || state != P2PSIG_ICE_CONNECTION_CONNECTED)
+    return;
+  pthread_mutex_lock(&pair->lock);
+  if (!pair->ice_at)
+    pair->ice_at = now;
+  pthread_mutex_unlock(&pair->lock);
 }
 
 static void
@@ -465,6 +498,7 @@ pair_new(enum mode mode)
       .local_addresses = addresses,
       .on_candidate = on_candidate,
       .on_state = on_state,
+      .on_ice_connection_state = on_ice_connection_state,
       .on_channel = on_channel,
       .on_open = on_open,
       .on_message = on_message,
@@ -496,11 +530,11 @@ pair_new(enum mode mode)
  * both_open, the answer's too).  Returns the seconds from the offer to the
  * offerer's on_open. */
 static double
-pair_connect(struct pair *pair, bool both_open)
+pair_connect(struct pair *pair, bool both_open, struct setup_phases *phases)
 {
   char *offer = NULL, *answer = NULL;
   struct timespec deadline;
-  double t0, t1 = 0;
+  double t0, t_calls, t1 = 0;
   int r;
 
   t0 = bench_now_s();
@@ -514,6 +548,7 @@ pair_connect(struct pair *pair, bool both_open)
   if ((r = p2psig_peer_set_remote_description(pair->peer[0],
                                               P2PSIG_SDP_ANSWER, answer)) < 0)
     die("set_remote_description(answer)", r);
+  t_calls = bench_now_s();
   p2psig_free(offer);
   p2psig_free(answer);
 
@@ -532,6 +567,13 @@ pair_connect(struct pair *pair, bool both_open)
     fprintf(stderr, "bench: the channel did not open (%s)\n",
             pair->failed ? p2psig_strerror(pair->fail_error) : "timeout");
     exit(1);
+  }
+  if (phases) {
+    phases->calls = t_calls - t0;
+    phases->ice = pair->ice_at ? pair->ice_at - t_calls : 0;
+    phases->dtls = pair->connected_at && pair->ice_at
+                     ? pair->connected_at - pair->ice_at : 0;
+    phases->sctp = pair->connected_at ? t1 - pair->connected_at : 0;
   }
   pthread_mutex_unlock(&pair->lock);
   return t1 - t0;
@@ -617,7 +659,7 @@ flow_connect(struct flow *f, size_t size)
   f->s.pair = f->pair;
   f->s.size = size;
   atomic_init(&f->s.stop, false);
-  pair_connect(f->pair, true);
+  pair_connect(f->pair, true, NULL);
   if ((r = p2psig_channel_set_buffered_amount_low_threshold(
          f->pair->channel[0], LOW_THRESHOLD)) < 0)
     die("set_buffered_amount_low_threshold", r);
@@ -818,7 +860,7 @@ bench_echo(void)
   if (!pair->rtt)
     die("calloc", P2PSIG_ENOMEM);
   memset(pair->echo_msg, 'e', sizeof pair->echo_msg);
-  pair_connect(pair, true);
+  pair_connect(pair, true, NULL);
 
   pair->sent_at = bench_now_s();
   r = p2psig_channel_send(pair->channel[0], pair->echo_msg,
@@ -843,25 +885,50 @@ bench_echo(void)
   pair_free(pair);
 }
 
+/* Sorts v and reports its median as NAME, in ms. */
+static void
+report_median_ms(const char *name, double *v, long n)
+{
+  qsort(v, n, sizeof *v, cmp_double);
+  report(name, quantile(v, n, 0.5) * 1e3);
+}
+
 static void
 bench_setup(void)
 {
   long n = opt.runs, i;
   double *v = calloc(n, sizeof *v);
+  double *phase[4];
+  static const char *const phase_names[4] = {
+    "setup_calls_median_ms", "setup_ice_median_ms", "setup_dtls_median_ms",
+    "setup_sctp_median_ms",
+  };
 
   if (!v)
     die("calloc", P2PSIG_ENOMEM);
+  for (int p = 0; p < 4; p++)
+    if (!(phase[p] = calloc(n, sizeof *phase[p])))
+      die("calloc", P2PSIG_ENOMEM);
   fprintf(stderr, "bench: %s setup, %ld runs\n", opt.label, n);
   for (i = 0; i < n; i++) {
     struct pair *pair = pair_new(MODE_SETUP);
+    struct setup_phases ph;
 
-    v[i] = pair_connect(pair, false);
+    v[i] = pair_connect(pair, false, &ph);
+    phase[0][i] = ph.calls;
+    phase[1][i] = ph.ice;
+    phase[2][i] = ph.dtls;
+    phase[3][i] = ph.sctp;
     pair_free(pair);
   }
   qsort(v, n, sizeof *v, cmp_double);
   report("setup_median_ms", quantile(v, n, 0.5) * 1e3);
   report("setup_min_ms", v[0] * 1e3);
   report("setup_max_ms", v[n - 1] * 1e3);
+  for (int p = 0; p < 4; p++) {
+    report_median_ms(phase_names[p], phase[p], n);
+    free(phase[p]);
+  }
   free(v);
 }
 
@@ -894,7 +961,7 @@ bench_hol(void)
   fprintf(stderr, "bench: %s head-of-line, %ld rounds of %zu B then 100 B "
           "on another channel%s\n", opt.label, n, opt.hol_size,
           opt.no_interleaving ? ", interleaving off" : "");
-  pair_connect(pair, true);
+  pair_connect(pair, true, NULL);
   {
     struct timespec deadline;
 

@@ -118,6 +118,8 @@ mark_closed(p2psig_channel *channel)
 {
   if (channel->state == CHANNEL_CLOSED)
     return;
+  if (channel->state == CHANNEL_CLOSING)
+    channel->peer->channels_closing--;
   channel->state = CHANNEL_CLOSED;
   drop_pending(channel);
   emit_channel_event(channel, EVENT_CLOSE);
@@ -466,6 +468,8 @@ request_reset(p2psig_peer *peer, uint16_t sid)
 static void
 start_close(p2psig_channel *channel)
 {
+  if (channel->state != CHANNEL_CLOSING)
+    channel->peer->channels_closing++;
   channel->state = CHANNEL_CLOSING;
   channel->closing_since = g_get_monotonic_time();
   if (request_reset(channel->peer, (uint16_t)channel->sid) < 0)
@@ -503,10 +507,14 @@ p2psig__channel_outgoing_reset(p2psig_peer *peer, uint16_t sid)
 void
 p2psig__channels_retry_resets(p2psig_peer *peer)
 {
-  gint64 now = g_get_monotonic_time();
+  gint64 now;
   GHashTableIter iter;
   gpointer key, value;
 
+  /* Called each second for every connected peer: most have nothing. */
+  if (peer->channels_closing == 0 && g_hash_table_size(peer->resetting) == 0)
+    return;
+  now = g_get_monotonic_time();
   for (guint i = 0; i < peer->channels->len; i++) {
     p2psig_channel *channel = peer->channels->pdata[i];
 

@@ -28,8 +28,12 @@ struct relay {
 };
 
 struct p2psig_ice {
-  struct p2psig_loop *loop;         /* the agent's context, and its lock */
+  struct p2psig_loop *loop;         /* its lock guards the agent */
   NiceAgent *agent;
+  /* The agent's context, where libnice attaches its timers: its home
+   * group's (parking.c), or the loop's when it has none. */
+  struct p2psig_park_group *home;
+  GMainContext *agent_context;
   /* The newest generation (RFC 8445 section 9): its credentials, checks,
    * candidates and gathering.  An ICE restart makes a new stream, gathered
    * anew (a changed network needs new server-reflexive and relay
@@ -70,6 +74,7 @@ struct p2psig_ice {
    * the source that looks for its timer (for hasten_stream_id). */
   guint hastened_stream_id;
   guint hasten_stream_id;
+  guint hasten_below;  /* the timer's id is below this one */
   guint remote_candidates_stream_id; /* the last stream given one */
   GSource *hasten;
 
@@ -282,8 +287,8 @@ static gboolean
 hasten_first_check_on_loop(gpointer data)
 {
   struct p2psig_ice *ice = data;
-  GMainContext *ctx = p2psig__loop_context(ice->loop);
-  guint id = g_source_get_id(ice->hasten);
+  GMainContext *ctx = ice->agent_context;
+  guint id = ice->hasten_below;
 
   g_clear_pointer(&ice->hasten, g_source_unref);
   /* On the loop's thread with its lock: libnice cannot destroy the timer
@@ -328,6 +333,7 @@ hasten_first_check(struct p2psig_ice *ice)
    * below its own id, so it makes way for one attached after the call. */
   stop_hastening(ice);
   ice->hasten_stream_id = ice->stream_id;
+  ice->hasten_below = p2psig__context_newest_source_id(ice->agent_context);
   ice->hasten = p2psig__loop_idle(ice->loop, hasten_first_check_on_loop,
                                   ice, NULL);
 }
@@ -790,7 +796,7 @@ park(struct p2psig_ice *ice)
   struct p2psig_park_group *group;
 
   p2psig__lock(ice->loop);
-  if (!ice->parked && (group = p2psig__park_join(ice->loop))) {
+  if (!ice->parked && (group = p2psig__park_join(ice->loop, ice->home))) {
     GMainContext *context = p2psig__park_context(group);
     guint before = p2psig__context_newest_source_id(context);
 
@@ -844,6 +850,19 @@ retire_data_stream(struct p2psig_ice *ice)
   remove_stream(ice, old);
 }
 
+/* The agent is gone or closing (its home group keeps serving the timers
+ * its closing may need). */
+static void
+leave_home(struct p2psig_ice *ice)
+{
+  if (!ice->home)
+    return;
+  p2psig__lock(ice->loop);
+  p2psig__park_home_leave(ice->home);
+  p2psig__unlock(ice->loop);
+  ice->home = NULL;
+}
+
 static void
 free_on_loop(void *data)
 {
@@ -865,7 +884,12 @@ p2psig__ice_new(const struct p2psig_ice_options *options,
   ice->awaiting = g_array_new(FALSE, FALSE, sizeof(struct p2psig_candidate));
   /* libnice reads its log switches with its first agent. */
   p2psig__log_init();
-  ice->agent = nice_agent_new_full(p2psig__loop_context(ice->loop),
+  p2psig__lock(ice->loop);
+  ice->home = p2psig__park_home(ice->loop);
+  p2psig__unlock(ice->loop);
+  ice->agent_context = ice->home ? p2psig__park_context(ice->home)
+                                 : p2psig__loop_context(ice->loop);
+  ice->agent = nice_agent_new_full(ice->agent_context,
                                    NICE_COMPATIBILITY_RFC5245,
                                    NICE_AGENT_OPTION_ICE_TRICKLE);
   /* More connectivity-check retransmissions than libnice's 7, so that a
@@ -893,6 +917,7 @@ p2psig__ice_new(const struct p2psig_ice_options *options,
   ice->stream_id = add_stream(ice, error);
   if (ice->stream_id == 0) {
     g_object_unref(ice->agent);
+    leave_home(ice);
     p2psig__loop_run_sync(ice->loop, free_servers_on_loop, ice);
     g_free(ice->stun_host);
     g_free(ice->stun_ip);
@@ -1005,6 +1030,7 @@ p2psig__ice_free(struct p2psig_ice *ice)
   closing->refs = 2; /* the callback's and the caller's */
   nice_agent_close_async(ice->agent, agent_closed, closing);
   g_object_unref(ice->agent);
+  leave_home(ice);
   g_free(ice->ufrag);
   g_free(ice->pwd);
   g_free(ice);

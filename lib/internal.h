@@ -83,8 +83,15 @@ bool p2psig__is_local_address(const char *ip);
  * its loop's (see there).  The loop's lock held for each. */
 struct p2psig_loop;
 struct p2psig_park_group;
-/* A group with room, counting the caller in; NULL: none (stay put). */
-struct p2psig_park_group *p2psig__park_join(struct p2psig_loop *loop);
+/* A stream joins its agent's home group if it has one, else a group with
+ * room; NULL: none (stay put). */
+struct p2psig_park_group *p2psig__park_join(struct p2psig_loop *loop,
+                                            struct p2psig_park_group *home);
+/* A group with room for an agent's context, counting the agent in; NULL:
+ * none (the agent lives on the loop's context).  Groups outlive their
+ * agents, whose closing may still need their timers. */
+struct p2psig_park_group *p2psig__park_home(struct p2psig_loop *loop);
+void p2psig__park_home_leave(struct p2psig_park_group *group);
 /* The context to give nice_agent_attach_recv. */
 GMainContext *p2psig__park_context(struct p2psig_park_group *group);
 /* After moving sources to or from the group's context. */
@@ -100,6 +107,8 @@ void p2psig__park_counts(unsigned *now, unsigned *joined);
 struct p2psig_loop;
 /* How many loops run (starting them on the first call). */
 unsigned p2psig__loop_count(void);
+/* For the tests: how many sources loop index's context holds now. */
+unsigned p2psig__loop_sources(unsigned index);
 unsigned p2psig__loop_index(const struct p2psig_loop *loop);
 /* The loop for a new peer: each in turn. */
 struct p2psig_loop *p2psig__loop_next(void);

@@ -410,6 +410,22 @@ p2psig__loop_count(void)
 }
 
 unsigned
+p2psig__loop_sources(unsigned index)
+{
+  struct p2psig_loop *loop = &all_loops()[index];
+  unsigned n = 0;
+  guint newest;
+
+  p2psig__lock(loop);
+  newest = p2psig__context_newest_source_id(loop->context);
+  for (guint id = 1; id < newest; id++)
+    if (g_main_context_find_source_by_id(loop->context, id))
+      n++;
+  p2psig__unlock(loop);
+  return n;
+}
+
+unsigned
 p2psig__loop_index(const struct p2psig_loop *loop)
 {
   return loop->index;

@@ -163,6 +163,7 @@ struct p2psig_peer {
 
   GPtrArray *channels;           /* every live channel */
   GHashTable *channels_by_sid;   /* sid -> channel */
+  unsigned channels_closing;     /* channels in CHANNEL_CLOSING */
   GHashTable *resetting;         /* sid -> gint64 time of our reset
                                     request, until it went through: the
                                     sid is not reused meanwhile */

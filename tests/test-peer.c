@@ -326,6 +326,48 @@ test_parked(void)
   wait_parked(0, 0, 5000, "freed peers no longer parked");
 }
 
+/* Every source on every loop's context. */
+static unsigned
+loop_sources(void)
+{
+  unsigned n = 0;
+
+  for (unsigned i = 0; i < p2psig__loop_count(); i++)
+    n += p2psig__loop_sources(i);
+  return n;
+}
+
+#define GROUPED_PAIRS 8
+
+/* libnice keeps a timer for each agent as long as it lives (its
+ * keepalive); an agent lives in its park group's context, so connected
+ * peers add none to the loops' contexts, whose every iteration would visit
+ * them (before: one a peer).  The first pair brings what a loop gains
+ * once (the epoll source, a group's timer, the liveness tick); the others
+ * may bring a new group's timer. */
+static void
+test_timers_in_groups(void)
+{
+  struct testutil_side offer[GROUPED_PAIRS], answer[GROUPED_PAIRS];
+  unsigned before, after;
+
+  connect_pair(&offer[0], &answer[0]);
+  wait_parked(2, 0, 10000, "the first pair's streams parked");
+  before = loop_sources();
+  for (int i = 1; i < GROUPED_PAIRS; i++)
+    connect_pair(&offer[i], &answer[i]);
+  wait_parked(2 * GROUPED_PAIRS, 0, 10000, "every stream parked");
+  after = loop_sources();
+  g_test_message("sources on the loops' contexts: %u with 2 connected "
+                 "peers, %u with %d", before, after, 2 * GROUPED_PAIRS);
+  g_assert_cmpuint(after, <=, before + p2psig__loop_count());
+  for (int i = 0; i < GROUPED_PAIRS; i++) {
+    testutil_side_clear(&offer[i]);
+    testutil_side_clear(&answer[i]);
+  }
+  wait_parked(0, 0, 5000, "freed peers no longer parked");
+}
+
 /* How many descriptors are open now (inherited ones may be numbered
  * high: the limit bounds the numbers of new ones, so it is set from the
  * count). */
@@ -787,6 +829,7 @@ main(int argc, char **argv)
   g_test_add_func("/peer/first-check-at-once", test_first_check_at_once);
   g_test_add_func("/peer/sockets-unblocked", test_sockets_unblocked);
   g_test_add_func("/peer/parked", test_parked);
+  g_test_add_func("/peer/timers-in-groups", test_timers_in_groups);
   g_test_add_func("/peer/out-of-descriptors", test_out_of_descriptors);
   g_test_add_func("/peer/unreachable-stun", test_unreachable_stun);
   g_test_add_func("/peer/fingerprint-mismatch", test_fingerprint_mismatch);
