@@ -238,10 +238,11 @@ poll_fired(GPollFD *fds, guint nfds, gint timeout)
 static void
 run_group(struct p2psig_park_group *group)
 {
+  gint64 prepared_at;
+
   if (!g_main_context_acquire(group->context))
     return; /* cannot be: only holders of the loop's lock acquire it */
-  gint64 prepared_at = g_get_monotonic_time();
-
+  prepared_at = g_get_monotonic_time();
   group_fired = group->fired;
   g_main_context_iteration(group->context, FALSE);
   group_fired = NULL;
@@ -362,23 +363,43 @@ joined(struct p2psig_park_group *group)
   return group;
 }
 
-struct p2psig_park_group *
-p2psig__park_join(struct p2psig_loop *loop, struct p2psig_park_group *home)
+/* A group of the loop whose count (members or agents) is below
+ * PARK_GROUP_SIZE, or a new one; NULL if none can be had. */
+static struct p2psig_park_group *
+group_with_room(struct p2psig_loop *loop,
+                unsigned (*count)(const struct p2psig_park_group *))
 {
   struct parking *p = &parkings[p2psig__loop_index(loop)];
 
   g_assert(p2psig__loop_locked(loop));
-  if (home)
-    return joined(home);
   if (!start_parking(loop, p))
     return NULL;
   for (guint i = 0; i < p->groups->len; i++) {
     struct p2psig_park_group *group = g_ptr_array_index(p->groups, i);
 
-    if (group->members < PARK_GROUP_SIZE)
-      return joined(group);
+    if (count(group) < PARK_GROUP_SIZE)
+      return group;
   }
-  struct p2psig_park_group *group = new_group(loop, p);
+  return new_group(loop, p);
+}
+
+static unsigned
+members_of(const struct p2psig_park_group *group)
+{
+  return group->members;
+}
+
+static unsigned
+agents_of(const struct p2psig_park_group *group)
+{
+  return group->agents;
+}
+
+struct p2psig_park_group *
+p2psig__park_join(struct p2psig_loop *loop, struct p2psig_park_group *home)
+{
+  struct p2psig_park_group *group =
+      home ? home : group_with_room(loop, members_of);
 
   return group ? joined(group) : NULL;
 }
@@ -386,21 +407,10 @@ p2psig__park_join(struct p2psig_loop *loop, struct p2psig_park_group *home)
 struct p2psig_park_group *
 p2psig__park_home(struct p2psig_loop *loop)
 {
-  struct parking *p = &parkings[p2psig__loop_index(loop)];
-  struct p2psig_park_group *group = NULL;
+  struct p2psig_park_group *group = group_with_room(loop, agents_of);
 
-  g_assert(p2psig__loop_locked(loop));
-  if (!start_parking(loop, p))
-    return NULL;
-  for (guint i = 0; i < p->groups->len && !group; i++) {
-    struct p2psig_park_group *g = g_ptr_array_index(p->groups, i);
-
-    if (g->agents < PARK_GROUP_SIZE)
-      group = g;
-  }
-  if (!group && !(group = new_group(loop, p)))
-    return NULL;
-  group->agents++;
+  if (group)
+    group->agents++;
   return group;
 }
 

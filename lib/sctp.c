@@ -305,8 +305,8 @@ init_usrsctp(gpointer unused)
 }
 
 /* One tick: usrsctp's timers, then what they made readable, with every
- * loop's lock; no lock held before. */
-/* Sets *cost_us to how long the work took, once the locks were held. */
+ * loop's lock; no lock held before.  Sets *cost_us to how long that work
+ * took once the locks were held. */
 static bool
 tick(uint32_t elapsed, gint64 *cost_us)
 {
