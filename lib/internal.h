@@ -129,9 +129,14 @@ void p2psig__loop_callback_begin(void);
 void p2psig__loop_callback_end(void);
 /* The lock of a loop: it guards the peers pinned to the loop (and all
  * they own).  A thread holds at most one loop's lock, taken after the
- * signaling lock if it holds that. */
+ * signaling lock if it holds that.  Not recursive. */
 void p2psig__lock(struct p2psig_loop *loop);
 void p2psig__unlock(struct p2psig_loop *loop);
+/* For a handler of libnice's signals only (emitted from the agent's
+ * sources, without the lock, and inside our calls to the agent, with it):
+ * takes the lock unless the caller holds it; true if it took it. */
+bool p2psig__lock_unless_held(struct p2psig_loop *loop);
+void p2psig__unlock_if(struct p2psig_loop *loop, bool took);
 /* Whether the calling thread holds loop's lock. */
 bool p2psig__loop_locked(const struct p2psig_loop *loop);
 /* Every loop's lock, in order (usrsctp's timers, which reach every
@@ -142,6 +147,10 @@ void p2psig__unlock_all_loops(void);
  * loop's lock. */
 void p2psig__signal_lock(void);
 void p2psig__signal_unlock(void);
+/* The same for libsoup's signals, emitted from its sources and inside our
+ * calls to it. */
+bool p2psig__signal_lock_unless_held(void);
+void p2psig__signal_unlock_if(bool took);
 /* Whether the calling thread holds any of the library's locks. */
 bool p2psig__lock_held(void);
 #ifndef NDEBUG

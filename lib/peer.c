@@ -1531,7 +1531,8 @@ p2psig_peer_set_remote_description(p2psig_peer *peer, p2psig_sdp_type type,
   p2psig__sdp_remote_clear(&peer->remote);
   peer->remote = remote;
   memset(&remote, 0, sizeof remote);
-  peer->remote_set = true;
+  /* Atomic for p2psig__peer_has_remote_description(). */
+  __atomic_store_n(&peer->remote_set, true, __ATOMIC_RELEASE);
   if (peer->remote.max_message_size > 0)
     peer->remote_max_message_size = peer->remote.max_message_size;
   if (type == P2PSIG_SDP_OFFER) {
@@ -1780,10 +1781,7 @@ p2psig__peer_loop(const p2psig_peer *peer)
 bool
 p2psig__peer_has_remote_description(const p2psig_peer *peer)
 {
-  bool set;
-
-  p2psig__lock(peer->loop);
-  set = peer->remote_set;
-  p2psig__unlock(peer->loop);
-  return set;
+  /* The signaling layer asks with the peer's lock held and without it;
+   * set once, never cleared. */
+  return __atomic_load_n(&peer->remote_set, __ATOMIC_ACQUIRE);
 }
