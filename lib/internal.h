@@ -44,6 +44,9 @@
  * most one message of an association at a time (SCTP delivers one partial
  * message at a time), so this bounds receive memory. */
 #define P2PSIG_MAX_MESSAGE_SIZE (1024 * 1024)
+/* What a peer's channels may hold of messages not yet taken by SCTP, by
+ * default (p2psig_peer_config's send_buffer_limit). */
+#define P2PSIG_DEFAULT_SEND_BUFFER_LIMIT (16 * 1024 * 1024)
 /* Remote ICE candidates a peer takes from p2psig_peer_add_candidate
  * (trickled, held or applied), and at most as many again from the remote
  * description.  Browsers gather fewer than 20 (a host candidate a
