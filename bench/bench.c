@@ -921,10 +921,27 @@ bench_setup(void)
     phase[3][i] = ph.sctp;
     pair_free(pair);
   }
+  /* The slowest run's phases: where an outlier lost its time. */
+  long slowest = 0;
+  for (i = 1; i < n; i++)
+    if (v[i] > v[slowest])
+      slowest = i;
+  static const char *const slowest_names[4] = {
+    "setup_slowest_calls_ms", "setup_slowest_ice_ms",
+    "setup_slowest_dtls_ms", "setup_slowest_sctp_ms",
+  };
+  for (int p = 0; p < 4; p++)
+    report(slowest_names[p], phase[p][slowest] * 1e3);
   qsort(v, n, sizeof *v, cmp_double);
-  report("setup_median_ms", quantile(v, n, 0.5) * 1e3);
+  double median = quantile(v, n, 0.5);
+  long over = 0;
+  for (i = 0; i < n; i++)
+    over += v[i] > 3 * median;
+  report("setup_median_ms", median * 1e3);
   report("setup_min_ms", v[0] * 1e3);
+  report("setup_p99_ms", quantile(v, n, 0.99) * 1e3);
   report("setup_max_ms", v[n - 1] * 1e3);
+  report("setup_over_3x_median_runs", (double)over);
   for (int p = 0; p < 4; p++) {
     report_median_ms(phase_names[p], phase[p], n);
     free(phase[p]);

@@ -45,7 +45,7 @@ p2psig__channel_new(p2psig_peer *peer, const char *label, size_t label_len,
   channel->sid = -1;
   channel->priority = DEFAULT_PRIORITY;
   g_queue_init(&channel->pending);
-  g_ptr_array_add(peer->channels, channel);
+  g_ptr_array_add(peer->channels.all, channel);
   return channel;
 }
 
@@ -55,10 +55,10 @@ drop_pending(p2psig_channel *channel)
   p2psig_peer *peer = channel->peer;
 
   g_queue_clear_full(&channel->pending, g_free);
-  peer->buffered_total -= channel->buffered_amount;
+  peer->channels.buffered_total -= channel->buffered_amount;
   channel->buffered_amount = 0;
   if (channel->blocked) {
-    g_queue_remove(&peer->blocked_channels, channel);
+    g_queue_remove(&peer->channels.blocked, channel);
     channel->blocked = false;
   }
 }
@@ -69,9 +69,9 @@ release_sid(p2psig_channel *channel)
   p2psig_peer *peer = channel->peer;
 
   if (channel->sid >= 0 &&
-      g_hash_table_lookup(peer->channels_by_sid,
+      g_hash_table_lookup(peer->channels.by_sid,
                           GINT_TO_POINTER(channel->sid)) == channel)
-    g_hash_table_remove(peer->channels_by_sid, GINT_TO_POINTER(channel->sid));
+    g_hash_table_remove(peer->channels.by_sid, GINT_TO_POINTER(channel->sid));
 }
 
 void
@@ -79,10 +79,39 @@ p2psig__channel_release(p2psig_channel *channel)
 {
   drop_pending(channel);
   release_sid(channel);
-  g_ptr_array_remove_fast(channel->peer->channels, channel);
+  g_ptr_array_remove_fast(channel->peer->channels.all, channel);
   channel->detached = true;
   channel->peer = NULL;
   p2psig_channel_unref(channel);
+}
+
+void
+p2psig__channels_init(struct p2psig_channels *channels, size_t buffer_limit)
+{
+  channels->all = g_ptr_array_new();
+  channels->by_sid = g_hash_table_new(NULL, NULL);
+  channels->resetting = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+  channels->last_reset = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+  g_queue_init(&channels->blocked);
+  channels->buffer_limit = buffer_limit ? buffer_limit
+                                        : P2PSIG_DEFAULT_SEND_BUFFER_LIMIT;
+}
+
+void
+p2psig__channels_release_all(p2psig_peer *peer)
+{
+  while (peer->channels.all->len > 0)
+    p2psig__channel_release(peer->channels.all->pdata[0]);
+  g_queue_clear(&peer->channels.blocked);
+}
+
+void
+p2psig__channels_end(struct p2psig_channels *channels)
+{
+  g_ptr_array_unref(channels->all);
+  g_hash_table_unref(channels->by_sid);
+  g_hash_table_unref(channels->resetting);
+  g_hash_table_unref(channels->last_reset);
 }
 
 p2psig_channel *
@@ -119,7 +148,7 @@ mark_closed(p2psig_channel *channel)
   if (channel->state == CHANNEL_CLOSED)
     return;
   if (channel->state == CHANNEL_CLOSING)
-    channel->peer->channels_closing--;
+    channel->peer->channels.closing--;
   channel->state = CHANNEL_CLOSED;
   drop_pending(channel);
   emit_channel_event(channel, EVENT_CLOSE);
@@ -167,10 +196,10 @@ allocate_sid(p2psig_peer *peer)
     gpointer key = GINT_TO_POINTER(sid);
     gint64 *reset;
 
-    if (g_hash_table_contains(peer->channels_by_sid, key) ||
-        g_hash_table_contains(peer->resetting, key))
+    if (g_hash_table_contains(peer->channels.by_sid, key) ||
+        g_hash_table_contains(peer->channels.resetting, key))
       continue;
-    reset = g_hash_table_lookup(peer->last_reset, key);
+    reset = g_hash_table_lookup(peer->channels.last_reset, key);
     if (!reset || now - *reset > SID_REST_US)
       return sid;
     if (*reset < oldest) {
@@ -217,7 +246,7 @@ hold(p2psig_channel *channel, uint32_t ppid, const void *data, size_t len,
   struct pending_message *m;
 
   if (counted > 0 &&
-      peer->buffered_total + counted > peer->send_buffer_limit)
+      peer->channels.buffered_total + counted > peer->channels.buffer_limit)
     return P2PSIG_EAGAIN;
   m = g_malloc(sizeof *m + len);
   m->ppid = ppid;
@@ -226,10 +255,10 @@ hold(p2psig_channel *channel, uint32_t ppid, const void *data, size_t len,
   memcpy(m->data, data, len);
   g_queue_push_tail(&channel->pending, m);
   channel->buffered_amount += counted;
-  peer->buffered_total += counted;
+  peer->channels.buffered_total += counted;
   if (!channel->blocked) {
     channel->blocked = true;
-    g_queue_push_tail(&peer->blocked_channels, channel);
+    g_queue_push_tail(&peer->channels.blocked, channel);
   }
   return 0;
 }
@@ -278,7 +307,7 @@ announce(p2psig_channel *channel)
     return P2PSIG_EBUSY;
   }
   channel->sid = sid;
-  g_hash_table_insert(peer->channels_by_sid, GINT_TO_POINTER(sid), channel);
+  g_hash_table_insert(peer->channels.by_sid, GINT_TO_POINTER(sid), channel);
   p2psig__sctp_set_priority(peer->sctp, (uint16_t)sid, channel->priority);
   ret = send_or_hold(channel, P2PSIG_PPID_DCEP, buf, len, 0);
   if (ret < 0) {
@@ -298,7 +327,7 @@ p2psig__channels_connected(p2psig_peer *peer)
 {
   /* A channel left without an id closes, which keeps it in the array until
    * its on_close has run; walk a copy all the same. */
-  g_autoptr(GPtrArray) list = g_ptr_array_copy(peer->channels, NULL, NULL);
+  g_autoptr(GPtrArray) list = g_ptr_array_copy(peer->channels.all, NULL, NULL);
 
   for (guint i = 0; i < list->len; i++) {
     p2psig_channel *channel = list->pdata[i];
@@ -319,8 +348,8 @@ remote_label_bytes(const p2psig_peer *peer)
 {
   size_t total = 0;
 
-  for (guint i = 0; i < peer->channels->len; i++)
-    total += ((const p2psig_channel *)peer->channels->pdata[i])
+  for (guint i = 0; i < peer->channels.all->len; i++)
+    total += ((const p2psig_channel *)peer->channels.all->pdata[i])
                ->remote_label_bytes;
   return total;
 }
@@ -348,7 +377,7 @@ receive_open(p2psig_peer *peer, uint16_t sid, const uint8_t *buf, size_t len)
     g_debug("malformed DCEP open on stream %u", sid);
     return;
   }
-  if (g_hash_table_contains(peer->channels_by_sid, GINT_TO_POINTER(sid))) {
+  if (g_hash_table_contains(peer->channels.by_sid, GINT_TO_POINTER(sid))) {
     g_debug("DCEP open on stream %u, which is in use", sid);
     return;
   }
@@ -368,7 +397,7 @@ receive_open(p2psig_peer *peer, uint16_t sid, const uint8_t *buf, size_t len)
   channel->priority = open.priority;
   channel->reliability = open.reliability;
   set_send_options(channel);
-  g_hash_table_insert(peer->channels_by_sid, GINT_TO_POINTER(sid), channel);
+  g_hash_table_insert(peer->channels.by_sid, GINT_TO_POINTER(sid), channel);
   p2psig__sctp_set_priority(peer->sctp, sid, channel->priority);
   if (send_or_hold(channel, P2PSIG_PPID_DCEP, &ack, 1, 0) < 0)
     g_debug("DCEP ack on stream %u failed", sid);
@@ -413,7 +442,7 @@ p2psig__channel_receive(p2psig_peer *peer, uint16_t sid, uint32_t ppid,
     }
     return;
   }
-  channel = g_hash_table_lookup(peer->channels_by_sid, GINT_TO_POINTER(sid));
+  channel = g_hash_table_lookup(peer->channels.by_sid, GINT_TO_POINTER(sid));
   if (!channel || (channel->state != CHANNEL_OPEN &&
                    channel->state != CHANNEL_CLOSING)) {
     g_debug("message on stream %u, which has no open channel", sid);
@@ -460,8 +489,8 @@ request_reset(p2psig_peer *peer, uint16_t sid)
   gint64 *last = g_new(gint64, 1);
 
   *since = *last = g_get_monotonic_time();
-  g_hash_table_insert(peer->resetting, GINT_TO_POINTER(sid), since);
-  g_hash_table_insert(peer->last_reset, GINT_TO_POINTER(sid), last);
+  g_hash_table_insert(peer->channels.resetting, GINT_TO_POINTER(sid), since);
+  g_hash_table_insert(peer->channels.last_reset, GINT_TO_POINTER(sid), last);
   return p2psig__sctp_reset_stream(peer->sctp, sid);
 }
 
@@ -469,7 +498,7 @@ static void
 start_close(p2psig_channel *channel)
 {
   if (channel->state != CHANNEL_CLOSING)
-    channel->peer->channels_closing++;
+    channel->peer->channels.closing++;
   channel->state = CHANNEL_CLOSING;
   channel->closing_since = g_get_monotonic_time();
   if (request_reset(channel->peer, (uint16_t)channel->sid) < 0)
@@ -479,7 +508,7 @@ start_close(p2psig_channel *channel)
 void
 p2psig__channel_remote_reset(p2psig_peer *peer, uint16_t sid)
 {
-  p2psig_channel *channel = g_hash_table_lookup(peer->channels_by_sid,
+  p2psig_channel *channel = g_hash_table_lookup(peer->channels.by_sid,
                                                 GINT_TO_POINTER(sid));
 
   if (!channel)
@@ -495,7 +524,7 @@ p2psig__channel_remote_reset(p2psig_peer *peer, uint16_t sid)
 void
 p2psig__channel_outgoing_reset(p2psig_peer *peer, uint16_t sid)
 {
-  g_hash_table_remove(peer->resetting, GINT_TO_POINTER(sid));
+  g_hash_table_remove(peer->channels.resetting, GINT_TO_POINTER(sid));
 }
 
 /* usrsctp 0.9.5 answers a reset request that arrives while data is in
@@ -512,15 +541,15 @@ p2psig__channels_retry_resets(p2psig_peer *peer)
   gpointer key, value;
 
   /* Called each second for every connected peer: most have nothing. */
-  if (peer->channels_closing == 0 && g_hash_table_size(peer->resetting) == 0)
+  if (peer->channels.closing == 0 && g_hash_table_size(peer->channels.resetting) == 0)
     return;
   now = g_get_monotonic_time();
-  for (guint i = 0; i < peer->channels->len; i++) {
-    p2psig_channel *channel = peer->channels->pdata[i];
+  for (guint i = 0; i < peer->channels.all->len; i++) {
+    p2psig_channel *channel = peer->channels.all->pdata[i];
 
     if (channel->state == CHANNEL_CLOSING &&
         now - channel->closing_since > G_USEC_PER_SEC &&
-        !g_hash_table_contains(peer->resetting,
+        !g_hash_table_contains(peer->channels.resetting,
                                GINT_TO_POINTER(channel->sid))) {
       g_debug("stream %d (%s, %p): still closing, reset again", channel->sid,
               channel->label, (void *)channel);
@@ -529,7 +558,7 @@ p2psig__channels_retry_resets(p2psig_peer *peer)
     }
   }
 
-  g_hash_table_iter_init(&iter, peer->resetting);
+  g_hash_table_iter_init(&iter, peer->channels.resetting);
   while (g_hash_table_iter_next(&iter, &key, &value)) {
     gint64 *since = value;
 
@@ -538,7 +567,7 @@ p2psig__channels_retry_resets(p2psig_peer *peer)
 
       g_debug("stream %d: reset again", GPOINTER_TO_INT(key));
       *since = *last = now;
-      g_hash_table_insert(peer->last_reset, key, last);
+      g_hash_table_insert(peer->channels.last_reset, key, last);
       p2psig__sctp_reset_stream(peer->sctp, (uint16_t)GPOINTER_TO_INT(key));
     }
   }
@@ -549,8 +578,8 @@ p2psig__channels_retry_resets(p2psig_peer *peer)
 void
 p2psig__channels_close_all(p2psig_peer *peer)
 {
-  for (guint i = 0; i < peer->channels->len; i++)
-    mark_closed(peer->channels->pdata[i]);
+  for (guint i = 0; i < peer->channels.all->len; i++)
+    mark_closed(peer->channels.all->pdata[i]);
 }
 
 /* Sends what the channel holds, oldest first, until SCTP is full.
@@ -574,7 +603,7 @@ flush_channel(p2psig_channel *channel)
               p2psig_strerror(ret));
     g_queue_pop_head(&channel->pending);
     channel->buffered_amount -= m->counted;
-    peer->buffered_total -= m->counted;
+    peer->channels.buffered_total -= m->counted;
     g_free(m);
   }
   if (before > channel->low_threshold &&
@@ -592,10 +621,10 @@ p2psig__channels_flush(p2psig_peer *peer)
 {
   p2psig_channel *channel;
 
-  while ((channel = g_queue_peek_head(&peer->blocked_channels))) {
+  while ((channel = g_queue_peek_head(&peer->channels.blocked))) {
     if (!flush_channel(channel))
       return;
-    g_queue_pop_head(&peer->blocked_channels);
+    g_queue_pop_head(&peer->channels.blocked);
     channel->blocked = false;
   }
 }
@@ -613,8 +642,8 @@ check_config(const p2psig_peer *peer, const p2psig_channel_config *cfg)
       (peer->sctp_connected &&
        cfg->id >= p2psig__sctp_max_streams(peer->sctp)))
     return P2PSIG_EINVAL;
-  if (g_hash_table_contains(peer->channels_by_sid, GINT_TO_POINTER(cfg->id)) ||
-      g_hash_table_contains(peer->resetting, GINT_TO_POINTER(cfg->id)))
+  if (g_hash_table_contains(peer->channels.by_sid, GINT_TO_POINTER(cfg->id)) ||
+      g_hash_table_contains(peer->channels.resetting, GINT_TO_POINTER(cfg->id)))
     return P2PSIG_EBUSY;
   return 0;
 }
@@ -635,7 +664,7 @@ apply_config(p2psig_channel *channel, const p2psig_channel_config *cfg)
   if (cfg->negotiated) {
     channel->negotiated = true;
     channel->sid = cfg->id;
-    g_hash_table_insert(channel->peer->channels_by_sid,
+    g_hash_table_insert(channel->peer->channels.by_sid,
                         GINT_TO_POINTER(channel->sid), channel);
   }
 }

@@ -215,6 +215,7 @@ on_new_candidate(NiceAgent *agent, NiceCandidate *nc, gpointer user_data)
   struct p2psig_ice *ice = user_data;
   struct p2psig_candidate c = { 0 };
   g_autofree char *text = NULL;
+  bool took;
 
   if (nc->stream_id != ice->stream_id)
     return; /* a generation an ICE restart replaced */
@@ -243,11 +244,12 @@ on_new_candidate(NiceAgent *agent, NiceCandidate *nc, gpointer user_data)
     nice_address_to_string(&nc->base_addr, c.related_address);
     c.related_port = nice_address_get_port(&nc->base_addr);
   }
-  p2psig__lock(ice->loop);
+  /* Emitted inside nice_agent_gather_candidates() too. */
+  took = p2psig__lock_unless_held(ice->loop);
   if (ice->mdns_hide && !hide_host_address(ice, &c)) {
     g_debug("local %s candidate not reported: no mDNS name for it",
             c.type == P2PSIG_CANDIDATE_HOST ? "host" : "server candidate");
-    p2psig__unlock(ice->loop);
+    p2psig__unlock_if(ice->loop, took);
     return;
   }
   text = p2psig__candidate_format(&c);
@@ -258,7 +260,7 @@ on_new_candidate(NiceAgent *agent, NiceCandidate *nc, gpointer user_data)
     g_debug("local candidate %s", text);
     ice->cbs.on_candidate(ice->data, text);
   }
-  p2psig__unlock(ice->loop);
+  p2psig__unlock_if(ice->loop, took);
 }
 
 static void
@@ -370,13 +372,14 @@ static void
 on_gathering_done(NiceAgent *agent, guint stream_id, gpointer user_data)
 {
   struct p2psig_ice *ice = user_data;
+  bool took;
 
   if (stream_id != ice->stream_id)
     return;
-  p2psig__lock(ice->loop);
+  took = p2psig__lock_unless_held(ice->loop);
   ice->nice_gathering_done = true;
   maybe_end_gathering(ice);
-  p2psig__unlock(ice->loop);
+  p2psig__unlock_if(ice->loop, took);
 }
 
 /* libnice's check timer goes on ticking every pacing interval (1 ms here)
@@ -409,9 +412,12 @@ on_component_state(NiceAgent *agent, guint stream_id, guint component_id,
 {
   struct p2psig_ice *ice = user_data;
   enum p2psig_ice_state state = ice->state;
+  bool took;
 
   if (stream_id != ice->stream_id)
     return; /* the old generation: it carries data until replaced */
+  /* Emitted inside nice_agent_set_remote_candidates() too. */
+  took = p2psig__lock_unless_held(ice->loop);
   g_debug("component state %s",
           nice_component_state_to_string((NiceComponentState)nice_state));
   switch (nice_state) {
@@ -434,9 +440,8 @@ on_component_state(NiceAgent *agent, guint stream_id, guint component_id,
   default:
     break;
   }
-  p2psig__lock(ice->loop);
   set_state(ice, state);
-  p2psig__unlock(ice->loop);
+  p2psig__unlock_if(ice->loop, took);
 }
 
 /* The kernel's default receive buffer (208 KiB on Linux, counted with its
@@ -503,10 +508,11 @@ on_receive(NiceAgent *agent, guint stream_id, guint component_id, guint len,
            gchar *buf, gpointer user_data)
 {
   struct p2psig_ice *ice = user_data;
+  /* Held when a park group runs (parking.c), not on the loop's context. */
+  bool took = p2psig__lock_unless_held(ice->loop);
 
-  p2psig__lock(ice->loop);
   ice->cbs.on_receive(ice->data, (const uint8_t *)buf, len);
-  p2psig__unlock(ice->loop);
+  p2psig__unlock_if(ice->loop, took);
 }
 
 /* Returns whether the address was given to libnice. */
@@ -795,7 +801,7 @@ park(struct p2psig_ice *ice)
 {
   struct p2psig_park_group *group;
 
-  p2psig__lock(ice->loop);
+  g_assert(p2psig__loop_locked(ice->loop));
   if (!ice->parked && (group = p2psig__park_join(ice->loop, ice->home))) {
     GMainContext *context = p2psig__park_context(group);
     guint before = p2psig__context_newest_source_id(context);
@@ -811,7 +817,6 @@ park(struct p2psig_ice *ice)
         context, before, p2psig__context_newest_source_id(context));
     p2psig__park_changed(group);
   }
-  p2psig__unlock(ice->loop);
 }
 
 /* After stream id's sources went back to the loop's context, before its
@@ -819,13 +824,12 @@ park(struct p2psig_ice *ice)
 static void
 unpark(struct p2psig_ice *ice, guint id)
 {
-  p2psig__lock(ice->loop);
+  g_assert(p2psig__loop_locked(ice->loop));
   if (ice->parked && ice->parked_stream_id == id) {
     p2psig__park_leave(ice->parked);
     ice->parked = NULL;
     ice->parked_stream_id = 0;
   }
-  p2psig__unlock(ice->loop);
 }
 
 static void
@@ -855,18 +859,24 @@ retire_data_stream(struct p2psig_ice *ice)
 static void
 leave_home(struct p2psig_ice *ice)
 {
+  g_assert(p2psig__loop_locked(ice->loop));
   if (!ice->home)
     return;
-  p2psig__lock(ice->loop);
   p2psig__park_home_leave(ice->home);
-  p2psig__unlock(ice->loop);
   ice->home = NULL;
 }
 
 static void
 free_on_loop(void *data)
 {
-  p2psig__ice_closing_wait(p2psig__ice_free(data), 0);
+  struct p2psig_ice *ice = data;
+  struct p2psig_loop *loop = ice->loop;
+  struct p2psig_ice_closing *closing;
+
+  p2psig__lock(loop);
+  closing = p2psig__ice_free(ice);
+  p2psig__unlock(loop);
+  p2psig__ice_closing_wait(closing, 0);
 }
 
 struct p2psig_ice *
@@ -917,7 +927,9 @@ p2psig__ice_new(const struct p2psig_ice_options *options,
   ice->stream_id = add_stream(ice, error);
   if (ice->stream_id == 0) {
     g_object_unref(ice->agent);
+    p2psig__lock(ice->loop);
     leave_home(ice);
+    p2psig__unlock(ice->loop);
     p2psig__loop_run_sync(ice->loop, free_servers_on_loop, ice);
     g_free(ice->stun_host);
     g_free(ice->stun_ip);

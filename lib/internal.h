@@ -44,6 +44,9 @@
  * most one message of an association at a time (SCTP delivers one partial
  * message at a time), so this bounds receive memory. */
 #define P2PSIG_MAX_MESSAGE_SIZE (1024 * 1024)
+/* What a peer's channels may hold of messages not yet taken by SCTP, by
+ * default (p2psig_peer_config's send_buffer_limit). */
+#define P2PSIG_DEFAULT_SEND_BUFFER_LIMIT (16 * 1024 * 1024)
 /* Remote ICE candidates a peer takes from p2psig_peer_add_candidate
  * (trickled, held or applied), and at most as many again from the remote
  * description.  Browsers gather fewer than 20 (a host candidate a
@@ -129,9 +132,14 @@ void p2psig__loop_callback_begin(void);
 void p2psig__loop_callback_end(void);
 /* The lock of a loop: it guards the peers pinned to the loop (and all
  * they own).  A thread holds at most one loop's lock, taken after the
- * signaling lock if it holds that. */
+ * signaling lock if it holds that.  Not recursive. */
 void p2psig__lock(struct p2psig_loop *loop);
 void p2psig__unlock(struct p2psig_loop *loop);
+/* For a handler of libnice's signals only (emitted from the agent's
+ * sources, without the lock, and inside our calls to the agent, with it):
+ * takes the lock unless the caller holds it; true if it took it. */
+bool p2psig__lock_unless_held(struct p2psig_loop *loop);
+void p2psig__unlock_if(struct p2psig_loop *loop, bool took);
 /* Whether the calling thread holds loop's lock. */
 bool p2psig__loop_locked(const struct p2psig_loop *loop);
 /* Every loop's lock, in order (usrsctp's timers, which reach every
@@ -142,6 +150,10 @@ void p2psig__unlock_all_loops(void);
  * loop's lock. */
 void p2psig__signal_lock(void);
 void p2psig__signal_unlock(void);
+/* The same for libsoup's signals, emitted from its sources and inside our
+ * calls to it. */
+bool p2psig__signal_lock_unless_held(void);
+void p2psig__signal_unlock_if(bool took);
 /* Whether the calling thread holds any of the library's locks. */
 bool p2psig__lock_held(void);
 #ifndef NDEBUG

@@ -19,9 +19,11 @@
 
 /* Guards everything below.  Held while the handler runs, so that lines are
  * not interleaved and a replaced handler is not running once
- * p2psig_set_log_handler() returns; recursive, so that the handler may call
- * p2psig_set_log_handler(). */
-static GRecMutex lock;
+ * p2psig_set_log_handler() returns.  Not recursive: the thread running the
+ * handler, which may call p2psig_set_log_handler(), holds it already
+ * (in_handler), and what it logs meanwhile goes to stderr. */
+static GMutex lock;
+static _Thread_local bool in_handler;
 static int env_read;             /* atomic: P2PSIG_LOG was read */
 static int env_level;            /* P2PSIG_LOG's level; 0: unset */
 static char **env_domains;       /* its domains; NULL: all */
@@ -157,37 +159,55 @@ update_locked(void)
   apply_nice_locked();
 }
 
+/* Takes the lock unless the calling thread runs the handler (and holds
+ * it); true if it took it. */
+static bool
+log_lock(void)
+{
+  if (in_handler)
+    return false;
+  g_mutex_lock(&lock);
+  return true;
+}
+
+static void
+log_unlock(bool took)
+{
+  if (took)
+    g_mutex_unlock(&lock);
+}
+
 void
 p2psig__log_init(void)
 {
-  g_rec_mutex_lock(&lock);
+  bool took = log_lock();
   if (!env_read)
     update_locked();
-  g_rec_mutex_unlock(&lock);
+  log_unlock(took);
 }
 
 void
 p2psig__log_reset_for_tests(void)
 {
-  g_rec_mutex_lock(&lock);
+  bool took = log_lock();
   handler = NULL;
   handler_data = NULL;
   app_level = P2PSIG_LOG_WARNING;
   g_atomic_int_set(&env_read, 0);
   update_locked();
-  g_rec_mutex_unlock(&lock);
+  log_unlock(took);
 }
 
 void
 p2psig_set_log_handler(p2psig_log_level level, p2psig_log_cb cb,
                        void *user_data)
 {
-  g_rec_mutex_lock(&lock);
+  bool took = log_lock();
   app_level = CLAMP((int)level, P2PSIG_LOG_ERROR, P2PSIG_LOG_TRACE);
   handler = cb;
   handler_data = user_data;
   update_locked();
-  g_rec_mutex_unlock(&lock);
+  log_unlock(took);
 }
 
 static bool
@@ -210,9 +230,9 @@ p2psig__log_enabled(p2psig_log_level level, const char *domain)
   if (g_atomic_int_get(&env_read) &&
       (int)level > g_atomic_int_get(&effective_level))
     return false;
-  g_rec_mutex_lock(&lock);
+  bool took = log_lock();
   bool enabled = enabled_locked(level, domain);
-  g_rec_mutex_unlock(&lock);
+  log_unlock(took);
   return enabled;
 }
 
@@ -248,16 +268,19 @@ p2psig__log(p2psig_log_level level, const char *domain, const char *format,
   if (g_atomic_int_get(&env_read) &&
       (int)level > g_atomic_int_get(&effective_level))
     return;
-  g_rec_mutex_lock(&lock);
+  bool took = log_lock();
   if (enabled_locked(level, domain)) {
     va_start(args, format);
     char *message = g_strdup_vprintf(format, args);
     va_end(args);
-    if (handler)
+    if (handler && !in_handler) {
+      in_handler = true;
       handler(level, domain, message, handler_data);
-    else
+      in_handler = false;
+    } else {
       write_stderr(level, domain, message);
+    }
     g_free(message);
   }
-  g_rec_mutex_unlock(&lock);
+  log_unlock(took);
 }

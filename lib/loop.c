@@ -45,9 +45,14 @@
 #define WATCH_US 2000
 #define IDLE_US (100 * 1000)
 
+/* Not recursive: a thread that takes a lock it holds is a bug, caught by
+ * lock_take's assertion.  The only places that may find their lock held
+ * are the handlers of libnice's and libsoup's signals, which those
+ * libraries emit both from their sources and inside our calls to them:
+ * they use p2psig__lock_unless_held() and p2psig__signal_lock_unless_held(). */
 struct p2psig_lock {
-  GRecMutex mutex;
-  unsigned index; /* into each thread's lock_depths */
+  GMutex mutex;
+  unsigned index; /* into each thread's lock_held */
 };
 
 struct loop_thread {
@@ -78,9 +83,9 @@ static gint next_loop;             /* round robin of new peers */
 static struct p2psig_lock signal_lock = { .index = P2PSIG_MAX_LOOPS };
 
 static _Thread_local struct loop_thread *this_thread;
-/* How many times the calling thread holds each lock (the loops' by their
- * index, the signaling lock last), and all of them together. */
-static _Thread_local uint16_t lock_depths[P2PSIG_MAX_LOOPS + 1];
+/* Which locks the calling thread holds (the loops' by their index, the
+ * signaling lock last), and how many. */
+static _Thread_local bool lock_held[P2PSIG_MAX_LOOPS + 1];
 static _Thread_local unsigned lock_total;
 
 /* Threads of all loops that run or ran a context and have not ended (the
@@ -358,7 +363,7 @@ start_loops(void)
 
     loop->index = i;
     loop->lock.index = i;
-    g_rec_mutex_init(&loop->lock.mutex);
+    g_mutex_init(&loop->lock.mutex);
     g_mutex_init(&loop->lead_lock);
     g_cond_init(&loop->watchdog_cond);
     loop->context = g_main_context_new();
@@ -474,18 +479,19 @@ p2psig__loop_wakeup(struct p2psig_loop *loop)
 static void
 lock_take(struct p2psig_lock *lock)
 {
-  g_rec_mutex_lock(&lock->mutex);
-  lock_depths[lock->index]++;
+  g_assert(!lock_held[lock->index]);
+  g_mutex_lock(&lock->mutex);
+  lock_held[lock->index] = true;
   lock_total++;
 }
 
 static void
 lock_give(struct p2psig_lock *lock)
 {
-  g_assert(lock_depths[lock->index] > 0);
-  lock_depths[lock->index]--;
+  g_assert(lock_held[lock->index]);
+  lock_held[lock->index] = false;
   lock_total--;
-  g_rec_mutex_unlock(&lock->mutex);
+  g_mutex_unlock(&lock->mutex);
 }
 
 /* The lock order: the signaling lock, then one loop's lock; all loops'
@@ -495,9 +501,24 @@ p2psig__lock(struct p2psig_loop *loop)
 {
   /* Another loop's lock held would allow two threads to wait for each
    * other's. */
-  g_assert(lock_depths[loop->index] > 0 ||
-           lock_total == lock_depths[P2PSIG_MAX_LOOPS]);
+  g_assert(lock_total == (lock_held[P2PSIG_MAX_LOOPS] ? 1u : 0u));
   lock_take(&loop->lock);
+}
+
+bool
+p2psig__lock_unless_held(struct p2psig_loop *loop)
+{
+  if (lock_held[loop->index])
+    return false;
+  p2psig__lock(loop);
+  return true;
+}
+
+void
+p2psig__unlock_if(struct p2psig_loop *loop, bool took)
+{
+  if (took)
+    p2psig__unlock(loop);
 }
 
 void
@@ -509,15 +530,16 @@ p2psig__unlock(struct p2psig_loop *loop)
 bool
 p2psig__loop_locked(const struct p2psig_loop *loop)
 {
-  return lock_depths[loop->index] > 0;
+  return lock_held[loop->index];
 }
 
 static bool
 lock_try(struct p2psig_lock *lock)
 {
-  if (!g_rec_mutex_trylock(&lock->mutex))
+  g_assert(!lock_held[lock->index]);
+  if (!g_mutex_trylock(&lock->mutex))
     return false;
-  lock_depths[lock->index]++;
+  lock_held[lock->index] = true;
   lock_total++;
   return true;
 }
@@ -563,8 +585,24 @@ void
 p2psig__signal_lock(void)
 {
   /* Taken before a loop's lock, never after. */
-  g_assert(lock_total == lock_depths[P2PSIG_MAX_LOOPS]);
+  g_assert(lock_total == 0);
   lock_take(&signal_lock);
+}
+
+bool
+p2psig__signal_lock_unless_held(void)
+{
+  if (lock_held[P2PSIG_MAX_LOOPS])
+    return false;
+  p2psig__signal_lock();
+  return true;
+}
+
+void
+p2psig__signal_unlock_if(bool took)
+{
+  if (took)
+    p2psig__signal_unlock();
 }
 
 void

@@ -74,7 +74,7 @@ struct p2psig_channel {
   GQueue pending;         /* struct pending_message, oldest first */
   size_t buffered_amount; /* bytes in pending */
   size_t low_threshold;
-  bool blocked;           /* in peer->blocked_channels */
+  bool blocked;           /* in peer->channels.blocked */
 
   uint64_t messages_sent, bytes_sent;
   uint64_t messages_received, bytes_received;
@@ -102,6 +102,23 @@ struct event {
   GBytes *message;        /* a reference, once queued */
   p2psig_kind kind;
   int held;               /* EVENT_MESSAGE: its part of peer->undelivered */
+};
+
+/* A peer's channels, and what they share: kept by channel.c alone (the
+ * peer makes it with p2psig__channels_init() and ends it with
+ * p2psig__channels_end()). */
+struct p2psig_channels {
+  GPtrArray *all;               /* every live channel */
+  GHashTable *by_sid;           /* sid -> channel */
+  unsigned closing;             /* channels in CHANNEL_CLOSING */
+  GHashTable *resetting;        /* sid -> gint64 time of our reset
+                                   request, until it went through: the
+                                   sid is not reused meanwhile */
+  GHashTable *last_reset;       /* sid -> gint64 time of our last reset
+                                   request: ids rest before reuse */
+  GQueue blocked;               /* channels with pending messages */
+  size_t buffered_total;        /* over every channel */
+  size_t buffer_limit;          /* on buffered_total */
 };
 
 struct p2psig_peer {
@@ -161,17 +178,7 @@ struct p2psig_peer {
                                     P2PSIG_MAX_REMOTE_CANDIDATES */
   GPtrArray *early_datagrams;    /* GBytes */
 
-  GPtrArray *channels;           /* every live channel */
-  GHashTable *channels_by_sid;   /* sid -> channel */
-  unsigned channels_closing;     /* channels in CHANNEL_CLOSING */
-  GHashTable *resetting;         /* sid -> gint64 time of our reset
-                                    request, until it went through: the
-                                    sid is not reused meanwhile */
-  GHashTable *last_reset;        /* sid -> gint64 time of our last reset
-                                    request: ids rest before reuse */
-  GQueue blocked_channels;       /* channels with pending messages */
-  size_t buffered_total;         /* over every channel */
-  size_t send_buffer_limit;
+  struct p2psig_channels channels; /* channel.c's */
   uint64_t messages_sent, bytes_sent;
   uint64_t messages_received, bytes_received;
 
@@ -216,6 +223,13 @@ unsigned p2psig__peers_alive(void);
 void p2psig__peer_fail(p2psig_peer *peer, int error);
 
 /* channel.c */
+/* buffer_limit: on the bytes all channels hold (0: the default). */
+void p2psig__channels_init(struct p2psig_channels *channels,
+                           size_t buffer_limit);
+/* Releases every channel (the peer's teardown). */
+void p2psig__channels_release_all(p2psig_peer *peer);
+/* After p2psig__channels_release_all(), as the peer is freed. */
+void p2psig__channels_end(struct p2psig_channels *channels);
 p2psig_channel *p2psig__channel_new(p2psig_peer *peer, const char *label,
                                     size_t label_len, const char *protocol,
                                     size_t protocol_len);
@@ -234,7 +248,7 @@ void p2psig__channels_flush(p2psig_peer *peer);
 /* The largest message the remote accepts (0 before its description). */
 size_t p2psig__peer_max_message_size(const p2psig_peer *peer);
 /* Marks every channel closed and queues its on_close (which runs later:
- * the channels stay in peer->channels meanwhile). */
+ * the channels stay in peer->channels.all meanwhile). */
 void p2psig__channels_close_all(p2psig_peer *peer);
 
 #endif

@@ -891,10 +891,7 @@ free_peer(p2psig_peer *peer)
   g_array_unref(peer->pending_candidates);
   g_hash_table_unref(peer->remote_candidate_keys);
   g_ptr_array_unref(peer->early_datagrams);
-  g_ptr_array_unref(peer->channels);
-  g_hash_table_unref(peer->channels_by_sid);
-  g_hash_table_unref(peer->resetting);
-  g_hash_table_unref(peer->last_reset);
+  p2psig__channels_end(&peer->channels);
   g_strfreev(peer->local_addresses);
   peer_unref(peer);
 }
@@ -955,13 +952,7 @@ p2psig_peer_new(const p2psig_peer_config *config, int *error)
                                                       NULL);
   peer->early_datagrams =
     g_ptr_array_new_with_free_func((GDestroyNotify)g_bytes_unref);
-  peer->channels = g_ptr_array_new();
-  peer->channels_by_sid = g_hash_table_new(NULL, NULL);
-  peer->resetting = g_hash_table_new_full(NULL, NULL, NULL, g_free);
-  peer->last_reset = g_hash_table_new_full(NULL, NULL, NULL, g_free);
-  g_queue_init(&peer->blocked_channels);
-  peer->send_buffer_limit = cfg.send_buffer_limit ? cfg.send_buffer_limit
-                                                  : 16 * 1024 * 1024;
+  p2psig__channels_init(&peer->channels, cfg.send_buffer_limit);
   g_queue_init(&peer->events);
   g_queue_init(&peer->observed);
   peer->remote.candidates = g_ptr_array_new_with_free_func(g_free);
@@ -1063,9 +1054,7 @@ teardown(void *data)
   }
   g_queue_clear_full(&peer->events, event_free);
   g_queue_clear_full(&peer->observed, g_free);
-  while (peer->channels->len > 0)
-    p2psig__channel_release(peer->channels->pdata[0]);
-  g_queue_clear(&peer->blocked_channels);
+  p2psig__channels_release_all(peer);
   free_peer(peer);
   p2psig__unlock(loop);
 }
@@ -1531,7 +1520,8 @@ p2psig_peer_set_remote_description(p2psig_peer *peer, p2psig_sdp_type type,
   p2psig__sdp_remote_clear(&peer->remote);
   peer->remote = remote;
   memset(&remote, 0, sizeof remote);
-  peer->remote_set = true;
+  /* Atomic for p2psig__peer_has_remote_description(). */
+  __atomic_store_n(&peer->remote_set, true, __ATOMIC_RELEASE);
   if (peer->remote.max_message_size > 0)
     peer->remote_max_message_size = peer->remote.max_message_size;
   if (type == P2PSIG_SDP_OFFER) {
@@ -1780,10 +1770,7 @@ p2psig__peer_loop(const p2psig_peer *peer)
 bool
 p2psig__peer_has_remote_description(const p2psig_peer *peer)
 {
-  bool set;
-
-  p2psig__lock(peer->loop);
-  set = peer->remote_set;
-  p2psig__unlock(peer->loop);
-  return set;
+  /* The signaling layer asks with the peer's lock held and without it;
+   * set once, never cleared. */
+  return __atomic_load_n(&peer->remote_set, __ATOMIC_ACQUIRE);
 }

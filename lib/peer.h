@@ -26,7 +26,7 @@ void p2psig__peer_set_observer(p2psig_peer *peer,
 /* The loop the peer is pinned to. */
 struct p2psig_loop *p2psig__peer_loop(const p2psig_peer *peer);
 
-/* Whether a remote description has been applied. */
+/* Whether a remote description has been applied; any lock held or none. */
 bool p2psig__peer_has_remote_description(const p2psig_peer *peer);
 
 #endif

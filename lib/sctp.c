@@ -46,7 +46,7 @@
 /* What an association may hold of messages still arriving in pieces: with
  * interleaving, up to 16 of the largest at once (as much as a sending
  * peer may buffer, send_buffer_limit's default). */
-#define SCTP_PIECES_HELD_MAX (16 * 1024 * 1024)
+#define SCTP_PIECES_HELD_MAX P2PSIG_DEFAULT_SEND_BUFFER_LIMIT
 /* usrsctp 0.9.5 has the I-DATA option (RFC 8260) without declaring it. */
 #ifndef SCTP_INTERLEAVING_SUPPORTED
 #define SCTP_INTERLEAVING_SUPPORTED 0x00001206

@@ -415,13 +415,14 @@ accept_next(struct p2psig_signaling *sig)
 static void
 got_headers(SoupServerMessage *msg, void *data)
 {
+  bool took;
   struct p2psig_signaling *sig = data;
   struct conn *conn;
 
-  p2psig__signal_lock();
+  took = p2psig__signal_lock_unless_held();
   if (!sig->closed && (conn = find_conn(sig, msg)))
     conn_set_state(conn, CONN_REQUEST);
-  p2psig__signal_unlock();
+  p2psig__signal_unlock_if(took);
 }
 
 /* Every message: the response closes its connection (no listener of
@@ -430,13 +431,14 @@ void
 p2psig__signal_request_started(SoupServer *server, SoupServerMessage *msg,
                                void *data)
 {
+  bool took;
   struct p2psig_signaling *sig = data;
   struct conn *conn;
 
   (void)server;
   soup_message_headers_replace(soup_server_message_get_response_headers(msg),
                                "Connection", "close");
-  p2psig__signal_lock();
+  took = p2psig__signal_lock_unless_held();
   /* The first is announced as the connection is handed over: it waits
    * for its headers already. */
   if (!sig->closed && (conn = find_conn(sig, msg)) && conn->requests++ > 0)
@@ -444,7 +446,7 @@ p2psig__signal_request_started(SoupServer *server, SoupServerMessage *msg,
   sig->refs++;
   g_signal_connect_data(msg, "got-headers", G_CALLBACK(got_headers), sig,
                         p2psig__signal_closure_unref, 0);
-  p2psig__signal_unlock();
+  p2psig__signal_unlock_if(took);
 }
 
 /* Answered or aborted: libsoup closes the connection next.  A long-poll
@@ -453,16 +455,17 @@ void
 p2psig__signal_request_ended(SoupServer *server, SoupServerMessage *msg,
                              void *data)
 {
+  bool took;
   struct p2psig_signaling *sig = data;
 
   (void)server;
-  p2psig__signal_lock();
+  took = p2psig__signal_lock_unless_held();
   if (!sig->closed)
     p2psig__signal_poll_forget(sig, msg);
   if (!sig->closed && !sig->prune_source)
     sig->prune_source = p2psig__loop_signal_idle(sig->loop, prune_cb, sig,
                                                  NULL);
-  p2psig__signal_unlock();
+  p2psig__signal_unlock_if(took);
 }
 
 void

@@ -106,15 +106,16 @@ refuse_too_big(struct p2psig_signaling *sig, SoupServerMessage *msg)
 static void
 got_chunk(SoupServerMessage *msg, GBytes *chunk, void *data)
 {
+  bool took;
   struct p2psig_signaling *sig = data;
   SoupMessageBody *body = soup_server_message_get_request_body(msg);
 
   (void)chunk;
-  p2psig__signal_lock();
+  took = p2psig__signal_lock_unless_held();
   if (!sig->closed && soup_server_message_get_status(msg) == 0 &&
       body->length > P2PSIG_SIGNAL_MAX_BODY)
     refuse_too_big(sig, msg);
-  p2psig__signal_unlock();
+  p2psig__signal_unlock_if(took);
 }
 
 /* CORS (Fetch standard): an allowed origin may read our responses,
@@ -156,6 +157,7 @@ static void
 early_handler(SoupServer *server, SoupServerMessage *msg, const char *path,
               GHashTable *query, void *data)
 {
+  bool took;
   struct p2psig_signaling *sig = data;
   SoupMessageHeaders *headers = soup_server_message_get_request_headers(msg);
   const char *method = soup_server_message_get_method(msg);
@@ -164,7 +166,7 @@ early_handler(SoupServer *server, SoupServerMessage *msg, const char *path,
   bool cross = false;
 
   (void)server;
-  p2psig__signal_lock();
+  took = p2psig__signal_lock_unless_held();
   /* A browser's request: its origin first, so that a page of a site we do
    * not know can neither act nor learn anything. */
   if (!sig->closed && origin &&
@@ -235,7 +237,7 @@ out:
   if (soup_server_message_get_status(msg) != 0)
     soup_message_body_set_accumulate(
         soup_server_message_get_request_body(msg), FALSE);
-  p2psig__signal_unlock();
+  p2psig__signal_unlock_if(took);
 }
 
 static void
@@ -682,6 +684,7 @@ static void
 handler(SoupServer *server, SoupServerMessage *msg, const char *path,
         GHashTable *query, void *data)
 {
+  bool took;
   struct p2psig_signaling *sig = data;
   SoupMessageBody *body = soup_server_message_get_request_body(msg);
   g_autoptr(GBytes) bytes = soup_message_body_flatten(body);
@@ -689,7 +692,7 @@ handler(SoupServer *server, SoupServerMessage *msg, const char *path,
   const char *text = g_bytes_get_data(bytes, &len);
 
   (void)server;
-  p2psig__signal_lock();
+  took = p2psig__signal_lock_unless_held();
   if (sig->closed)
     soup_server_message_set_status(msg, SOUP_STATUS_SERVICE_UNAVAILABLE,
                                    NULL);
@@ -703,7 +706,7 @@ handler(SoupServer *server, SoupServerMessage *msg, const char *path,
     handle_poll_locked(sig, msg, query);
   else
     handle_candidate_locked(sig, msg, query, text ? text : "", len);
-  p2psig__signal_unlock();
+  p2psig__signal_unlock_if(took);
 }
 
 int

@@ -63,10 +63,11 @@ p2psig__signal_unref(struct p2psig_signaling *sig)
 void
 p2psig__signal_closure_unref(void *data, GClosure *closure)
 {
+  bool took;
   (void)closure;
-  p2psig__signal_lock();
+  took = p2psig__signal_lock_unless_held();
   p2psig__signal_unref(data);
-  p2psig__signal_unlock();
+  p2psig__signal_unlock_if(took);
 }
 
 static void

@@ -75,7 +75,7 @@ hostile_has_channel(p2psig_peer *peer, uint16_t sid)
   bool has;
 
   p2psig__lock(peer->loop);
-  has = g_hash_table_contains(peer->channels_by_sid, GINT_TO_POINTER(sid));
+  has = g_hash_table_contains(peer->channels.by_sid, GINT_TO_POINTER(sid));
   p2psig__unlock(peer->loop);
   return has;
 }
@@ -86,7 +86,7 @@ hostile_channel_count(p2psig_peer *peer)
   unsigned n;
 
   p2psig__lock(peer->loop);
-  n = peer->channels->len;
+  n = peer->channels.all->len;
   p2psig__unlock(peer->loop);
   return n;
 }
@@ -99,8 +99,8 @@ hostile_remote_label_bytes(p2psig_peer *peer)
   size_t total = 0;
 
   p2psig__lock(peer->loop);
-  for (guint i = 0; i < peer->channels->len; i++) {
-    const p2psig_channel *channel = peer->channels->pdata[i];
+  for (guint i = 0; i < peer->channels.all->len; i++) {
+    const p2psig_channel *channel = peer->channels.all->pdata[i];
 
     if (channel->remote_opened)
       total += strlen(channel->label) + strlen(channel->protocol);
@@ -116,9 +116,9 @@ hostile_reset_state(p2psig_peer *peer, uint16_t sid)
   gpointer key = GINT_TO_POINTER(sid);
 
   p2psig__lock(peer->loop);
-  if (g_hash_table_contains(peer->resetting, key))
+  if (g_hash_table_contains(peer->channels.resetting, key))
     state = HOSTILE_RESET_PENDING;
-  else if (g_hash_table_contains(peer->last_reset, key))
+  else if (g_hash_table_contains(peer->channels.last_reset, key))
     state = HOSTILE_RESET_DONE;
   p2psig__unlock(peer->loop);
   return state;

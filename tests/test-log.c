@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The log (lib/log.c): levels, P2PSIG_LOG's domains, the default writer on
- * stderr, libnice at trace only, and replacing the handler while another
- * thread logs. */
+ * stderr, libnice at trace only, replacing the handler while another
+ * thread logs, and a handler that calls back into the log. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -286,6 +286,40 @@ test_threads(void)
   p2psig__log_reset_for_tests();
 }
 
+static struct seen replaced_seen;
+
+/* Replaces itself, and logs (as a library call it made would) meanwhile. */
+static void
+replace_self(p2psig_log_level level, const char *domain, const char *message,
+             void *user_data)
+{
+  int *calls = user_data;
+
+  (*calls)++;
+  p2psig_set_log_handler(P2PSIG_LOG_WARNING, record, &replaced_seen);
+  p2psig__log(P2PSIG_LOG_WARNING, "p2psig-ice", "from the handler");
+}
+
+/* The handler runs with the log lock held, which is not recursive: what it
+ * calls must neither deadlock nor lose the line it logs. */
+static void
+test_handler_reenters(void)
+{
+  int calls = 0;
+
+  set_env(NULL);
+  seen_init(&replaced_seen);
+  p2psig_set_log_handler(P2PSIG_LOG_WARNING, replace_self, &calls);
+  p2psig__log(P2PSIG_LOG_WARNING, "p2psig-ice", "first");
+  p2psig__log(P2PSIG_LOG_WARNING, "p2psig-ice", "second");
+  g_assert_cmpint(calls, ==, 1);
+  /* The nested line went to stderr; the next one to the new handler. */
+  g_assert_cmpuint(replaced_seen.lines->len, ==, 1);
+  g_assert_true(seen_has(&replaced_seen, "p2psig-ice 2 second"));
+  g_ptr_array_unref(replaced_seen.lines);
+  p2psig__log_reset_for_tests();
+}
+
 int
 main(int argc, char **argv)
 {
@@ -295,5 +329,6 @@ main(int argc, char **argv)
   g_test_add_func("/log/default-stderr", test_default_stderr);
   g_test_add_func("/log/libnice", test_libnice);
   g_test_add_func("/log/threads", test_threads);
+  g_test_add_func("/log/handler-reenters", test_handler_reenters);
   return g_test_run();
 }

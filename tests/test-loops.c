@@ -13,6 +13,10 @@
  * (LIMIT_MS), usrsctp's 10 ms tick (which takes every loop's lock) coming
  * in between; with one lock shared by all peers, the first send alone
  * waits HOLD_MS.  Then F still works.
+ *
+ * /loops/not-recursive: taking a loop's lock, or the signaling lock, that
+ * the thread holds already stops the process at once (an assertion), in
+ * place of a recursive lock that hid the re-entry.
  */
 #include <p2psig/p2psig.h>
 #include <string.h>
@@ -132,6 +136,50 @@ test_apart(void)
     testutil_side_clear(&side[i]);
 }
 
+/* Run only in the subprocesses of /loops/not-recursive. */
+static void
+lock_loop_twice(void)
+{
+  struct testutil_side side;
+  struct p2psig_loop *loop;
+
+  if (!g_test_subprocess())
+    return;
+  testutil_side_init(&side, NULL, NULL, NULL);
+  loop = p2psig__peer_loop(side.peer);
+  p2psig__lock(loop);
+  p2psig__lock(loop);
+  p2psig__unlock(loop);
+  p2psig__unlock(loop);
+  testutil_side_clear(&side);
+}
+
+static void
+lock_signaling_twice(void)
+{
+  if (!g_test_subprocess())
+    return;
+  p2psig__signal_lock();
+  p2psig__signal_lock();
+  p2psig__signal_unlock();
+  p2psig__signal_unlock();
+}
+
+static void
+test_not_recursive(void)
+{
+  static const char *const children[] = {
+    "/loops/not-recursive/loop", "/loops/not-recursive/signaling",
+  };
+
+  for (size_t i = 0; i < G_N_ELEMENTS(children); i++) {
+    g_test_trap_subprocess(children[i], 10 * G_USEC_PER_SEC,
+                           G_TEST_SUBPROCESS_DEFAULT);
+    g_test_trap_assert_failed();
+    g_test_trap_assert_stderr("*assertion failed*");
+  }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -139,5 +187,8 @@ main(int argc, char **argv)
   /* In this order: the count is set before any peer starts the loops. */
   g_test_add_func("/loops/count", test_count);
   g_test_add_func("/loops/apart", test_apart);
+  g_test_add_func("/loops/not-recursive", test_not_recursive);
+  g_test_add_func("/loops/not-recursive/loop", lock_loop_twice);
+  g_test_add_func("/loops/not-recursive/signaling", lock_signaling_twice);
   return g_test_run();
 }

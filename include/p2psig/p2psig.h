@@ -232,7 +232,8 @@ typedef enum p2psig_log_level {
  * Receives the library's log.  Called from any thread (the library's
  * threads, or one calling a p2psig function), one message at a time, with
  * the library's log lock held: return promptly, and call no p2psig function
- * but p2psig_set_log_handler().
+ * but p2psig_set_log_handler().  What the library logs on the handler's
+ * thread while it runs goes to stderr, not to a handler.
  *
  * Since: 0.2
  */
