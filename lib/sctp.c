@@ -43,6 +43,20 @@
  * window the remote may fill. */
 #define SCTP_SEND_BUFFER_SIZE P2PSIG_SCTP_MAX_SEND
 #define SCTP_RECV_BUFFER_SIZE (2 * 1024 * 1024)
+/* With I-DATA the remote sends pieces of messages of several streams
+ * mixed, and usrsctp hands a message over in pieces only once this much
+ * of it is in (its default: half the receive buffer).  Messages short of
+ * it hold their pieces in the receive window: with the default, 48
+ * channels each sending 160 KiB at once filled the 2 MiB window with
+ * pieces of messages none of which was complete, and the window stayed
+ * shut for good (/interleaving/many-channels; test-hostile's open-flood
+ * under load, 4 runs in 60).  At 8 KiB, 256 streams must be part-way
+ * through a message at once for that; the pieces go to lib/reassembly.c,
+ * which bounds what it holds.  No cost measured on throughput or message
+ * rate (bench/README.md).  One byte was tried too: /hostile/oversize then
+ * stalls every run, as it does here 1 run in 40 under load (open: see
+ * bench/README.md, session 14). */
+#define SCTP_PARTIAL_DELIVERY_BYTES (8 * 1024)
 /* What an association may hold of messages still arriving in pieces: with
  * interleaving, up to 16 of the largest at once (as much as a sending
  * peer may buffer, send_buffer_limit's default). */
@@ -500,11 +514,14 @@ configure_socket(struct p2psig_sctp *sctp)
     struct sctp_assoc_value idata = {
       .assoc_id = SCTP_FUTURE_ASSOC, .assoc_value = 1,
     };
+    uint32_t point = SCTP_PARTIAL_DELIVERY_BYTES;
 
     if (set_option(sock, IPPROTO_SCTP, SCTP_FRAGMENT_INTERLEAVE, &level,
                    sizeof level) ||
         set_option(sock, IPPROTO_SCTP, SCTP_INTERLEAVING_SUPPORTED, &idata,
-                   sizeof idata))
+                   sizeof idata) ||
+        set_option(sock, IPPROTO_SCTP, SCTP_PARTIAL_DELIVERY_POINT, &point,
+                   sizeof point))
       g_debug("no message interleaving");
   }
   /* Channel priorities (DCEP) map onto usrsctp's priority scheduler. */

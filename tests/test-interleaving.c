@@ -4,7 +4,10 @@
  * on one channel right after a 1 MiB message on another can arrive before
  * the large one has; without it (either side's
  * disable_message_interleaving), SCTP sends the large message whole
- * first, always.  Public API only.
+ * first, always.  /interleaving/many-channels: large messages on many
+ * channels at once, their pieces mixed, all arrive (the receive window
+ * once filled with pieces of messages none of which was complete, and
+ * stayed shut).  Public API only.
  */
 #include <p2psig/p2psig.h>
 #include <string.h>
@@ -161,6 +164,56 @@ test_answer_without(void)
   run(true, false, false);
 }
 
+#define MANY_CHANNELS 48
+#define MANY_SIZE (160 * 1024)
+
+/* MANY_CHANNELS channels each send a MANY_SIZE message at the same time:
+ * with I-DATA their pieces arrive mixed, and every message must come. */
+static void
+test_many_channels(void)
+{
+  struct counts offer_counts = { 0 }, answer_counts = { 0 };
+  p2psig_peer_config ocfg = {
+    P2PSIG_PEER_CONFIG_INIT, .on_channel = on_channel, .on_open = on_open,
+    .on_close = on_close, .user_data = &offer_counts,
+  };
+  p2psig_peer_config acfg = ocfg;
+  struct testutil_side offer = { 0 }, answer = { 0 };
+  p2psig_channel *channels[MANY_CHANNELS];
+  uint8_t *buf = g_malloc(MANY_SIZE);
+
+  acfg.user_data = &answer_counts;
+  testutil_side_init(&offer, "offer", &answer, &ocfg);
+  testutil_side_init(&answer, "answer", &offer, &acfg);
+  for (int i = 0; i < MANY_CHANNELS; i++) {
+    g_autofree char *label = g_strdup_printf("c%d", i);
+
+    channels[i] = p2psig_peer_create_channel(offer.peer, label, NULL, NULL);
+    g_assert_nonnull(channels[i]);
+  }
+  testutil_negotiate(&offer, &answer, NULL, NULL);
+  TESTUTIL_WAIT(offer_counts.opened == MANY_CHANNELS &&
+                    answer_counts.opened == MANY_CHANNELS,
+                WAIT_MS, "every channel open on both sides");
+  for (int i = 0; i < MANY_CHANNELS; i++) {
+    memset(buf, 'a' + i % 26, MANY_SIZE);
+    g_assert_cmpint(p2psig_channel_send(channels[i], buf, MANY_SIZE,
+                                        P2PSIG_KIND_BINARY), ==, 0);
+  }
+  TESTUTIL_WAIT(answer.messages->len == MANY_CHANNELS, WAIT_MS,
+                "every message at the answer");
+  testutil_lock();
+  for (guint i = 0; i < answer.messages->len; i++) {
+    struct testutil_message *m = answer.messages->pdata[i];
+
+    g_assert_cmpuint(g_bytes_get_size(m->data), ==, MANY_SIZE);
+  }
+  testutil_unlock();
+  g_free(buf);
+  testutil_side_clear(&offer);
+  testutil_side_clear(&answer);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -168,5 +221,6 @@ main(int argc, char **argv)
   g_test_add_func("/interleaving/both", test_both);
   g_test_add_func("/interleaving/offer-without", test_offer_without);
   g_test_add_func("/interleaving/answer-without", test_answer_without);
+  g_test_add_func("/interleaving/many-channels", test_many_channels);
   return g_test_run();
 }
