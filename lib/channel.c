@@ -541,7 +541,8 @@ p2psig__channels_retry_resets(p2psig_peer *peer)
   gpointer key, value;
 
   /* Called each second for every connected peer: most have nothing. */
-  if (peer->channels.closing == 0 && g_hash_table_size(peer->channels.resetting) == 0)
+  if (peer->channels.closing == 0 &&
+      g_hash_table_size(peer->channels.resetting) == 0)
     return;
   now = g_get_monotonic_time();
   for (guint i = 0; i < peer->channels.all->len; i++) {

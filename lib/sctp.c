@@ -519,10 +519,12 @@ configure_socket(struct p2psig_sctp *sctp)
     if (set_option(sock, IPPROTO_SCTP, SCTP_FRAGMENT_INTERLEAVE, &level,
                    sizeof level) ||
         set_option(sock, IPPROTO_SCTP, SCTP_INTERLEAVING_SUPPORTED, &idata,
-                   sizeof idata) ||
-        set_option(sock, IPPROTO_SCTP, SCTP_PARTIAL_DELIVERY_POINT, &point,
-                   sizeof point))
+                   sizeof idata))
       g_debug("no message interleaving");
+    else if (set_option(sock, IPPROTO_SCTP, SCTP_PARTIAL_DELIVERY_POINT,
+                        &point, sizeof point))
+      g_debug("no partial delivery point: many large messages at once may "
+              "stall the association");
   }
   /* Channel priorities (DCEP) map onto usrsctp's priority scheduler. */
   set_option(sock, IPPROTO_SCTP, SCTP_PLUGGABLE_SS, &scheduler,

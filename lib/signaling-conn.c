@@ -415,9 +415,9 @@ accept_next(struct p2psig_signaling *sig)
 static void
 got_headers(SoupServerMessage *msg, void *data)
 {
-  bool took;
   struct p2psig_signaling *sig = data;
   struct conn *conn;
+  bool took;
 
   took = p2psig__signal_lock_unless_held();
   if (!sig->closed && (conn = find_conn(sig, msg)))
@@ -431,9 +431,9 @@ void
 p2psig__signal_request_started(SoupServer *server, SoupServerMessage *msg,
                                void *data)
 {
-  bool took;
   struct p2psig_signaling *sig = data;
   struct conn *conn;
+  bool took;
 
   (void)server;
   soup_message_headers_replace(soup_server_message_get_response_headers(msg),
@@ -455,8 +455,8 @@ void
 p2psig__signal_request_ended(SoupServer *server, SoupServerMessage *msg,
                              void *data)
 {
-  bool took;
   struct p2psig_signaling *sig = data;
+  bool took;
 
   (void)server;
   took = p2psig__signal_lock_unless_held();

@@ -106,9 +106,9 @@ refuse_too_big(struct p2psig_signaling *sig, SoupServerMessage *msg)
 static void
 got_chunk(SoupServerMessage *msg, GBytes *chunk, void *data)
 {
-  bool took;
   struct p2psig_signaling *sig = data;
   SoupMessageBody *body = soup_server_message_get_request_body(msg);
+  bool took;
 
   (void)chunk;
   took = p2psig__signal_lock_unless_held();
@@ -157,13 +157,13 @@ static void
 early_handler(SoupServer *server, SoupServerMessage *msg, const char *path,
               GHashTable *query, void *data)
 {
-  bool took;
   struct p2psig_signaling *sig = data;
   SoupMessageHeaders *headers = soup_server_message_get_request_headers(msg);
   const char *method = soup_server_message_get_method(msg);
   const char *origin = soup_message_headers_get_one(headers, "Origin");
   const char *unauthorized = NULL, *challenge = NULL, *methods;
   bool cross = false;
+  bool took;
 
   (void)server;
   took = p2psig__signal_lock_unless_held();
@@ -684,12 +684,12 @@ static void
 handler(SoupServer *server, SoupServerMessage *msg, const char *path,
         GHashTable *query, void *data)
 {
-  bool took;
   struct p2psig_signaling *sig = data;
   SoupMessageBody *body = soup_server_message_get_request_body(msg);
   g_autoptr(GBytes) bytes = soup_message_body_flatten(body);
   gsize len;
   const char *text = g_bytes_get_data(bytes, &len);
+  bool took;
 
   (void)server;
   took = p2psig__signal_lock_unless_held();

@@ -64,6 +64,7 @@ void
 p2psig__signal_closure_unref(void *data, GClosure *closure)
 {
   bool took;
+
   (void)closure;
   took = p2psig__signal_lock_unless_held();
   p2psig__signal_unref(data);
