@@ -53,14 +53,32 @@
  * under load, 4 runs in 60).  At 8 KiB, 256 streams must be part-way
  * through a message at once for that; the pieces go to lib/reassembly.c,
  * which bounds what it holds.  No cost measured on throughput or message
- * rate (bench/README.md).  One byte was tried too: /hostile/oversize then
- * stalls every run, as it does here 1 run in 40 under load (open: see
- * bench/README.md, session 14). */
+ * rate (bench/README.md).  Pieces of a message are read as they come
+ * after that, so a large one may be read hundreds of times
+ * (SCTP_WEDGED_MS says why that matters). */
 #define SCTP_PARTIAL_DELIVERY_BYTES (8 * 1024)
 /* What an association may hold of messages still arriving in pieces: with
  * interleaving, up to 16 of the largest at once (as much as a sending
  * peer may buffer, send_buffer_limit's default). */
 #define SCTP_PIECES_HELD_MAX P2PSIG_DEFAULT_SEND_BUFFER_LIMIT
+/* usrsctp (0.9.5, and its master of 2024) counts the reads of a message
+ * handed over in pieces in 8 bits (some_taken).  With fragment
+ * interleaving, while the message at the head of the read queue waits for
+ * pieces, a read takes the first message behind it that was read before
+ * (count not 0) or whose stream has none part-read.  So after 256 reads
+ * (count 0 again) a message behind an incomplete one cannot be read until
+ * every one ahead of it is complete.  Its pieces keep coming meanwhile and
+ * hold the receive window; once they fill it, the messages ahead cannot
+ * complete, and nothing is read again (/hostile/oversize: 1 run in 40
+ * under load, every run with a partial delivery point of one byte).  We
+ * see a socket that holds data no read takes ("wedged"), and widen the
+ * window by room for the messages ahead (an honest remote sends none over
+ * P2PSIG_MAX_MESSAGE_SIZE); it narrows again once a read finds the socket
+ * empty.  A wedge that no read has moved for SCTP_WEDGED_MS (the peer's
+ * own silence limit) ends the association. */
+#define SCTP_WEDGED_RECV_BUFFER_SIZE \
+  (SCTP_RECV_BUFFER_SIZE + 2 * P2PSIG_MAX_MESSAGE_SIZE)
+#define SCTP_WEDGED_MS 30000
 /* usrsctp 0.9.5 has the I-DATA option (RFC 8260) without declaring it. */
 #ifndef SCTP_INTERLEAVING_SUPPORTED
 #define SCTP_INTERLEAVING_SUPPORTED 0x00001206
@@ -117,6 +135,10 @@ struct p2psig_sctp {
   bool interleave;          /* offer I-DATA */
   bool interleaving;        /* negotiated */
   struct p2psig_reassembly *pieces; /* messages arriving in pieces */
+  bool wedged;              /* holds data no read takes (SCTP_WEDGED_MS) */
+  unsigned reads;           /* successful reads, wrapping */
+  unsigned wedge_reads;     /* reads when the wedge last moved */
+  gint64 wedge_moved_at;    /* then, monotonic us */
   unsigned settle_heartbeats; /* left to correct the RTT estimate */
 };
 
@@ -139,6 +161,7 @@ struct loop_state {
   GPtrArray *readable;   /* sockets marked by the upcall */
   GPtrArray *writable;   /* blocked sockets with room again */
   GPtrArray *settling;   /* associations with a suspect RTT */
+  GPtrArray *wedged;     /* sockets holding data no read takes */
   bool draining;         /* a drain runs: a nested one would reuse buffer */
   /* Larger messages come in pieces and are reassembled.  Notifications
    * are read in place as structs: aligned as malloc's memory is. */
@@ -148,6 +171,7 @@ static struct loop_state *loop_states[P2PSIG_MAX_LOOPS];
 
 static void drain_readable(struct loop_state *state);
 static void settle_rtt(struct loop_state *state);
+static void end_stuck_wedges(struct loop_state *state);
 
 /* The loop's lock held. */
 static struct loop_state *
@@ -339,6 +363,7 @@ tick(uint32_t elapsed, gint64 *cost_us)
     if (elapsed > 0)
       drain_readable(state);
     settle_rtt(state);
+    end_stuck_wedges(state);
     settling = settling || state->settling->len > 0;
   }
   *cost_us = g_get_monotonic_time() - start;
@@ -570,6 +595,7 @@ p2psig__sctp_new(struct p2psig_loop *loop, uint16_t local_port,
     (*state)->readable = g_ptr_array_new();
     (*state)->writable = g_ptr_array_new();
     (*state)->settling = g_ptr_array_new();
+    (*state)->wedged = g_ptr_array_new();
   }
   sctp = g_new0(struct p2psig_sctp, 1);
   sctp->loop = loop;
@@ -613,6 +639,7 @@ p2psig__sctp_free(struct p2psig_sctp *sctp)
   g_ptr_array_remove(state_of(sctp)->readable, sctp);
   g_ptr_array_remove(state_of(sctp)->writable, sctp);
   g_ptr_array_remove(state_of(sctp)->settling, sctp);
+  g_ptr_array_remove(state_of(sctp)->wedged, sctp);
   usrsctp_deregister_address(sctp);
   timer_unref();
   p2psig__reassembly_free(sctp->pieces);
@@ -854,6 +881,64 @@ deliver(struct p2psig_sctp *sctp, const struct sctp_rcvinfo *info,
   g_bytes_unref(message);
 }
 
+static void
+set_recv_window(struct p2psig_sctp *sctp, int size)
+{
+  set_option(sctp->sock, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+}
+
+/* After a read found nothing: whether the socket still holds data
+ * (SCTP_WEDGED_MS says why it may). */
+static void
+note_wedge(struct p2psig_sctp *sctp)
+{
+  bool wedged = sctp->interleave &&
+                (usrsctp_get_events(sctp->sock) & SCTP_EVENT_READ);
+
+  if (wedged == sctp->wedged)
+    return;
+  sctp->wedged = wedged;
+  if (wedged) {
+    g_debug("messages held behind an incomplete one: widening the window");
+    sctp->wedge_reads = sctp->reads;
+    sctp->wedge_moved_at = g_get_monotonic_time();
+    g_ptr_array_add(state_of(sctp)->wedged, sctp);
+    set_recv_window(sctp, SCTP_WEDGED_RECV_BUFFER_SIZE);
+  } else {
+    g_ptr_array_remove_fast(state_of(sctp)->wedged, sctp);
+    set_recv_window(sctp, SCTP_RECV_BUFFER_SIZE);
+  }
+}
+
+/* From the tick: ends the associations wedged with no read for
+ * SCTP_WEDGED_MS.  Time paused is the application's, not the wedge's. */
+static void
+end_stuck_wedges(struct loop_state *state)
+{
+  gint64 now;
+
+  if (state->wedged->len == 0)
+    return;
+  now = g_get_monotonic_time();
+  for (guint i = 0; i < state->wedged->len;) {
+    struct p2psig_sctp *sctp = g_ptr_array_index(state->wedged, i);
+
+    if (sctp->reads != sctp->wedge_reads || sctp->paused) {
+      sctp->wedge_reads = sctp->reads;
+      sctp->wedge_moved_at = now;
+    }
+    if (now - sctp->wedge_moved_at < (gint64)SCTP_WEDGED_MS * 1000) {
+      i++;
+      continue;
+    }
+    g_ptr_array_remove_index_fast(state->wedged, i);
+    sctp->wedged = false;
+    g_warning("usrsctp has held messages it does not hand over for %d s: "
+              "ending the association", SCTP_WEDGED_MS / 1000);
+    ended(sctp, P2PSIG_ESCTP);
+  }
+}
+
 /* Reads everything the socket holds.  Upcalls only queue the
  * application's callbacks (see peer.c), so sctp cannot be freed under this
  * loop. */
@@ -870,10 +955,13 @@ drain(struct p2psig_sctp *sctp, uint8_t *recv_buffer, size_t size)
     n = usrsctp_recvv(sctp->sock, recv_buffer, size, NULL,
                       NULL, &info, &info_len, &info_type, &flags);
     if (n < 0) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOTCONN)
+      if (errno == EAGAIN || errno == EWOULDBLOCK)
+        note_wedge(sctp);
+      else if (errno != ENOTCONN)
         g_debug("recv: %s", g_strerror(errno));
       return;
     }
+    sctp->reads++;
     if (n == 0)
       return;
     if (flags & MSG_NOTIFICATION)
@@ -967,6 +1055,14 @@ p2psig__sctp_send(struct p2psig_sctp *sctp, uint16_t sid, uint32_t ppid,
     return P2PSIG_ESCTP;
   }
   return 0;
+}
+
+void
+p2psig__sctp_set_partial_delivery_point(struct p2psig_sctp *sctp,
+                                        uint32_t bytes)
+{
+  set_option(sctp->sock, IPPROTO_SCTP, SCTP_PARTIAL_DELIVERY_POINT, &bytes,
+             sizeof bytes);
 }
 
 int

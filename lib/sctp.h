@@ -80,6 +80,10 @@ int p2psig__sctp_reset_stream(struct p2psig_sctp *sctp, uint16_t sid);
 /* Sends a heartbeat now (once the association is up); its answer is a
  * sign of life from the remote. */
 void p2psig__sctp_heartbeat(struct p2psig_sctp *sctp);
+/* For tests: from how many bytes of a message usrsctp hands it over in
+ * pieces (with interleaving; 8 KiB otherwise). */
+void p2psig__sctp_set_partial_delivery_point(struct p2psig_sctp *sctp,
+                                             uint32_t bytes);
 /* Streams negotiated in each direction (0 before the association is up). */
 uint16_t p2psig__sctp_max_streams(const struct p2psig_sctp *sctp);
 

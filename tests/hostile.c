@@ -69,6 +69,15 @@ hostile_reset(p2psig_peer *peer, uint16_t sid)
   return ret;
 }
 
+void
+hostile_set_partial_delivery_point(p2psig_peer *peer, uint32_t bytes)
+{
+  p2psig__lock(peer->loop);
+  if (peer->sctp)
+    p2psig__sctp_set_partial_delivery_point(peer->sctp, bytes);
+  p2psig__unlock(peer->loop);
+}
+
 bool
 hostile_has_channel(p2psig_peer *peer, uint16_t sid)
 {

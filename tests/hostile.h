@@ -28,6 +28,9 @@ int hostile_send_open(p2psig_peer *peer, uint16_t sid, size_t label_len,
 
 /* Resets our outgoing stream sid (RFC 6525), whatever uses it. */
 int hostile_reset(p2psig_peer *peer, uint16_t sid);
+/* How many bytes of a message arrive before usrsctp hands it to peer in
+ * pieces (lib/sctp.c, SCTP_PARTIAL_DELIVERY_BYTES). */
+void hostile_set_partial_delivery_point(p2psig_peer *peer, uint32_t bytes);
 
 /* ---- what a peer holds ---- */
 

@@ -166,9 +166,10 @@ pair_clear(struct pair *pair)
 /* ---- the tests ---- */
 
 /* Messages over P2PSIG_MAX_MESSAGE_SIZE arrive in pieces and are dropped
- * whole; one of exactly that size still arrives. */
+ * whole; one of exactly that size still arrives.  pieces_from: the
+ * victim's partial delivery point, 0 for the library's. */
 static void
-test_oversize(void)
+oversize(uint32_t pieces_from)
 {
   struct pair pair;
   size_t max = P2PSIG_MAX_MESSAGE_SIZE;
@@ -177,6 +178,8 @@ test_oversize(void)
 
   memset(big, 'x', 3 * max);
   pair_connect(&pair);
+  if (pieces_from)
+    hostile_set_partial_delivery_point(pair.victim.peer, pieces_from);
   g_assert_cmpint(hostile_send(pair.attacker.peer, pair.sid,
                                P2PSIG_PPID_BINARY, big, max + 1), ==, 0);
   g_assert_cmpint(hostile_send(pair.attacker.peer, pair.sid,
@@ -194,6 +197,22 @@ test_oversize(void)
   testutil_unlock();
   check_alive(&pair, 1, 0);
   pair_clear(&pair);
+}
+
+static void
+test_oversize(void)
+{
+  oversize(0);
+}
+
+/* Every piece handed over as it comes: the 2 MiB message on stream 9 is
+ * read its 256th time behind the incomplete 1 MiB one, and usrsctp takes
+ * nothing more (lib/sctp.c, SCTP_WEDGED_MS).  Stalled every run until the
+ * victim widened its window then. */
+static void
+test_oversize_pieces(void)
+{
+  oversize(1);
 }
 
 struct flood {
@@ -489,6 +508,7 @@ main(int argc, char **argv)
 {
   g_test_init(&argc, &argv, NULL);
   g_test_add_func("/hostile/oversize", test_oversize);
+  g_test_add_func("/hostile/oversize/pieces", test_oversize_pieces);
   g_test_add_func("/hostile/open-flood", test_open_flood);
   g_test_add_func("/hostile/open-flood/api", test_open_flood_api);
   g_test_add_func("/hostile/malformed-dcep", test_malformed_dcep);
